@@ -1,0 +1,123 @@
+//! `wafer build`: a wasm module in, a native executable out.
+
+use crate::{link, runtime, target::Target};
+use anyhow::{Context, Result};
+use std::path::Path;
+use wafer_abi::{BoundsChecks, EntryMode, MAX_WASM_PAGES};
+use wafer_compiler::{CompileError, CompileOptions};
+
+/// How to build an executable.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    pub target: Target,
+    pub bounds_checks: BoundsChecks,
+    /// Cap on linear memory in 64 KiB pages, whatever the module declares.
+    pub memory_cap_pages: u32,
+    /// A fully static executable (the default: it runs whatever C library a board has).
+    pub static_link: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            target: Target::host(),
+            bounds_checks: BoundsChecks::Guard,
+            memory_cap_pages: MAX_WASM_PAGES as u32,
+            static_link: true,
+        }
+    }
+}
+
+impl BuildOptions {
+    fn compile_options(&self, prefix: &str, resolve_host_imports: bool) -> Result<CompileOptions> {
+        Ok(CompileOptions {
+            triple: self.target.triple()?,
+            isa_flags: self.target.isa_flags.clone(),
+            bounds_checks: self.bounds_checks,
+            memory_cap_pages: self.memory_cap_pages,
+            symbol_prefix: prefix.to_string(),
+            resolve_host_imports,
+        })
+    }
+}
+
+/// Reads a module from a `.wasm` or `.wat` file (text is recognised by content, not name).
+pub fn load_module(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    wasm_from_bytes(&bytes, path)
+}
+
+/// Binary modules pass through; anything else is parsed as WAT.
+pub fn wasm_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes.to_vec());
+    }
+    if std::str::from_utf8(bytes).is_err() {
+        anyhow::bail!("malformed wasm: {} is neither a wasm binary nor WAT text", path.display());
+    }
+    let mut wat = wat::Parser::new();
+    wat.generate_dwarf(wat::GenerateDwarf::None);
+    wat.parse_bytes(Some(path), bytes)
+        .map(|cow| cow.into_owned())
+        .map_err(|e| anyhow::anyhow!("WAT syntax error: {e}"))
+}
+
+/// Compiles and links a driver executable.
+pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<()> {
+    let compile = opts.compile_options(wafer_abi::DRIVER_PREFIX, true)?;
+    let object = wafer_compiler::compile(wasm, &compile)?;
+    let entry = wafer_compiler::compile_entry(
+        &compile.triple,
+        &compile.isa_flags,
+        &[wafer_abi::DRIVER_PREFIX.to_string()],
+        EntryMode::Driver,
+    )?;
+    link_objects(&[object, entry], out, opts)
+}
+
+/// Compiles each module with prefix `m<i>` (imports left for the runtime to bind by name)
+/// and links them into one executable that runs spec-test scripts.
+pub fn build_spec_executable(modules: &[Vec<u8>], out: &Path, opts: &BuildOptions) -> Result<()> {
+    let triple = opts.target.triple()?;
+    let prefixes: Vec<String> = (0..modules.len()).map(|i| format!("m{i}")).collect();
+    let mut objects = Vec::with_capacity(modules.len() + 1);
+    for (wasm, prefix) in modules.iter().zip(&prefixes) {
+        let compile = opts.compile_options(prefix, false)?;
+        objects.push(
+            wafer_compiler::compile(wasm, &compile).with_context(|| format!("module {prefix}"))?,
+        );
+    }
+    objects.push(wafer_compiler::compile_entry(
+        &triple,
+        &opts.target.isa_flags,
+        &prefixes,
+        EntryMode::SpecScript,
+    )?);
+    link_objects(&objects, out, opts)
+}
+
+/// The compiler's verdict on a module, without linking.
+pub fn check_module(wasm: &[u8], opts: &BuildOptions) -> std::result::Result<(), CompileError> {
+    let compile = opts
+        .compile_options("m", false)
+        .map_err(|e| CompileError::Codegen(e.to_string()))?;
+    wafer_compiler::compile(wasm, &compile).map(|_| ())
+}
+
+fn link_objects(objects: &[Vec<u8>], out: &Path, opts: &BuildOptions) -> Result<()> {
+    // Before the runtime, whose first build needs the same C toolchain.
+    let linker = link::find_linker(&opts.target)?;
+    let runtime = runtime::library(&opts.target)?;
+    let dir = tempfile::Builder::new()
+        .prefix("wafer-build-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let mut paths = Vec::with_capacity(objects.len());
+    for (i, bytes) in objects.iter().enumerate() {
+        let path = dir.path().join(format!("part{i}.o"));
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        paths.push(path);
+    }
+    let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+    link::link(&linker, &refs, &runtime, out, opts.static_link)
+}

@@ -1,0 +1,14 @@
+//! The `wafer` command as a library: building executables from wasm modules (used by the CLI
+//! and by the integration tests, so both exercise the same path).
+
+pub mod build;
+pub mod inspect;
+pub mod link;
+pub mod runtime;
+pub mod target;
+
+pub use build::{
+    build_executable, build_spec_executable, check_module, load_module, wasm_from_bytes,
+    BuildOptions,
+};
+pub use target::Target;

@@ -1,0 +1,182 @@
+//! The `wafer` command line.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use wafer::{BuildOptions, Target};
+use wafer_abi::{BoundsChecks, MAX_WASM_PAGES};
+
+#[derive(Parser)]
+#[command(name = "wafer", version, about = "Compile WebAssembly drivers ahead of time into sandboxed native executables")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile a .wasm or .wat module into a native executable.
+    Build {
+        input: PathBuf,
+        /// Output path (default: the input's name without extension).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        options: BuildArgs,
+    },
+    /// Build into a cache and run, passing the arguments after `--` to the guest.
+    Run {
+        input: PathBuf,
+        #[command(flatten)]
+        options: BuildArgs,
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Show a module's imports (and whether wafer provides them), exports, memories and tables.
+    Inspect { input: PathBuf },
+    /// List the targets wafer compiles for.
+    Targets,
+}
+
+#[derive(Args, Clone)]
+struct BuildArgs {
+    /// Target triple or short name (x86_64, aarch64, riscv64).
+    #[arg(long)]
+    target: Option<String>,
+    /// How linear-memory accesses are checked.
+    #[arg(long, value_enum, default_value_t = BoundsMode::Guard)]
+    bounds_checks: BoundsMode,
+    /// Cap on linear memory in 64 KiB pages, whatever the module declares.
+    #[arg(long, default_value_t = MAX_WASM_PAGES as u32, value_parser = clap::value_parser!(u32).range(0..=MAX_WASM_PAGES as i64))]
+    max_memory_pages: u32,
+    /// Link against the system's shared C library instead of statically.
+    #[arg(long, conflicts_with = "static_link")]
+    dynamic: bool,
+    /// Link statically (the default).
+    #[arg(long = "static")]
+    static_link: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BoundsMode {
+    /// A guard region makes out-of-bounds accesses fault: no checks in the code.
+    Guard,
+    /// Compare every access with the memory's size.
+    Explicit,
+}
+
+impl BuildArgs {
+    fn options(&self) -> Result<BuildOptions> {
+        let target = match &self.target {
+            Some(name) => Target::find(name)?,
+            None => Target::host(),
+        };
+        Ok(BuildOptions {
+            target,
+            bounds_checks: match self.bounds_checks {
+                BoundsMode::Guard => BoundsChecks::Guard,
+                BoundsMode::Explicit => BoundsChecks::Explicit,
+            },
+            memory_cap_pages: self.max_memory_pages,
+            static_link: !self.dynamic,
+        })
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("wafer: error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Build { input, output, options } => {
+            let wasm = wafer::load_module(&input)?;
+            let out = output.unwrap_or_else(|| default_output(&input));
+            wafer::build_executable(&wasm, &out, &options.options()?)?;
+            Ok(0)
+        }
+        Command::Run { input, options, args } => {
+            let wasm = wafer::load_module(&input)?;
+            let opts = options.options()?;
+            let exe = cached_build(&wasm, &opts)?;
+            exec(&exe, &input, &opts.target, &args)
+        }
+        Command::Inspect { input } => {
+            let wasm = wafer::load_module(&input)?;
+            print!("{}", wafer::inspect::describe(&wasm)?);
+            Ok(0)
+        }
+        Command::Targets => {
+            for t in Target::all() {
+                let host = if t.is_host() { "  (host)" } else { "" };
+                println!("{:<8} {}{host}", t.short, t.triple);
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn default_output(input: &Path) -> PathBuf {
+    let stem = input.file_stem().unwrap_or(input.as_os_str());
+    input.with_file_name(stem)
+}
+
+/// Builds into `~/.cache/wafer/run/<key>` unless an executable for the same module, options,
+/// wafer version and runtime is already there.
+fn cached_build(wasm: &[u8], opts: &BuildOptions) -> Result<PathBuf> {
+    let runtime = wafer::runtime::library(&opts.target)?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    wasm.hash(&mut hasher);
+    format!("{opts:?}").hash(&mut hasher);
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    std::fs::metadata(&runtime)?.modified()?.hash(&mut hasher);
+    std::fs::metadata(std::env::current_exe()?)?.modified()?.hash(&mut hasher);
+    let dir = cache_dir()?.join("run");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let exe = dir.join(format!("{:016x}", hasher.finish()));
+    if !exe.exists() {
+        let partial = dir.join(format!("{:016x}.{}.tmp", hasher.finish(), std::process::id()));
+        wafer::build_executable(wasm, &partial, opts)?;
+        std::fs::rename(&partial, &exe)?;
+    }
+    Ok(exe)
+}
+
+fn cache_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Ok(PathBuf::from(dir).join("wafer"));
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".cache").join("wafer")),
+        None => bail!("neither XDG_CACHE_HOME nor HOME is set: no place for the build cache"),
+    }
+}
+
+/// Runs the executable (through the target's emulator when it is not the host) and returns
+/// its exit status; a death by signal is reported like a shell does (128 + signal).
+fn exec(exe: &Path, input: &Path, target: &Target, args: &[String]) -> Result<i32> {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let mut cmd = if target.is_host() {
+        let mut c = std::process::Command::new(exe);
+        // The guest sees the module's name as argv[0], as it would under other runtimes.
+        c.arg0(input.as_os_str());
+        c
+    } else {
+        let mut c = std::process::Command::new(&target.runner[0]);
+        c.args(&target.runner[1..]).arg(exe);
+        c
+    };
+    let status = cmd
+        .args(args)
+        .status()
+        .with_context(|| format!("running {}", exe.display()))?;
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}

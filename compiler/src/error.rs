@@ -1,0 +1,44 @@
+//! Errors `wafer build` reports: each is one line a user can act on.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileError {
+    /// The bytes are not a wasm binary (bad magic, truncated section, bad LEB, ...).
+    Malformed(String),
+    /// Well-formed but fails validation (type errors, bad indices, ...).
+    Invalid(String),
+    /// Uses a WebAssembly feature wafer does not support; names the feature.
+    Unsupported(String),
+    /// Imports a host function the runtime does not provide.
+    UnknownImport { module: String, field: String },
+    /// Imports a host function with another signature than the runtime's.
+    ImportSignature { module: String, field: String, expected: String, found: String },
+    /// Cranelift rejected the generated code, or writing the object failed.
+    Codegen(String),
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::Malformed(m) => write!(f, "malformed wasm: {m}"),
+            CompileError::Invalid(m) => write!(f, "invalid wasm: {m}"),
+            CompileError::Unsupported(feature) => {
+                write!(f, "unsupported WebAssembly feature: {feature}")
+            }
+            CompileError::UnknownImport { module, field } => write!(
+                f,
+                "unknown import: \"{module}\" \"{field}\" is not provided by the wafer runtime"
+            ),
+            CompileError::ImportSignature { module, field, expected, found } => write!(
+                f,
+                "import \"{module}\" \"{field}\" has type {found}, but the wafer runtime provides {expected}"
+            ),
+            CompileError::Codegen(m) => write!(f, "code generation failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+pub type Result<T> = std::result::Result<T, CompileError>;
