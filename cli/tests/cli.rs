@@ -388,3 +388,32 @@ fn c_hello_example_runs() {
     assert_eq!(text(&out.stdout), "hello from a wafer driver edge board\n");
     assert_eq!(out.status.code(), Some(5));
 }
+
+/// A Rust program through Rust's standard library for wasm32-wasip1 (scripts/setup.sh adds
+/// the Rust target).
+#[test]
+fn rust_hello_example_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let target_dir = root.join("target").join("examples-rust");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip1", "--manifest-path"])
+        .arg(root.join("examples/hello-rust/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .unwrap();
+    assert!(built.success(), "building the Rust guest failed: run scripts/setup.sh");
+    let wasm = target_dir.join("wasm32-wasip1/release/hello-rust.wasm");
+    let dir = scratch();
+    let exe = dir.path().join("hello-rust");
+    let build = wafer().arg("build").arg(&wasm).arg("-o").arg(&exe).output().unwrap();
+    assert!(build.status.success(), "{}", text(&build.stderr));
+    let out = Command::new(&exe).args(["on", "a", "board", "--exit", "9"]).output().unwrap();
+    assert_eq!(text(&out.stdout), "hello from Rust on wafer: on a board --exit 9\n");
+    assert!(text(&out.stderr).starts_with("checksum "), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(9));
+}
