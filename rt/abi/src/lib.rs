@@ -718,7 +718,9 @@ pub const HOST_MODULES: &[&str] = &[WASI_P1];
 
 /// Looks up the host function for an import.
 pub fn host_func(module: &str, name: &str) -> Option<&'static HostFunc> {
-    HOST_FUNCS.iter().find(|f| f.module == module && f.name == name)
+    HOST_FUNCS
+        .iter()
+        .find(|f| f.module == module && f.name == name)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -764,23 +766,47 @@ mod tests {
         assert_eq!(offset_of!(ModuleDescriptor, flags) as u32, MODULE_FLAGS);
         assert_eq!(offset_of!(ModuleDescriptor, types) as u32, MODULE_TYPES);
         assert_eq!(offset_of!(ModuleDescriptor, imports) as u32, MODULE_IMPORTS);
-        assert_eq!(offset_of!(ModuleDescriptor, functions) as u32, MODULE_FUNCTIONS);
+        assert_eq!(
+            offset_of!(ModuleDescriptor, functions) as u32,
+            MODULE_FUNCTIONS
+        );
         assert_eq!(offset_of!(ModuleDescriptor, tables) as u32, MODULE_TABLES);
-        assert_eq!(offset_of!(ModuleDescriptor, memories) as u32, MODULE_MEMORIES);
+        assert_eq!(
+            offset_of!(ModuleDescriptor, memories) as u32,
+            MODULE_MEMORIES
+        );
         assert_eq!(offset_of!(ModuleDescriptor, globals) as u32, MODULE_GLOBALS);
         assert_eq!(offset_of!(ModuleDescriptor, exports) as u32, MODULE_EXPORTS);
-        assert_eq!(offset_of!(ModuleDescriptor, data_segments) as u32, MODULE_DATA_SEGMENTS);
-        assert_eq!(offset_of!(ModuleDescriptor, elem_segments) as u32, MODULE_ELEM_SEGMENTS);
-        assert_eq!(offset_of!(ModuleDescriptor, start_function) as u32, MODULE_START_FUNCTION);
-        assert_eq!(offset_of!(ModuleDescriptor, memory_cap_pages) as u32, MODULE_MEMORY_CAP_PAGES);
+        assert_eq!(
+            offset_of!(ModuleDescriptor, data_segments) as u32,
+            MODULE_DATA_SEGMENTS
+        );
+        assert_eq!(
+            offset_of!(ModuleDescriptor, elem_segments) as u32,
+            MODULE_ELEM_SEGMENTS
+        );
+        assert_eq!(
+            offset_of!(ModuleDescriptor, start_function) as u32,
+            MODULE_START_FUNCTION
+        );
+        assert_eq!(
+            offset_of!(ModuleDescriptor, memory_cap_pages) as u32,
+            MODULE_MEMORY_CAP_PAGES
+        );
         assert_eq!(offset_of!(ModuleDescriptor, init) as u32, MODULE_INIT);
-        assert_eq!(offset_of!(ModuleDescriptor, trap_functions) as u32, MODULE_TRAP_FUNCTIONS);
+        assert_eq!(
+            offset_of!(ModuleDescriptor, trap_functions) as u32,
+            MODULE_TRAP_FUNCTIONS
+        );
         assert_eq!(offset_of!(ModuleDescriptor, name) as u32, MODULE_NAME);
         assert_eq!(
             offset_of!(ModuleDescriptor, layout_num_imported_funcs) as u32,
             MODULE_LAYOUT_NUM_IMPORTED_FUNCS
         );
-        assert_eq!(offset_of!(ModuleDescriptor, layout_num_tables) as u32, MODULE_LAYOUT_NUM_TABLES);
+        assert_eq!(
+            offset_of!(ModuleDescriptor, layout_num_tables) as u32,
+            MODULE_LAYOUT_NUM_TABLES
+        );
         assert_eq!(
             offset_of!(ModuleDescriptor, layout_num_imported_globals) as u32,
             MODULE_LAYOUT_NUM_IMPORTED_GLOBALS
@@ -792,7 +818,10 @@ mod tests {
         assert_eq!(size_of::<ModuleDescriptor>() as u32, MODULE_SIZE);
 
         assert_eq!(offset_of!(FuncTypeDesc, results) as u32, FUNC_TYPE_RESULTS);
-        assert_eq!(offset_of!(FuncTypeDesc, array_call) as u32, FUNC_TYPE_ARRAY_CALL);
+        assert_eq!(
+            offset_of!(FuncTypeDesc, array_call) as u32,
+            FUNC_TYPE_ARRAY_CALL
+        );
         assert_eq!(size_of::<FuncTypeDesc>() as u32, FUNC_TYPE_SIZE);
         assert_eq!(offset_of!(ImportDesc, field) as u32, IMPORT_FIELD);
         assert_eq!(offset_of!(ImportDesc, kind) as u32, IMPORT_KIND);
@@ -806,12 +835,21 @@ mod tests {
         assert_eq!(offset_of!(TableDesc, initial) as u32, TABLE_INITIAL);
         assert_eq!(offset_of!(TableDesc, maximum) as u32, TABLE_MAXIMUM);
         assert_eq!(size_of::<TableDesc>() as u32, TABLE_SIZE);
-        assert_eq!(offset_of!(MemoryDesc, initial_pages) as u32, MEMORY_INITIAL_PAGES);
-        assert_eq!(offset_of!(MemoryDesc, maximum_pages) as u32, MEMORY_MAXIMUM_PAGES);
+        assert_eq!(
+            offset_of!(MemoryDesc, initial_pages) as u32,
+            MEMORY_INITIAL_PAGES
+        );
+        assert_eq!(
+            offset_of!(MemoryDesc, maximum_pages) as u32,
+            MEMORY_MAXIMUM_PAGES
+        );
         assert_eq!(size_of::<MemoryDesc>() as u32, MEMORY_SIZE);
         assert_eq!(offset_of!(GlobalDesc, mutable) as u32, GLOBAL_MUTABLE);
         assert_eq!(offset_of!(GlobalDesc, imported) as u32, GLOBAL_IMPORTED);
-        assert_eq!(offset_of!(GlobalDesc, vmctx_offset) as u32, GLOBAL_VMCTX_OFFSET);
+        assert_eq!(
+            offset_of!(GlobalDesc, vmctx_offset) as u32,
+            GLOBAL_VMCTX_OFFSET
+        );
         assert_eq!(size_of::<GlobalDesc>() as u32, GLOBAL_SIZE);
         assert_eq!(offset_of!(ExportDesc, kind) as u32, EXPORT_KIND);
         assert_eq!(offset_of!(ExportDesc, index) as u32, EXPORT_INDEX);
@@ -821,8 +859,14 @@ mod tests {
         assert_eq!(offset_of!(TrapSite, kind) as u32, TRAP_SITE_KIND);
         assert_eq!(size_of::<TrapSite>() as u32, TRAP_SITE_SIZE);
         assert_eq!(offset_of!(TrapFunctionDesc, len) as u32, TRAP_FUNCTION_LEN);
-        assert_eq!(offset_of!(TrapFunctionDesc, func_index) as u32, TRAP_FUNCTION_FUNC_INDEX);
-        assert_eq!(offset_of!(TrapFunctionDesc, sites) as u32, TRAP_FUNCTION_SITES);
+        assert_eq!(
+            offset_of!(TrapFunctionDesc, func_index) as u32,
+            TRAP_FUNCTION_FUNC_INDEX
+        );
+        assert_eq!(
+            offset_of!(TrapFunctionDesc, sites) as u32,
+            TRAP_FUNCTION_SITES
+        );
         assert_eq!(size_of::<TrapFunctionDesc>() as u32, TRAP_FUNCTION_SIZE);
         assert_eq!(size_of::<Slice<u8>>() as u32, SLICE_SIZE);
     }

@@ -1,0 +1,131 @@
+//! `wafer_rt_main`: the entry point that the compiler's `main` calls. It prepares the process
+//! (trap handling, stack limit) and runs the driver module, or the spec-script interpreter.
+
+use std::ffi::{c_char, CStr};
+use std::io::Write;
+
+use wafer_abi::{extern_kind, EntryMode, ModuleDescriptor, TRAP_EXIT_STATUS};
+
+use crate::instance::{host_binding, import_name, CallError, Instance, InstantiateError};
+use crate::trap::Trap;
+use crate::{limits, spec, trap, wasi};
+
+/// # Safety
+/// Called once, by the generated `main`, with the process's `argv` and `count` descriptor
+/// pointers.
+#[no_mangle]
+pub unsafe extern "C" fn wafer_rt_main(
+    argc: i32,
+    argv: *const *const c_char,
+    modules: *const *const ModuleDescriptor,
+    count: usize,
+    mode: u32,
+) -> i32 {
+    trap::install_handlers();
+    trap::ensure_alt_stack();
+    // SAFETY: no wasm code runs yet.
+    unsafe { limits::set_stack_limit(limits::compute_stack_limit()) };
+
+    let args = unsafe { collect_args(argc, argv) };
+    let descriptors: Vec<&'static ModuleDescriptor> = if modules.is_null() {
+        Vec::new()
+    } else {
+        (0..count)
+            .filter_map(|i| unsafe { (*modules.add(i)).as_ref() })
+            .collect()
+    };
+    if mode == EntryMode::Driver as u32 {
+        run_driver(args, &descriptors)
+    } else if mode == EntryMode::SpecScript as u32 {
+        spec::run(&args, &descriptors)
+    } else {
+        eprintln!("wafer: unknown entry mode {mode}");
+        1
+    }
+}
+
+unsafe fn collect_args(argc: i32, argv: *const *const c_char) -> Vec<Vec<u8>> {
+    if argv.is_null() {
+        return Vec::new();
+    }
+    (0..argc.max(0) as usize)
+        .map_while(|i| {
+            let p = unsafe { *argv.add(i) };
+            (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_bytes().to_vec())
+        })
+        .collect()
+}
+
+/// Prints the trap report of a driver: `wasm trap: <message>` and the function it happened in.
+pub fn report_trap(trap: &Trap) {
+    let name = trap.function_name().unwrap_or_else(|| "<unknown>".into());
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "wasm trap: {}\n    in function {name}",
+        trap.kind.message()
+    );
+}
+
+fn run_driver(args: Vec<Vec<u8>>, modules: &[&'static ModuleDescriptor]) -> i32 {
+    let Some(&desc) = modules.first() else {
+        eprintln!("wafer: the executable contains no module");
+        return 1;
+    };
+    let mut imports = Vec::new();
+    // SAFETY: descriptors are static data emitted by the compiler.
+    for import in unsafe { desc.imports.as_slice() } {
+        match host_binding(desc, import) {
+            Some(binding) => imports.push(binding),
+            None => {
+                let what = match import.kind {
+                    extern_kind::FUNC => "function",
+                    extern_kind::TABLE => "table",
+                    extern_kind::MEMORY => "memory",
+                    _ => "global",
+                };
+                eprintln!(
+                    "wafer: import {} ({what}) is not provided by the runtime",
+                    import_name(import)
+                );
+                return 1;
+            }
+        }
+    }
+    wasi::set_args(args);
+    let instance = match Instance::new(desc, &imports) {
+        Ok(instance) => instance,
+        Err(InstantiateError::Trap(trap)) => {
+            report_trap(&trap);
+            return TRAP_EXIT_STATUS;
+        }
+        Err(InstantiateError::Unlinkable(msg) | InstantiateError::Error(msg)) => {
+            eprintln!("wafer: cannot instantiate the module: {msg}");
+            return 1;
+        }
+    };
+    let Some(start) = instance
+        .export(b"_start")
+        .filter(|e| e.kind == extern_kind::FUNC)
+    else {
+        return 0;
+    };
+    let is_nullary = instance
+        .func_type(start.index)
+        .is_some_and(|t| t.params.len == 0 && t.results.len == 0);
+    if !is_nullary {
+        eprintln!("wafer: the exported _start must take no parameters and return nothing");
+        return 1;
+    }
+    match instance.call(start.index, &mut [0; 1]) {
+        Ok(()) => 0,
+        Err(CallError::Trap(trap)) => {
+            report_trap(&trap);
+            TRAP_EXIT_STATUS
+        }
+        Err(CallError::Invalid(msg)) => {
+            eprintln!("wafer: cannot call _start: {msg}");
+            1
+        }
+    }
+}

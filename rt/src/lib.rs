@@ -1,0 +1,18 @@
+//! The wafer runtime: linked into every executable `wafer build` produces. It instantiates the
+//! compiled module(s) from their descriptors, provides linear memory, tables, traps and host
+//! functions, and runs the guest (see `wafer_abi` for the contract with compiled code).
+
+pub mod entry;
+pub mod guest_mem;
+pub mod instance;
+pub mod libcalls;
+pub mod limits;
+pub mod memory;
+pub mod signature;
+pub mod spec;
+pub mod table;
+pub mod trap;
+pub mod wasi;
+
+#[cfg(test)]
+mod tests;
