@@ -13,7 +13,12 @@ pub enum CompileError {
     /// Imports a host function the runtime does not provide.
     UnknownImport { module: String, field: String },
     /// Imports a host function with another signature than the runtime's.
-    ImportSignature { module: String, field: String, expected: String, found: String },
+    ImportSignature {
+        module: String,
+        field: String,
+        expected: String,
+        found: String,
+    },
     /// Cranelift rejected the generated code, or writing the object failed.
     Codegen(String),
 }

@@ -51,7 +51,10 @@ pub struct GlobalInfo {
 pub enum SegmentMode {
     Passive,
     /// Applied at instantiation at this offset (an i32 constant expression).
-    Active { index: u32, offset: Vec<ConstOp> },
+    Active {
+        index: u32,
+        offset: Vec<ConstOp>,
+    },
     /// Element segments only: dropped at instantiation.
     Declared,
 }
@@ -68,6 +71,10 @@ pub struct ElemSegment {
     pub elem: RefType,
     /// Function index per item; `None` is a null reference.
     pub items: Vec<Option<u32>>,
+    /// Items given as `global.get`: (item position, global index). `items` holds null at
+    /// those positions; `init` overwrites them with the globals' values right after applying
+    /// the (active) segment. Passive segments never have any.
+    pub global_items: Vec<(u32, u32)>,
 }
 
 #[derive(Clone, Debug)]
@@ -133,7 +140,8 @@ impl ModuleInfo {
         if self.is_imported_global(global_index) {
             self.layout.imported_global(global_index)
         } else {
-            self.layout.defined_global(global_index - self.num_imported_globals)
+            self.layout
+                .defined_global(global_index - self.num_imported_globals)
         }
     }
     pub fn libcall_name(&self, symbol: &str) -> UserExternalName {

@@ -1,0 +1,74 @@
+//! Binding imports to the runtime's host functions at build time, so that an import the
+//! runtime cannot satisfy is a `wafer build` error naming it rather than a failure at run time.
+
+use crate::error::{CompileError, Result};
+use crate::module::valtype_byte;
+use crate::module_info::ModuleInfo;
+use wafer_abi::{extern_kind, host_func, valtype};
+use wasmparser::FuncType;
+
+/// Sets `host_symbol` on every import, or refuses the module naming the first import the
+/// runtime does not provide (with the right signature).
+pub fn resolve(info: &mut ModuleInfo) -> Result<()> {
+    for i in 0..info.imports.len() {
+        let import = &info.imports[i];
+        let unknown = || CompileError::UnknownImport {
+            module: import.module.clone(),
+            field: import.field.clone(),
+        };
+        if import.kind != extern_kind::FUNC {
+            return Err(unknown());
+        }
+        let host = host_func(&import.module, &import.field).ok_or_else(unknown)?;
+        let ty = info.func_type(import.index);
+        let (params, results) = signature_codes(ty)?;
+        if params != host.params || results != host.results {
+            return Err(CompileError::ImportSignature {
+                module: import.module.clone(),
+                field: import.field.clone(),
+                expected: describe(host.params, host.results),
+                found: describe(&params, &results),
+            });
+        }
+        info.imports[i].host_symbol = Some(host.symbol);
+    }
+    Ok(())
+}
+
+pub fn signature_codes(ty: &FuncType) -> Result<(Vec<u8>, Vec<u8>)> {
+    let params = ty
+        .params()
+        .iter()
+        .map(|t| valtype_byte(*t))
+        .collect::<Result<_>>()?;
+    let results = ty
+        .results()
+        .iter()
+        .map(|t| valtype_byte(*t))
+        .collect::<Result<_>>()?;
+    Ok((params, results))
+}
+
+fn type_name(code: u8) -> &'static str {
+    match code {
+        valtype::I32 => "i32",
+        valtype::I64 => "i64",
+        valtype::F32 => "f32",
+        valtype::F64 => "f64",
+        valtype::FUNCREF => "funcref",
+        valtype::EXTERNREF => "externref",
+        _ => "?",
+    }
+}
+
+/// `(i32, i64) -> (i32)`, the way the error message shows a signature.
+fn describe(params: &[u8], results: &[u8]) -> String {
+    let list = |codes: &[u8]| {
+        codes
+            .iter()
+            .map(|c| type_name(*c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("({}) -> ({})", list(params), list(results))
+}

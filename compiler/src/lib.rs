@@ -1,0 +1,114 @@
+//! wafer's ahead-of-time compiler: a WebAssembly module in, a relocatable native object out.
+//!
+//! The pipeline: `module.rs` parses and validates the module with wasmparser and refuses
+//! unsupported features by name; `translate/` turns each function body into Cranelift IR
+//! (functions are compiled in parallel); `object.rs` writes the machine code, the array-call
+//! trampolines, the instantiation-time `init` function, the trap table and the module
+//! descriptor (see `wafer_abi`) into one ELF object. No I/O: callers get bytes.
+
+mod descriptor;
+mod entry;
+pub mod error;
+mod features;
+mod host_imports;
+mod init_func;
+mod isa;
+mod module;
+pub mod module_info;
+mod object;
+mod trampoline;
+pub mod translate;
+
+pub use error::{CompileError, Result};
+pub use isa::make_isa;
+
+use target_lexicon::Triple;
+use wafer_abi::{BoundsChecks, EntryMode};
+
+/// How to compile one module.
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    pub triple: Triple,
+    /// Extra Cranelift ISA flags, e.g. ("has_sse41","true") — targets/ descriptions pass them.
+    pub isa_flags: Vec<(String, String)>,
+    pub bounds_checks: BoundsChecks,
+    /// Build-time cap on memory pages (≤ 65536).
+    pub memory_cap_pages: u32,
+    /// Symbol prefix: descriptor is `<prefix>_module` (wafer_abi::descriptor_symbol).
+    pub symbol_prefix: String,
+    /// true (drivers): imports from wafer_abi::HOST_MODULES are bound statically to the runtime
+    /// symbol of wafer_abi::HOST_FUNCS (ImportDesc.host_code relocation) after checking the
+    /// signature; any other function/table/memory/global import is CompileError::UnknownImport.
+    /// false (spec harness): every import is left for the runtime to bind by name (host_code
+    /// null).
+    pub resolve_host_imports: bool,
+}
+
+impl CompileOptions {
+    /// The native target with its default flags, guard-page bounds checks, no memory cap
+    /// below the wasm maximum, and host imports resolved (what a driver build wants).
+    pub fn host(prefix: impl Into<String>) -> Self {
+        CompileOptions {
+            triple: Triple::host(),
+            isa_flags: Vec::new(),
+            bounds_checks: BoundsChecks::Guard,
+            memory_cap_pages: wafer_abi::MAX_WASM_PAGES as u32,
+            symbol_prefix: prefix.into(),
+            resolve_host_imports: true,
+        }
+    }
+}
+
+/// Longest prefix that leaves room for the longest suffix wafer appends.
+const MAX_PREFIX_LEN: usize = 100;
+
+/// Symbol prefixes become parts of linker symbols: keep them to C identifier characters.
+fn check_prefix(prefix: &str) -> Result<()> {
+    let ok = !prefix.is_empty()
+        && prefix.len() <= MAX_PREFIX_LEN
+        && !prefix.starts_with(|c: char| c.is_ascii_digit())
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(CompileError::Codegen(format!(
+            "symbol prefix {prefix:?} must be 1 to {MAX_PREFIX_LEN} ASCII letters, digits or \
+             underscores, not starting with a digit"
+        )))
+    }
+}
+
+/// Compiles a wasm binary into a relocatable ELF object for `opts.triple`.
+pub fn compile(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<u8>> {
+    check_prefix(&opts.symbol_prefix)?;
+    let isa = make_isa(&opts.triple, &opts.isa_flags)?;
+    let parsed = module::parse(
+        wasm,
+        &module::ParseOptions {
+            bounds_checks: opts.bounds_checks,
+            pointer_type: isa.pointer_type(),
+            resolve_host_imports: opts.resolve_host_imports,
+        },
+    )?;
+    object::emit(
+        parsed,
+        isa,
+        &object::ObjectOptions {
+            prefix: &opts.symbol_prefix,
+            memory_cap_pages: opts.memory_cap_pages,
+        },
+    )
+}
+
+/// An object that defines `main`, calling wafer_rt_main(argc, argv, &[descriptors], count, mode).
+pub fn compile_entry(
+    triple: &Triple,
+    isa_flags: &[(String, String)],
+    prefixes: &[String],
+    mode: EntryMode,
+) -> Result<Vec<u8>> {
+    let isa = make_isa(triple, isa_flags)?;
+    entry::emit(isa, prefixes, mode)
+}

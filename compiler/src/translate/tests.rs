@@ -1,0 +1,390 @@
+//! Translates real modules (hand-written WAT and the WebAssembly spec test suite) and requires
+//! every function to pass Cranelift's verifier and to compile for each 64-bit target.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{self, UserExternalName};
+use cranelift_codegen::isa::{self, OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{verify_function, Context};
+use target_lexicon::Triple;
+use wafer_abi::{BoundsChecks, VmctxLayout};
+use wasmparser::{FunctionBody, Parser, Payload, TypeRef, Validator, WasmFeatures};
+
+use super::{translate_function, LIBCALLS};
+use crate::error::CompileError;
+use crate::module_info::{MemoryInfo, ModuleInfo, TableInfo};
+
+pub(super) fn make_isa(triple: &str) -> OwnedTargetIsa {
+    let mut shared = settings::builder();
+    shared.set("opt_level", "speed").unwrap();
+    shared.set("is_pic", "true").unwrap();
+    shared
+        .set("enable_multi_ret_implicit_sret", "true")
+        .unwrap();
+    shared.set("enable_probestack", "false").unwrap();
+    shared.set("enable_verifier", "true").unwrap();
+    let triple = Triple::from_str(triple).unwrap();
+    let mut target = isa::lookup(triple.clone()).unwrap();
+    if triple.architecture == target_lexicon::Architecture::X86_64 {
+        target.enable("has_sse41").unwrap();
+        target.enable("has_popcnt").unwrap();
+    }
+    target.finish(settings::Flags::new(shared)).unwrap()
+}
+
+fn isas() -> Vec<OwnedTargetIsa> {
+    [
+        "x86_64-unknown-linux-gnu",
+        "aarch64-unknown-linux-gnu",
+        "riscv64gc-unknown-linux-gnu",
+    ]
+    .iter()
+    .map(|t| make_isa(t))
+    .collect()
+}
+
+pub(super) fn features() -> WasmFeatures {
+    WasmFeatures::MUTABLE_GLOBAL
+        | WasmFeatures::SATURATING_FLOAT_TO_INT
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::MULTI_VALUE
+        | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::REFERENCE_TYPES
+        | WasmFeatures::FLOATS
+        | WasmFeatures::EXTENDED_CONST
+        // Gates `externref` (reference types need it in wasmparser), not the GC proposal.
+        | WasmFeatures::GC_TYPES
+}
+
+/// The parts of a module the translator reads, gathered the minimal way.
+pub(super) fn module_info(
+    wasm: &[u8],
+    bounds_checks: BoundsChecks,
+) -> (ModuleInfo, Vec<FunctionBody<'_>>) {
+    let mut info = ModuleInfo {
+        types: Vec::new(),
+        func_types: Vec::new(),
+        num_imported_funcs: 0,
+        tables: Vec::new(),
+        memory: None,
+        globals: Vec::new(),
+        num_imported_globals: 0,
+        imports: Vec::new(),
+        exports: Vec::new(),
+        data: Vec::new(),
+        elems: Vec::new(),
+        start: None,
+        func_names: Vec::new(),
+        module_name: None,
+        layout: VmctxLayout {
+            num_imported_funcs: 0,
+            num_tables: 0,
+            num_imported_globals: 0,
+            num_defined_globals: 0,
+        },
+        bounds_checks,
+        defined_func_names: Vec::new(),
+        libcall_names: LIBCALLS
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (*s, UserExternalName::new(1, i as u32)))
+            .collect(),
+        pointer_type: ir::types::I64,
+    };
+    let mut bodies = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.unwrap() {
+            Payload::TypeSection(r) => {
+                for ty in r.into_iter_err_on_gc_types() {
+                    info.types.push(ty.unwrap());
+                }
+            }
+            Payload::ImportSection(r) => {
+                for import in r.into_imports() {
+                    match import.unwrap().ty {
+                        TypeRef::Func(t) | TypeRef::FuncExact(t) => {
+                            info.func_types.push(t);
+                            info.num_imported_funcs += 1;
+                        }
+                        TypeRef::Table(t) => info.tables.push(TableInfo {
+                            elem: t.element_type,
+                            initial: t.initial,
+                            maximum: t.maximum,
+                            imported: true,
+                        }),
+                        TypeRef::Memory(m) => {
+                            info.memory = Some(MemoryInfo {
+                                initial_pages: m.initial,
+                                maximum_pages: m.maximum,
+                                imported: true,
+                            })
+                        }
+                        TypeRef::Global(g) => {
+                            info.globals.push(crate::module_info::GlobalInfo {
+                                ty: g.content_type,
+                                mutable: g.mutable,
+                                init: None,
+                            });
+                            info.num_imported_globals += 1;
+                        }
+                        TypeRef::Tag(_) => panic!("exceptions are not enabled"),
+                    }
+                }
+            }
+            Payload::FunctionSection(r) => {
+                for t in r {
+                    info.func_types.push(t.unwrap());
+                }
+            }
+            Payload::TableSection(r) => {
+                for t in r {
+                    let t = t.unwrap().ty;
+                    info.tables.push(TableInfo {
+                        elem: t.element_type,
+                        initial: t.initial,
+                        maximum: t.maximum,
+                        imported: false,
+                    });
+                }
+            }
+            Payload::MemorySection(r) => {
+                for m in r {
+                    let m = m.unwrap();
+                    info.memory = Some(MemoryInfo {
+                        initial_pages: m.initial,
+                        maximum_pages: m.maximum,
+                        imported: false,
+                    });
+                }
+            }
+            Payload::GlobalSection(r) => {
+                for g in r {
+                    let g = g.unwrap().ty;
+                    info.globals.push(crate::module_info::GlobalInfo {
+                        ty: g.content_type,
+                        mutable: g.mutable,
+                        init: Some(Vec::new()),
+                    });
+                }
+            }
+            Payload::CodeSectionEntry(body) => bodies.push(body),
+            _ => {}
+        }
+    }
+    let num_defined = info.func_types.len() as u32 - info.num_imported_funcs;
+    info.defined_func_names = (0..num_defined)
+        .map(|i| UserExternalName::new(0, i))
+        .collect();
+    info.layout = VmctxLayout {
+        num_imported_funcs: info.num_imported_funcs,
+        num_tables: info.tables.len() as u32,
+        num_imported_globals: info.num_imported_globals,
+        num_defined_globals: info.globals.len() as u32 - info.num_imported_globals,
+    };
+    (info, bodies)
+}
+
+/// Translates, verifies and compiles every function of `wasm` for `isa`; returns how many.
+fn compile_module(wasm: &[u8], isa: &dyn TargetIsa, bounds_checks: BoundsChecks) -> usize {
+    let (info, bodies) = module_info(wasm, bounds_checks);
+    for (i, body) in bodies.iter().enumerate() {
+        let func_index = info.num_imported_funcs + i as u32;
+        let func = translate_function(&info, isa, func_index, body)
+            .unwrap_or_else(|e| panic!("translating function {func_index}: {e}"));
+        if let Err(errors) = verify_function(&func, isa) {
+            panic!(
+                "function {func_index} fails verification:\n{errors}\n{}",
+                func.display()
+            );
+        }
+        let mut ctx = Context::for_function(func);
+        if let Err(e) = ctx.compile(isa, &mut ControlPlane::default()) {
+            panic!(
+                "function {func_index} fails to compile for {}: {:?}",
+                isa.triple(),
+                e.inner
+            );
+        }
+    }
+    bodies.len()
+}
+
+fn compile_wat(wat: &str) -> usize {
+    let wasm = wat::parse_str(wat).unwrap();
+    if let Err(e) = Validator::new_with_features(features()).validate_all(&wasm) {
+        panic!("test module is invalid: {e}");
+    }
+    let mut count = 0;
+    for isa in isas() {
+        for mode in [BoundsChecks::Guard, BoundsChecks::Explicit] {
+            count = compile_module(&wasm, &*isa, mode);
+        }
+    }
+    count
+}
+
+#[test]
+fn control_flow_and_multi_value() {
+    let n = compile_wat(
+        r#"(module
+          (type $pair (func (param i32 i32) (result i32 i32)))
+          (func $swap (type $pair) local.get 1 local.get 0)
+          (func (param i32) (result i32)
+            (block (result i32) (i32.const 1) (br_if 0 (local.get 0)) drop (i32.const 2)))
+          (func (param i32) (result i32 i64)
+            (i32.const 7) (i64.const 9)
+            (block (param i32 i64) (result i32 i64)
+              (br_table 0 1 0 (local.get 0))))
+          (func (param i32) (result i32)
+            (i32.const 10)
+            (loop (param i32) (result i32)
+              (i32.const 1) (i32.sub) (local.tee 0) (local.get 0) (br_if 0) ))
+          (func (param i32) (result i32)
+            (i32.const 3) (i32.const 4)
+            (if (param i32 i32) (result i32 i32) (local.get 0) (then (call $swap))) (i32.add))
+          (func (param i32) (result i32)
+            (i32.const 5)
+            (if (param i32) (result i32) (local.get 0)
+              (then (return (i32.const 1)))
+              (else (unreachable) (i32.const 2) (br 0))))
+          (func (result i32)
+            (block (result i32) (unreachable) (block (loop (br 0))) (if (then)) (i32.add)))
+          (func (param i32) (result i32)
+            (block (block (block (br_table 0 1 2 (local.get 0))) (return (i32.const 1)))
+              (return (i32.const 2)))
+            (i32.const 3))
+          (func (param i32)
+            (loop (br_if 0 (local.get 0)) (br 1)))
+          (func (result f64) (local f32 f64 i64 externref funcref) (local.get 1))
+        )"#,
+    );
+    assert_eq!(n, 10);
+}
+
+#[test]
+fn numeric_memory_tables_calls() {
+    compile_wat(
+        r#"(module
+          (import "m" "f" (func $imp (param i32) (result i32)))
+          (import "m" "g" (global $ig (mut i64)))
+          (import "m" "t" (table $it 1 funcref))
+          (memory 1)
+          (table $t 2 externref)
+          (global $g (mut f32) (f32.const 1))
+          (global $r (mut funcref) (ref.null func))
+          (data $d "abc")
+          (elem $e func 0 1)
+          (type $ii (func (param i32) (result i32)))
+          (func (param i32 i32 i64 i64 f32 f64) (result i32)
+            (drop (i32.div_s (local.get 0) (local.get 1)))
+            (drop (i32.rem_s (local.get 0) (local.get 1)))
+            (drop (i64.div_u (local.get 2) (local.get 3)))
+            (drop (i64.rem_u (local.get 2) (local.get 3)))
+            (drop (i32.trunc_f32_s (local.get 4)))
+            (drop (i64.trunc_f64_u (local.get 5)))
+            (drop (i32.trunc_sat_f64_u (local.get 5)))
+            (drop (f32.nearest (local.get 4)))
+            (drop (f64.copysign (local.get 5) (local.get 5)))
+            (drop (f32.min (local.get 4) (local.get 4)))
+            (drop (i64.extend32_s (local.get 2)))
+            (drop (f64.convert_i64_u (local.get 2)))
+            (drop (f32.reinterpret_i32 (local.get 0)))
+            (drop (i32.rotl (local.get 0) (local.get 1)))
+            (drop (i64.popcnt (local.get 2)))
+            (drop (select (local.get 4) (local.get 4) (local.get 0)))
+            (i64.lt_u (local.get 2) (local.get 3)))
+          (func (param i32) (result i64)
+            (i32.store8 offset=4294967295 (local.get 0) (i32.const 1))
+            (f64.store offset=7 (local.get 0) (f64.const 2))
+            (drop (i32.load16_s offset=2147483648 (local.get 0)))
+            (memory.fill (i32.const 0) (i32.const 1) (i32.const 2))
+            (memory.copy (i32.const 0) (i32.const 1) (i32.const 2))
+            (memory.init $d (i32.const 0) (i32.const 1) (i32.const 2))
+            (data.drop $d)
+            (drop (memory.grow (memory.size)))
+            (i64.load32_u (local.get 0)))
+          (func (param i32) (result i32)
+            (global.set $ig (i64.add (global.get $ig) (i64.const 1)))
+            (global.set $g (global.get $g))
+            (global.set $r (ref.func 0))
+            (table.set $t (i32.const 0) (table.get $t (i32.const 1)))
+            (drop (table.grow $t (ref.null extern) (i32.const 1)))
+            (table.fill $t (i32.const 0) (ref.null extern) (table.size $t))
+            (table.copy $it $it (i32.const 0) (i32.const 0) (i32.const 1))
+            (table.init $it $e (i32.const 0) (i32.const 0) (i32.const 1))
+            (elem.drop $e)
+            (drop (ref.is_null (global.get $r)))
+            (drop (call $imp (local.get 0)))
+            (call_indirect $it (type $ii) (local.get 0) (i32.const 0)))
+        )"#,
+    );
+}
+
+#[test]
+fn unsupported_instructions_are_named() {
+    let wasm =
+        wat::parse_str(r#"(module (func (result v128) (v128.const i32x4 0 0 0 0)))"#).unwrap();
+    let (info, bodies) = module_info(&wasm, BoundsChecks::Guard);
+    let isa = make_isa("x86_64-unknown-linux-gnu");
+    match translate_function(&info, &*isa, 0, &bodies[0]) {
+        Err(CompileError::Unsupported(feature)) => assert!(feature.contains("SIMD"), "{feature}"),
+        other => panic!("expected an unsupported-feature error, got {other:?}"),
+    }
+}
+
+/// Every module of the spec test files that uses only supported features.
+#[test]
+fn spec_test_suite_modules() {
+    let dir = Path::new("/work/shared/testsuite");
+    if !dir.is_dir() {
+        eprintln!("spec test suite not found at {}; skipped", dir.display());
+        return;
+    }
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wast"))
+        .collect();
+    files.sort();
+    let isas = isas();
+    let (mut modules, mut functions, mut skipped) = (0, 0, 0);
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let Ok(buf) = wast::parser::ParseBuffer::new(&text) else {
+            continue;
+        };
+        let Ok(script) = wast::parser::parse::<wast::Wast>(&buf) else {
+            continue;
+        };
+        for directive in script.directives {
+            let mut quote = match directive {
+                wast::WastDirective::Module(q) | wast::WastDirective::ModuleDefinition(q) => q,
+                _ => continue,
+            };
+            let Ok(wasm) = quote.encode() else { continue };
+            if let Err(e) = Validator::new_with_features(features()).validate_all(&wasm) {
+                if std::env::var_os("WAFER_SHOW_SKIPPED").is_some() {
+                    eprintln!("skip {}: {e}", file.display());
+                }
+                skipped += 1;
+                continue;
+            }
+            for isa in &isas {
+                for mode in [BoundsChecks::Guard, BoundsChecks::Explicit] {
+                    let run = || compile_module(&wasm, &**isa, mode);
+                    let n = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                        .unwrap_or_else(|_| panic!("in {}", file.display()));
+                    functions += n;
+                }
+            }
+            modules += 1;
+        }
+    }
+    eprintln!(
+        "spec suite: {modules} modules, {functions} function compilations, {skipped} skipped"
+    );
+    assert!(modules > 500, "only {modules} modules translated");
+}
