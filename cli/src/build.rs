@@ -53,13 +53,15 @@ pub fn wasm_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
         return Ok(bytes.to_vec());
     }
     if std::str::from_utf8(bytes).is_err() {
-        anyhow::bail!("malformed wasm: {} is neither a wasm binary nor WAT text", path.display());
+        anyhow::bail!(
+            "malformed wasm: {} is neither a wasm binary nor WAT text",
+            path.display()
+        );
     }
-    let mut wat = wat::Parser::new();
-    wat.generate_dwarf(wat::GenerateDwarf::None);
+    let wat = wat::Parser::new();
     wat.parse_bytes(Some(path), bytes)
         .map(|cow| cow.into_owned())
-        .map_err(|e| anyhow::anyhow!("WAT syntax error: {e}"))
+        .map_err(|e| anyhow::anyhow!("WAT syntax error: {}", one_line(&e.to_string())))
 }
 
 /// Compiles and links a driver executable.
@@ -120,4 +122,14 @@ fn link_objects(objects: &[Vec<u8>], out: &Path, opts: &BuildOptions) -> Result<
     }
     let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
     link::link(&linker, &refs, &runtime, out, opts.static_link)
+}
+
+/// The WAT parser's message with its location, without the quoted source lines.
+fn one_line(message: &str) -> String {
+    let mut lines = message.lines();
+    let first = lines.next().unwrap_or_default().trim();
+    match lines.find_map(|l| l.trim().strip_prefix("--> ")) {
+        Some(location) => format!("{first} at {location}"),
+        None => first.to_string(),
+    }
 }

@@ -28,30 +28,51 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
                                 .get(t as usize)
                                 .map(|ty: &wasmparser::FuncType| ty.to_string())
                                 .unwrap_or_default();
-                            (format!("func {sig}"), host_status(import.module, import.name, types.get(t as usize)))
+                            (
+                                format!("func {sig}"),
+                                host_status(import.module, import.name, types.get(t as usize)),
+                            )
                         }
-                        TypeRef::Memory(m) => (format!("memory {}", limits(m.initial, m.maximum)), "not provided"),
-                        TypeRef::Table(t) => (format!("table {}", limits(t.initial, t.maximum)), "not provided"),
-                        TypeRef::Global(g) => (format!("global {}", g.content_type), "not provided"),
+                        TypeRef::Memory(m) => (
+                            format!("memory {}", limits(m.initial, m.maximum)),
+                            "not provided",
+                        ),
+                        TypeRef::Table(t) => (
+                            format!("table {}", limits(t.initial, t.maximum)),
+                            "not provided",
+                        ),
+                        TypeRef::Global(g) => {
+                            (format!("global {}", g.content_type), "not provided")
+                        }
                         _ => ("tag".into(), "not provided"),
                     };
                     if provided != "provided" {
                         missing += 1;
                     }
-                    imports.push(format!("  {}::{}  {what}  [{provided}]", import.module, import.name));
+                    imports.push(format!(
+                        "  {}::{}  {what}  [{provided}]",
+                        import.module, import.name
+                    ));
                 }
             }
             Payload::FunctionSection(reader) => defined_funcs = reader.count(),
             Payload::MemorySection(reader) => {
                 for m in reader {
                     let m = m.context("malformed memory section")?;
-                    memories.push(format!("  memory {} pages (64 KiB each)", limits(m.initial, m.maximum)));
+                    memories.push(format!(
+                        "  memory {} pages (64 KiB each)",
+                        limits(m.initial, m.maximum)
+                    ));
                 }
             }
             Payload::TableSection(reader) => {
                 for t in reader {
                     let t = t.context("malformed table section")?;
-                    tables.push(format!("  table {} {}", t.ty.element_type, limits(t.ty.initial, t.ty.maximum)));
+                    tables.push(format!(
+                        "  table {} {}",
+                        t.ty.element_type,
+                        limits(t.ty.initial, t.ty.maximum)
+                    ));
                 }
             }
             Payload::ExportSection(reader) => {
@@ -83,13 +104,19 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
         if missing == 0 {
             "every import is provided by wafer".to_string()
         } else {
-            format!("{missing} import(s) not provided by wafer: `wafer build` will refuse this module")
+            format!(
+                "{missing} import(s) not provided by wafer: `wafer build` will refuse this module"
+            )
         }
     );
     section(&mut out, "exports", &exports);
     section(&mut out, "memories", &memories);
     section(&mut out, "tables", &tables);
-    let _ = writeln!(out, "functions: {defined_funcs} defined, {} imported", imports.len());
+    let _ = writeln!(
+        out,
+        "functions: {defined_funcs} defined, {} imported",
+        imports.len()
+    );
     Ok(out)
 }
 

@@ -2,9 +2,9 @@
 //! compiler driver (which knows the C library, start files and linker of the target).
 
 use crate::target::Target;
-use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The target's linker as found on `PATH`, or an error naming the package that provides it.
@@ -18,7 +18,11 @@ pub fn find_linker(target: &Target) -> Result<PathBuf> {
     match found {
         Some(path) => Ok(path),
         None => {
-            let package = if target.is_host() { "gcc" } else { &target.cross_linker_package };
+            let package = if target.is_host() {
+                "gcc"
+            } else {
+                &target.cross_linker_package
+            };
             bail!(
                 "linker `{linker}` for {} not found: install the Debian package `{package}` (apt-get install {package})",
                 target.triple

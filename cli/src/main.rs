@@ -8,7 +8,11 @@ use wafer::{BuildOptions, Target};
 use wafer_abi::{BoundsChecks, MAX_WASM_PAGES};
 
 #[derive(Parser)]
-#[command(name = "wafer", version, about = "Compile WebAssembly drivers ahead of time into sandboxed native executables")]
+#[command(
+    name = "wafer",
+    version,
+    about = "Compile WebAssembly drivers ahead of time into sandboxed native executables"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -97,13 +101,21 @@ fn main() {
 
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Build { input, output, options } => {
+        Command::Build {
+            input,
+            output,
+            options,
+        } => {
             let wasm = wafer::load_module(&input)?;
             let out = output.unwrap_or_else(|| default_output(&input));
             wafer::build_executable(&wasm, &out, &options.options()?)?;
             Ok(0)
         }
-        Command::Run { input, options, args } => {
+        Command::Run {
+            input,
+            options,
+            args,
+        } => {
             let wasm = wafer::load_module(&input)?;
             let opts = options.options()?;
             let exe = cached_build(&wasm, &opts)?;
@@ -138,12 +150,18 @@ fn cached_build(wasm: &[u8], opts: &BuildOptions) -> Result<PathBuf> {
     format!("{opts:?}").hash(&mut hasher);
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
     std::fs::metadata(&runtime)?.modified()?.hash(&mut hasher);
-    std::fs::metadata(std::env::current_exe()?)?.modified()?.hash(&mut hasher);
+    std::fs::metadata(std::env::current_exe()?)?
+        .modified()?
+        .hash(&mut hasher);
     let dir = cache_dir()?.join("run");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let exe = dir.join(format!("{:016x}", hasher.finish()));
     if !exe.exists() {
-        let partial = dir.join(format!("{:016x}.{}.tmp", hasher.finish(), std::process::id()));
+        let partial = dir.join(format!(
+            "{:016x}.{}.tmp",
+            hasher.finish(),
+            std::process::id()
+        ));
         wafer::build_executable(wasm, &partial, opts)?;
         std::fs::rename(&partial, &exe)?;
     }
@@ -178,5 +196,7 @@ fn exec(exe: &Path, input: &Path, target: &Target, args: &[String]) -> Result<i3
         .args(args)
         .status()
         .with_context(|| format!("running {}", exe.display()))?;
-    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }

@@ -27,7 +27,10 @@ pub fn library(target: &Target) -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("WAFER_RUNTIME_DIR") {
         let lib = Path::new(&dir).join(&target.triple).join(LIB_NAME);
         if !lib.exists() {
-            bail!("WAFER_RUNTIME_DIR is set but {} does not exist", lib.display());
+            bail!(
+                "WAFER_RUNTIME_DIR is set but {} does not exist",
+                lib.display()
+            );
         }
         return Ok(lib);
     }
@@ -55,7 +58,15 @@ fn build(target: &Target, root: &Path, target_dir: &Path) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "--quiet", "-p", "wafer-rt", "--profile", PROFILE, "--target"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "wafer-rt",
+            "--profile",
+            PROFILE,
+            "--target",
+        ])
         .arg(&target.triple)
         .arg("--target-dir")
         .arg(target_dir)
@@ -70,7 +81,10 @@ fn build(target: &Target, root: &Path, target_dir: &Path) -> Result<()> {
             target.triple.to_uppercase().replace('-', "_")
         );
         cmd.env(var, &target.cross_linker);
-        cmd.env(format!("CC_{}", target.triple.replace('-', "_")), &target.cross_linker);
+        cmd.env(
+            format!("CC_{}", target.triple.replace('-', "_")),
+            &target.cross_linker,
+        );
     }
     let status = cmd
         .status()

@@ -49,8 +49,14 @@ impl Target {
         if let Some(t) = all.iter().find(|t| t.triple == name || t.short == name) {
             return Ok(t.clone());
         }
-        let known: Vec<String> = all.iter().map(|t| format!("{} ({})", t.short, t.triple)).collect();
-        bail!("unknown target `{name}`; known targets: {}", known.join(", "))
+        let known: Vec<String> = all
+            .iter()
+            .map(|t| format!("{} ({})", t.short, t.triple))
+            .collect();
+        bail!(
+            "unknown target `{name}`; known targets: {}",
+            known.join(", ")
+        )
     }
 
     /// The machine wafer runs on.
