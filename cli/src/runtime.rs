@@ -73,8 +73,10 @@ fn build(target: &Target, root: &Path, target_dir: &Path) -> Result<()> {
         // Settings meant for an enclosing cargo invocation must not leak into this build.
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET");
+        .env_remove("CARGO_BUILD_TARGET")
+        // Frame pointers let a trap raised inside the runtime name the wasm function that
+        // called it (the runtime walks up to the first wasm return address).
+        .env("CARGO_ENCODED_RUSTFLAGS", "-Cforce-frame-pointers=yes");
     if !target.is_host() {
         let var = format!(
             "CARGO_TARGET_{}_LINKER",

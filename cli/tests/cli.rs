@@ -191,6 +191,24 @@ fn call_indirect_to_null_and_past_the_table_are_traps() {
 }
 
 #[test]
+fn traps_raised_inside_the_runtime_name_the_calling_wasm_function() {
+    assert_trap(
+        r#"(module (memory 1)
+             (func $clear_buffer (export "_start")
+               (memory.fill (i32.const 65000) (i32.const 0) (i32.const 1000))))"#,
+        "out of bounds memory access",
+        "in function clear_buffer",
+    );
+    assert_trap(
+        r#"(module (table 1 funcref)
+             (func $lookup (drop (table.get (i32.const 5))))
+             (func (export "_start") (call $lookup)))"#,
+        "out of bounds table access",
+        "in function lookup",
+    );
+}
+
+#[test]
 fn integer_division_by_zero_is_a_trap() {
     assert_trap(
         r#"(module (global $zero (mut i32) (i32.const 0))

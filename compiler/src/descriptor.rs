@@ -333,20 +333,17 @@ pub fn emit(
         );
     }
 
-    // Only functions with trap sites need an entry: the runtime looks a faulting PC up here.
-    let trapping: Vec<&FunctionCode> = syms
-        .functions
-        .iter()
-        .filter(|f| !f.traps.is_empty())
-        .collect();
+    // Every defined function has an entry, trap sites or not: the runtime looks a faulting PC
+    // up here, and also the return address of a libcall that traps, to name its wasm caller.
+    let functions: Vec<&FunctionCode> = syms.functions.iter().collect();
     let base = array(
         &mut desc,
         &mut arrays,
         off::MODULE_TRAP_FUNCTIONS,
         off::TRAP_FUNCTION_SIZE,
-        trapping.len(),
+        functions.len(),
     );
-    for (i, f) in trapping.iter().enumerate() {
+    for (i, f) in functions.iter().enumerate() {
         let at = base + i as u32 * off::TRAP_FUNCTION_SIZE;
         arrays.func_addr(at + off::TRAP_FUNCTION_START, f.id);
         arrays.u32(at + off::TRAP_FUNCTION_LEN, f.len);

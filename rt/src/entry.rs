@@ -21,6 +21,7 @@ pub unsafe extern "C" fn wafer_rt_main(
     count: usize,
     mode: u32,
 ) -> i32 {
+    limits::mark_stack_top();
     trap::install_handlers();
     trap::ensure_alt_stack();
     // SAFETY: no wasm code runs yet.
@@ -94,7 +95,9 @@ fn run_driver(args: Vec<Vec<u8>>, modules: &[&'static ModuleDescriptor]) -> i32 
     }
     wasi::set_args(args);
     let instance = match Instance::new(desc, &imports) {
-        Ok(instance) => instance,
+        // The process ends with this instance: unmapping its reservation first would only
+        // delay the exit.
+        Ok(instance) => Box::leak(instance),
         Err(InstantiateError::Trap(trap)) => {
             report_trap(&trap);
             return TRAP_EXIT_STATUS;

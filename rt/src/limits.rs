@@ -1,6 +1,7 @@
 //! The process-wide [`Limits`] every `vmctx` points at, and the stack limit computation.
 
 use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wafer_abi::{Limits, DEFAULT_WASM_STACK};
 
@@ -17,6 +18,21 @@ unsafe impl Sync for SharedLimits {}
 /// Until `set_stack_limit` runs the limit is 0, which disables the check (used by unit tests,
 /// whose "wasm" functions are Rust).
 pub static LIMITS: SharedLimits = SharedLimits(UnsafeCell::new(Limits { stack_limit: 0 }));
+
+/// The stack pointer when the runtime took control of this (the only wasm) thread: every frame
+/// of wasm code and of the host code it calls lies below it. 0 until set.
+static STACK_TOP: AtomicUsize = AtomicUsize::new(0);
+
+/// Records the current stack position as [`stack_top`]; called by the entry point.
+#[inline(always)]
+pub fn mark_stack_top() {
+    let marker = 0u8;
+    STACK_TOP.store(std::ptr::addr_of!(marker) as usize, Ordering::Relaxed);
+}
+
+pub fn stack_top() -> usize {
+    STACK_TOP.load(Ordering::Relaxed)
+}
 
 pub fn limits_ptr() -> *const Limits {
     LIMITS.0.get()
@@ -52,8 +68,14 @@ fn stack_bottom(sp: usize) -> usize {
         };
         sp.saturating_sub(size)
     };
-    // glibc knows the real extent (for the main thread it combines RLIMIT_STACK with the
-    // mapping); take the higher, i.e. more conservative, bottom of both answers.
+    // The main thread's stack top lies above `sp` (arguments and environment sit there), so
+    // `sp - RLIMIT_STACK` is already above its real bottom. Other threads have fixed stacks
+    // glibc knows exactly; for the main thread glibc would have to parse /proc/self/maps,
+    // which costs more than the rest of startup, so it is not asked.
+    // SAFETY: plain syscalls without arguments.
+    if unsafe { libc::getpid() == libc::gettid() } {
+        return from_rlimit;
+    }
     let mut attr: libc::pthread_attr_t = unsafe { std::mem::zeroed() };
     // SAFETY: standard pthread attribute query on the calling thread.
     unsafe {

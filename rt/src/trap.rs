@@ -114,8 +114,100 @@ pub fn catch_traps<F: FnOnce()>(body: F) -> Result<(), Trap> {
 /// # Safety
 /// No frame between the catch and this call may own anything that needs dropping.
 pub unsafe fn raise(kind: TrapKind) -> ! {
-    set_pending(kind as u8, NO_FUNC, std::ptr::null());
+    let (func_index, module) = match wasm_caller() {
+        Some((func, desc)) => (func, desc as *const ModuleDescriptor),
+        None => (NO_FUNC, std::ptr::null()),
+    };
+    set_pending(kind as u8, func_index, module);
     unsafe { wafer_raise_trap(kind as i32) }
+}
+
+/// The wasm function that (directly or through runtime frames) called the code raising a
+/// trap: the first return address up the frame-pointer chain that lies in compiled wasm code.
+///
+/// The runtime is built with frame pointers (see the CLI's runtime build) and only runtime
+/// frames are walked: the walk stops at the first wasm return address. The chain is followed
+/// only while it moves up the stack and stays below [`limits::stack_top`], so a broken chain
+/// (a runtime built without frame pointers) ends the walk instead of reading outside the stack.
+#[inline(never)]
+fn wasm_caller() -> Option<(u32, &'static ModuleDescriptor)> {
+    let top = crate::limits::stack_top();
+    let mut fp = frame::current();
+    for _ in 0..32 {
+        if fp < frame::MIN_FP || !fp.is_multiple_of(8) || fp.checked_add(16)? > top {
+            return None;
+        }
+        // SAFETY: `fp` is aligned and lies between this frame and the entry frame, inside
+        // the thread's mapped stack.
+        let (return_address, caller_fp) = unsafe { frame::read(fp) };
+        if let Some(found) = lookup_function(return_address) {
+            return Some(found);
+        }
+        if caller_fp <= fp {
+            return None;
+        }
+        fp = caller_fp;
+    }
+    None
+}
+
+/// Frame-pointer conventions of the runtime's own (LLVM-compiled) frames.
+mod frame {
+    /// Below this a frame pointer is surely not one (it also keeps `fp - 16` from wrapping).
+    pub const MIN_FP: usize = 4096;
+
+    #[inline(always)]
+    pub fn current() -> usize {
+        let fp: usize;
+        // SAFETY: reads the frame-pointer register.
+        unsafe {
+            #[cfg(target_arch = "x86_64")]
+            core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags));
+            #[cfg(target_arch = "aarch64")]
+            core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags));
+            #[cfg(target_arch = "riscv64")]
+            core::arch::asm!("mv {}, s0", out(reg) fp, options(nomem, nostack, preserves_flags));
+        }
+        fp
+    }
+
+    /// (return address, caller's frame pointer) of the frame at `fp`.
+    ///
+    /// # Safety
+    /// `fp` must be readable stack memory (16 bytes at or just below it).
+    pub unsafe fn read(fp: usize) -> (usize, usize) {
+        let p = fp as *const usize;
+        // x86_64 and aarch64 keep {caller fp, return address} at fp; RISC-V keeps them just
+        // below the frame pointer, which points at the frame's top.
+        unsafe {
+            if cfg!(target_arch = "riscv64") {
+                (*p.sub(1), *p.sub(2))
+            } else {
+                (*p.add(1), *p)
+            }
+        }
+    }
+}
+
+/// The wasm function whose code contains `pc`, among registered modules.
+fn lookup_function(pc: usize) -> Option<(u32, &'static ModuleDescriptor)> {
+    let mut node = HEAD.load(Ordering::Acquire) as *const Node;
+    while let Some(n) = unsafe { node.as_ref() } {
+        if let Some(func) = function_at(n.desc, pc) {
+            return Some((func.func_index, n.desc));
+        }
+        node = n.next;
+    }
+    None
+}
+
+fn function_at(desc: &ModuleDescriptor, pc: usize) -> Option<&wafer_abi::TrapFunctionDesc> {
+    // SAFETY: descriptor slices are static data emitted by the compiler.
+    let funcs = unsafe { desc.trap_functions.as_slice() };
+    // Sorted by start: the last function starting at or before `pc` is the only candidate.
+    let after = funcs.partition_point(|f| f.start as usize <= pc);
+    let func = funcs.get(after.checked_sub(1)?)?;
+    (pc - (func.start as usize) < func.len as usize).then_some(func)
 }
 
 fn set_pending(kind: u8, func_index: u32, module: *const ModuleDescriptor) {
@@ -173,15 +265,8 @@ pub fn lookup_trap_site(pc: usize) -> Option<(TrapKind, u32, &'static ModuleDesc
 }
 
 fn lookup_in_module(desc: &ModuleDescriptor, pc: usize) -> Option<(TrapKind, u32)> {
-    // SAFETY: descriptor slices are static data emitted by the compiler.
-    let funcs = unsafe { desc.trap_functions.as_slice() };
-    // Sorted by start: the last function starting at or before `pc` is the only candidate.
-    let after = funcs.partition_point(|f| f.start as usize <= pc);
-    let func = funcs.get(after.checked_sub(1)?)?;
+    let func = function_at(desc, pc)?;
     let offset = pc - func.start as usize;
-    if offset >= func.len as usize {
-        return None;
-    }
     let sites = unsafe { func.sites.as_slice() };
     let site = sites.iter().find(|s| s.offset as usize == offset)?;
     Some((TrapKind::from_u8(site.kind)?, func.func_index))

@@ -477,8 +477,10 @@ pub struct TrapSite {
     pub _pad: [u8; 3],
 }
 
-/// Trap sites of one compiled function. The descriptor's list is sorted by `start`, because
-/// the compiler lays functions out in index order in one text section.
+/// Code range and trap sites of one compiled wasm function. Every defined function has one, so
+/// the runtime can map any address in wasm code to its function (to name the caller of a
+/// libcall that traps, too). The descriptor's list is sorted by `start`, because the compiler
+/// lays functions out in index order in one text section.
 #[repr(C)]
 pub struct TrapFunctionDesc {
     pub start: *const u8,
@@ -534,7 +536,7 @@ pub struct ModuleDescriptor {
     /// elem.drop, also elem.drop for declarative ones), then active data segments
     /// (memory.init + data.drop), in order. May trap.
     pub init: unsafe extern "C" fn(*mut VmCtx),
-    /// Sorted by `start`.
+    /// One per defined function, sorted by `start`.
     pub trap_functions: Slice<TrapFunctionDesc>,
     /// Module name from the name section, or empty.
     pub name: Str,
