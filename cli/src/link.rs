@@ -50,7 +50,13 @@ pub fn link(
     // Drop whatever the driver does not reach (unused host functions, the spec-script mode),
     // and the debug info of the runtime's standard library: the wasm code has none, and a board
     // has little storage. The symbol table stays, for profilers.
-    cmd.args(["-Wl,--gc-sections", "-Wl,--strip-debug", "-lpthread", "-ldl", "-lm"]);
+    cmd.args([
+        "-Wl,--gc-sections",
+        "-Wl,--strip-debug",
+        "-lpthread",
+        "-ldl",
+        "-lm",
+    ]);
     let out = cmd
         .output()
         .with_context(|| format!("running the linker {}", linker.display()))?;

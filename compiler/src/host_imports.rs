@@ -4,7 +4,7 @@
 use crate::error::{CompileError, Result};
 use crate::module::valtype_byte;
 use crate::module_info::ModuleInfo;
-use wafer_abi::{extern_kind, host_func, valtype};
+use wafer_abi::{extern_kind, host_func};
 use wasmparser::FuncType;
 
 /// Sets `host_symbol` on every import, or refuses the module naming the first import the
@@ -49,24 +49,12 @@ pub fn signature_codes(ty: &FuncType) -> Result<(Vec<u8>, Vec<u8>)> {
     Ok((params, results))
 }
 
-fn type_name(code: u8) -> &'static str {
-    match code {
-        valtype::I32 => "i32",
-        valtype::I64 => "i64",
-        valtype::F32 => "f32",
-        valtype::F64 => "f64",
-        valtype::FUNCREF => "funcref",
-        valtype::EXTERNREF => "externref",
-        _ => "?",
-    }
-}
-
 /// `(i32, i64) -> (i32)`, the way the error message shows a signature.
 fn describe(params: &[u8], results: &[u8]) -> String {
     let list = |codes: &[u8]| {
         codes
             .iter()
-            .map(|c| type_name(*c))
+            .map(|c| wafer_abi::valtype::name(*c))
             .collect::<Vec<_>>()
             .join(", ")
     };

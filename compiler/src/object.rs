@@ -14,25 +14,8 @@ use cranelift_codegen::Context;
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module, ModuleError, ModuleReloc};
 use cranelift_object::{ObjectBuilder, ObjectModule};
 use rayon::prelude::*;
-use wafer_abi::{libcall, TrapKind};
+use wafer_abi::TrapKind;
 use wasmparser::FunctionBody;
-
-/// Every runtime function compiled code may call. All are declared up front because the
-/// translator looks their names up in `ModuleInfo` while running in parallel.
-const LIBCALLS: [&str; 12] = [
-    libcall::MEMORY_GROW,
-    libcall::MEMORY_FILL,
-    libcall::MEMORY_COPY,
-    libcall::MEMORY_INIT,
-    libcall::DATA_DROP,
-    libcall::TABLE_GET,
-    libcall::TABLE_SET,
-    libcall::TABLE_GROW,
-    libcall::TABLE_FILL,
-    libcall::TABLE_COPY,
-    libcall::TABLE_INIT,
-    libcall::ELEM_DROP,
-];
 
 pub struct ObjectOptions<'a> {
     pub prefix: &'a str,
@@ -133,7 +116,7 @@ pub fn emit(
     }
 
     let mut libcall_ids = Vec::new();
-    for symbol in LIBCALLS {
+    for symbol in wafer_abi::libcall::ALL {
         let sig = libcall_signature(module.isa(), symbol);
         let id = module
             .declare_function(symbol, Linkage::Import, &sig)

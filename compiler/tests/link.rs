@@ -1,6 +1,5 @@
 //! Link smoke test: a compiled module plus the entry object plus the runtime make a working
-//! executable. Skipped (with a message) when the runtime library has not been built with
-//! `cargo build -p wafer-rt --profile rt`.
+//! executable.
 
 mod common;
 
@@ -10,9 +9,35 @@ use std::process::Command;
 use wafer_abi::EntryMode;
 use wafer_compiler::{compile, compile_entry, CompileOptions};
 
+/// The runtime library, built as the `wafer` command builds it (cli/src/runtime.rs: same
+/// profile, flags and target directory, so the two share one build). A target directory of its
+/// own keeps this nested cargo from waiting on the `cargo test` that runs it.
 fn runtime_lib() -> Option<PathBuf> {
-    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/rt/libwafer_rt.a");
-    lib.exists().then_some(lib)
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let triple = target_lexicon::Triple::host().to_string();
+    let target_dir = root.join("target/wafer-rt");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "wafer-rt",
+            "--profile",
+            "rt",
+            "--target",
+            &triple,
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env("CARGO_ENCODED_RUSTFLAGS", "-Cforce-frame-pointers=yes")
+        .status()
+        .expect("running cargo");
+    assert!(status.success(), "building the runtime failed");
+    Some(target_dir.join(triple).join("rt/libwafer_rt.a"))
 }
 
 /// Builds an executable from `text` and runs it; `None` when the runtime is missing.

@@ -9,7 +9,7 @@ use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::cell::Cell;
 
 use wafer_abi::{
-    extern_kind, valtype, ExportDesc, FuncRef, FuncTypeDesc, ImportDesc, ImportedFunc, MemoryDef,
+    extern_kind, ExportDesc, FuncRef, FuncTypeDesc, ImportDesc, ImportedFunc, MemoryDef,
     ModuleDescriptor, TableDef, ValueSlot, VmCtx, VmctxLayout, ABI_VERSION, NONE_U32, NONE_U64,
 };
 
@@ -527,18 +527,5 @@ impl Drop for Instance {
     fn drop(&mut self) {
         // SAFETY: allocated in `allocate` with this layout.
         unsafe { dealloc(self.vmctx as *mut u8, self.vmctx_alloc) };
-    }
-}
-
-/// `valtype` name for messages.
-pub fn valtype_name(ty: u8) -> &'static str {
-    match ty {
-        valtype::I32 => "i32",
-        valtype::I64 => "i64",
-        valtype::F32 => "f32",
-        valtype::F64 => "f64",
-        valtype::FUNCREF => "funcref",
-        valtype::EXTERNREF => "externref",
-        _ => "unknown",
     }
 }

@@ -24,7 +24,7 @@ use wasmparser::{
 use wast::core::{NanPattern, WastArgCore, WastRetCore};
 use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastRet};
 
-use super::tests::{features, make_isa, module_info};
+use super::tests::{features, make_isa, module_info, testsuite};
 use super::translate_function;
 use crate::module_info::ModuleInfo;
 
@@ -429,7 +429,7 @@ fn matches(expected: &WastRet, ty: ValType, got: u64) -> Option<bool> {
 
 #[test]
 fn spec_assert_return_executes() {
-    let dir = Path::new("/work/shared/testsuite");
+    let dir = &testsuite();
     if !cfg!(target_arch = "x86_64") || !dir.is_dir() {
         eprintln!("needs an x86_64 host and the spec test suite; skipped");
         return;

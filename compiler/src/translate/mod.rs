@@ -33,9 +33,7 @@ use wafer_abi::{TrapKind, VmctxLayout, LIMITS_STACK_LIMIT};
 use wasmparser::{FunctionBody, Operator, ValType};
 
 pub use const_expr::translate_const_expr;
-pub use signature::{
-    libcall_signature, try_wasm_signature, wasm_signature, wasm_value_type, LIBCALLS,
-};
+pub use signature::{libcall_signature, try_wasm_signature, wasm_signature, wasm_value_type};
 
 use crate::error::{CompileError, Result};
 use crate::module_info::ModuleInfo;

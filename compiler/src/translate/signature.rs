@@ -46,26 +46,10 @@ pub fn try_wasm_signature(isa: &dyn TargetIsa, ty: &FuncType) -> Result<Signatur
     Ok(sig)
 }
 
-/// Every libcall symbol of the contract, for callers that declare them all.
-pub const LIBCALLS: &[&str] = &[
-    libcall::MEMORY_GROW,
-    libcall::MEMORY_FILL,
-    libcall::MEMORY_COPY,
-    libcall::MEMORY_INIT,
-    libcall::DATA_DROP,
-    libcall::TABLE_GET,
-    libcall::TABLE_SET,
-    libcall::TABLE_GROW,
-    libcall::TABLE_FILL,
-    libcall::TABLE_COPY,
-    libcall::TABLE_INIT,
-    libcall::ELEM_DROP,
-];
-
 /// The native signature of a runtime libcall, exactly as `wafer_abi::libcall` documents it:
 /// `vmctx` first, `u32` operands as `i32`, table values (`usize`) as the pointer type.
 ///
-/// Panics on a symbol that is not one of [`LIBCALLS`]: that is a bug in the compiler, not
+/// Panics on a symbol that is not one of [`wafer_abi::libcall::ALL`]: that is a bug in the compiler, not
 /// something input can cause.
 pub fn libcall_signature(isa: &dyn TargetIsa, symbol: &str) -> Signature {
     let ptr = isa.pointer_type();

@@ -116,6 +116,22 @@ pub mod libcall {
     pub const TABLE_INIT: &str = "wafer_rt_table_init";
     /// `(vmctx, segment: u32)`.
     pub const ELEM_DROP: &str = "wafer_rt_elem_drop";
+
+    /// Every libcall.
+    pub const ALL: [&str; 12] = [
+        MEMORY_GROW,
+        MEMORY_FILL,
+        MEMORY_COPY,
+        MEMORY_INIT,
+        DATA_DROP,
+        TABLE_GET,
+        TABLE_SET,
+        TABLE_GROW,
+        TABLE_FILL,
+        TABLE_COPY,
+        TABLE_INIT,
+        ELEM_DROP,
+    ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,6 +217,19 @@ pub mod valtype {
     pub const F64: u8 = 3;
     pub const FUNCREF: u8 = 5;
     pub const EXTERNREF: u8 = 6;
+
+    /// The type's name in the text format, for messages.
+    pub fn name(code: u8) -> &'static str {
+        match code {
+            I32 => "i32",
+            I64 => "i64",
+            F32 => "f32",
+            F64 => "f64",
+            FUNCREF => "funcref",
+            EXTERNREF => "externref",
+            _ => "unknown",
+        }
+    }
 }
 
 /// Kinds of imports and exports.
