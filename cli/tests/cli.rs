@@ -254,6 +254,34 @@ fn unreachable_is_a_trap_named_by_function_index_without_names() {
 }
 
 #[test]
+fn memory_cap_bounds_growth_and_refuses_oversized_modules() {
+    let wat = format!(
+        r#"(module {WASI_EXIT} (memory 1)
+             (func (export "_start")
+               (call $exit (i32.add (i32.const 100) (memory.grow (i32.const 10))))))"#
+    );
+    // memory.grow answers the old size (1), or -1 when refused.
+    assert_eq!(build_and_run(&wat, &[], &[]).status.code(), Some(101));
+    assert_eq!(
+        build_and_run(&wat, &["--max-memory-pages", "4"], &[])
+            .status
+            .code(),
+        Some(99)
+    );
+    let declared_max = wat.replace("(memory 1)", "(memory 1 3)");
+    assert_eq!(
+        build_and_run(&declared_max, &[], &[]).status.code(),
+        Some(99)
+    );
+    assert_build_error(
+        "big.wat",
+        br#"(module (memory 10) (func (export "_start")))"#,
+        &["--max-memory-pages", "4"],
+        "starts at 10 pages",
+    );
+}
+
+#[test]
 fn truncated_wasm_is_refused() {
     let wasm = wat::parse_str(r#"(module (func (export "f") (result i32) i32.const 1))"#).unwrap();
     assert_build_error("t.wasm", &wasm[..wasm.len() - 3], &[], "malformed");

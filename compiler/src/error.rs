@@ -19,6 +19,8 @@ pub enum CompileError {
         expected: String,
         found: String,
     },
+    /// The module exceeds a limit set for the build (such as the memory cap).
+    Limit(String),
     /// Cranelift rejected the generated code, or writing the object failed.
     Codegen(String),
 }
@@ -39,6 +41,7 @@ impl fmt::Display for CompileError {
                 f,
                 "import \"{module}\" \"{field}\" has type {found}, but the wafer runtime provides {expected}"
             ),
+            CompileError::Limit(m) => write!(f, "over a build limit: {m}"),
             CompileError::Codegen(m) => write!(f, "code generation failed: {m}"),
         }
     }

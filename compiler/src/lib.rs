@@ -92,6 +92,7 @@ pub fn compile(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<u8>> {
             resolve_host_imports: opts.resolve_host_imports,
         },
     )?;
+    check_memory_cap(&parsed.info, opts.memory_cap_pages)?;
     object::emit(
         parsed,
         isa,
@@ -100,6 +101,21 @@ pub fn compile(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<u8>> {
             memory_cap_pages: opts.memory_cap_pages,
         },
     )
+}
+
+/// A module whose own memory starts above the build-time cap could never be instantiated:
+/// say so when it is built, not when it runs on a board. (An imported memory is the
+/// exporter's to size; `memory.grow` past the cap fails at run time as wasm says it may.)
+fn check_memory_cap(info: &module_info::ModuleInfo, cap_pages: u32) -> Result<()> {
+    match &info.memory {
+        Some(memory) if !memory.imported && memory.initial_pages > u64::from(cap_pages) => {
+            Err(CompileError::Limit(format!(
+                "the module's memory starts at {} pages (64 KiB each), above the cap of {cap_pages} pages",
+                memory.initial_pages
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// An object that defines `main`, calling wafer_rt_main(argc, argv, &[descriptors], count, mode).
