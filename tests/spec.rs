@@ -3,6 +3,13 @@
 //! Environment:
 //! - `WAFER_TESTSUITE`: the suite directory (default `<workspace>/../shared/testsuite`);
 //! - `WAFER_SPEC_MODES`: comma-separated bounds-check modes (`guard,explicit`, the default);
+//! - `WAFER_SPEC_TARGETS`: comma-separated targets or boards (default
+//!   `x86_64,aarch64,riscv64,visionfive2`). Executables for another architecture than the
+//!   host's run under qemu-user; a board's build runs under qemu emulating the board's CPU.
+//!   visionfive2 is in the default set because its Zba/Zbb flags change the code for integer
+//!   bit operations; the Raspberry Pi profiles (`rpi4`, `rpi5`) build the same code as
+//!   `aarch64` for everything wafer supports today (their extra features serve atomics, SIMD
+//!   and half-precision floats), so they run on request;
 //! - `WAFER_SPEC_FILTER`: only scripts whose path contains this substring;
 //! - `WAFER_SPEC_JOBS`: worker threads (default: available cores);
 //! - `WAFER_SPEC_TIMEOUT`: seconds per executable run (default 120);
@@ -14,17 +21,21 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use wafer::Target;
 use wafer_abi::BoundsChecks;
 use wafer_tests::{
     mode_name, parse_mode, plan_file, run, run_plan, scope, Backend, Report, Verdict,
 };
 
-/// The real thing: wafer's own build API, as `wafer build` uses it.
-struct Wafer;
+/// The real thing: wafer's own build API, as `wafer build` uses it, for one target.
+struct Wafer {
+    target: Target,
+}
 
 impl Wafer {
-    fn options(mode: BoundsChecks) -> wafer::BuildOptions {
+    fn options(&self, mode: BoundsChecks) -> wafer::BuildOptions {
         wafer::BuildOptions {
+            target: self.target.clone(),
             bounds_checks: mode,
             ..Default::default()
         }
@@ -35,24 +46,28 @@ impl Backend for Wafer {
     fn check(&self, wasm: &[u8]) -> Verdict {
         Verdict::from(wafer::check_module(
             wasm,
-            &Wafer::options(BoundsChecks::Guard),
+            &self.options(BoundsChecks::Guard),
         ))
     }
     fn build(&self, modules: &[Vec<u8>], out: &Path, mode: BoundsChecks) -> anyhow::Result<()> {
-        wafer::build_spec_executable(modules, out, &Wafer::options(mode))
+        wafer::build_spec_executable(modules, out, &self.options(mode))
     }
     fn runner(&self) -> Vec<String> {
-        // A target's runner (an emulator) is for running its executables on another host.
-        let target = Wafer::options(BoundsChecks::Guard).target;
-        if target.is_host() {
-            Vec::new()
+        // A board's build runs under qemu emulating the board's CPU even on a host of the same
+        // architecture: that is what shows it uses no instruction the CPU lacks.
+        if self.target.board.is_some() {
+            self.target.runner.clone()
         } else {
-            target.runner
+            self.target.run_prefix().to_vec()
         }
     }
 }
 
+/// Targets and boards run when `WAFER_SPEC_TARGETS` is not set (see the module docs).
+const DEFAULT_TARGETS: &str = "x86_64,aarch64,riscv64,visionfive2";
+
 struct Config {
+    targets: Vec<Target>,
     modes: Vec<BoundsChecks>,
     filter: Option<String>,
     jobs: usize,
@@ -87,8 +102,19 @@ fn config() -> Result<Config, String> {
     if modes.is_empty() {
         return Err("WAFER_SPEC_MODES names no mode".into());
     }
+    let targets = std::env::var("WAFER_SPEC_TARGETS")
+        .unwrap_or_else(|_| DEFAULT_TARGETS.to_string())
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| Target::resolve(t).map_err(|e| format!("WAFER_SPEC_TARGETS: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if targets.is_empty() {
+        return Err("WAFER_SPEC_TARGETS names no target".into());
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(Config {
+        targets,
         modes,
         filter: std::env::var("WAFER_SPEC_FILTER")
             .ok()
@@ -102,24 +128,49 @@ fn config() -> Result<Config, String> {
     })
 }
 
-/// One script's reports, one per mode.
-struct FileResult {
-    file: String,
-    reports: Vec<(BoundsChecks, Report)>,
+/// One run of a script: a target and a bounds-check mode.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Run {
+    /// Index into `Config::targets`.
+    target: usize,
+    /// Index into `Config::modes`.
+    mode: usize,
 }
 
-fn test_file(root: &Path, file: &str, config: &Config) -> FileResult {
+/// One script's reports, one per target and mode, with the time each took.
+struct FileResult {
+    file: String,
+    reports: Vec<(Run, Report, Duration)>,
+}
+
+fn runs(config: &Config) -> impl Iterator<Item = Run> + '_ {
+    (0..config.targets.len())
+        .flat_map(|target| (0..config.modes.len()).map(move |mode| Run { target, mode }))
+}
+
+fn test_file(root: &Path, file: &str, config: &Config, backends: &[Wafer]) -> FileResult {
+    let same_for_all = |report: Report| {
+        runs(config)
+            .map(|run| (run, report.clone(), Duration::ZERO))
+            .collect()
+    };
+    // Whether the compiler accepts a module does not depend on the target (validation and the
+    // feature set are the same), so the script is planned once, with the first target.
     let reports = match std::fs::read_to_string(root.join(file)) {
-        Err(e) => {
-            let report = Report::fatal(1, "reading the script", e.to_string());
-            config.modes.iter().map(|&m| (m, report.clone())).collect()
-        }
-        Ok(text) => match plan_file(&text, &Wafer) {
-            Err(report) => config.modes.iter().map(|&m| (m, report.clone())).collect(),
-            Ok(plan) => config
-                .modes
-                .iter()
-                .map(|&mode| (mode, run_plan(&plan, &Wafer, mode, &config.limits)))
+        Err(e) => same_for_all(Report::fatal(1, "reading the script", e.to_string())),
+        Ok(text) => match plan_file(&text, &backends[0]) {
+            Err(report) => same_for_all(report),
+            Ok(plan) => runs(config)
+                .map(|run| {
+                    let started = Instant::now();
+                    let report = run_plan(
+                        &plan,
+                        &backends[run.target],
+                        config.modes[run.mode],
+                        &config.limits,
+                    );
+                    (run, report, started.elapsed())
+                })
                 .collect(),
         },
     };
@@ -127,6 +178,27 @@ fn test_file(root: &Path, file: &str, config: &Config) -> FileResult {
         file: file.to_string(),
         reports,
     }
+}
+
+/// Everything a target needs before hundreds of builds start: the emulator when the target
+/// is not the host, the C toolchain, and the runtime library (built here once, so a missing
+/// piece is one message instead of one failure per script).
+fn prepare(target: &Target, runner: &[String]) -> Result<(), String> {
+    if let Some(program) = runner.first() {
+        let found = std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+        });
+        if !found {
+            return Err(format!(
+                "`{program}` (runs {} executables here) not found: install the Debian package `{}`, or run scripts/setup.sh",
+                target.triple, target.runner_package
+            ));
+        }
+    }
+    wafer::link::find_linker(target)
+        .and_then(|_| wafer::runtime::library(target))
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
 }
 
 fn main() -> ExitCode {
@@ -166,6 +238,21 @@ fn main() -> ExitCode {
         std::cmp::Reverse(std::fs::metadata(root.join(f)).map_or(0, |m| m.len()))
     });
 
+    let backends: Vec<Wafer> = config
+        .targets
+        .iter()
+        .map(|target| Wafer {
+            target: target.clone(),
+        })
+        .collect();
+    for backend in &backends {
+        if let Err(e) = prepare(&backend.target, &backend.runner()) {
+            eprintln!("spec: target {}: {e}", backend.target.name());
+            println!("0 passed, 1 failed");
+            return ExitCode::FAILURE;
+        }
+    }
+
     let started = Instant::now();
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
@@ -173,11 +260,12 @@ fn main() -> ExitCode {
         for _ in 0..config.jobs.min(files.len().max(1)) {
             threads.spawn(|| {
                 while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = test_file(&root, file, &config);
-                    for (mode, report) in &result.reports {
+                    let result = test_file(&root, file, &config, &backends);
+                    for (run, report, _) in &result.reports {
                         println!(
-                            "spec {} {}: {} passed, {} failed, {} unsupported",
-                            mode_name(*mode),
+                            "spec {} {} {}: {} passed, {} failed, {} unsupported",
+                            mode_name(config.modes[run.mode]),
+                            config.targets[run.target].name(),
                             result.file,
                             report.passed,
                             report.failed(),
@@ -198,20 +286,23 @@ fn main() -> ExitCode {
 }
 
 fn summarize(results: &[FileResult], config: &Config, elapsed: Duration) -> ExitCode {
-    let mut by_mode: BTreeMap<&str, Report> = BTreeMap::new();
+    let mut by_run: BTreeMap<Run, Report> = BTreeMap::new();
+    let mut busy: BTreeMap<usize, Duration> = BTreeMap::new();
     let mut total = Report::default();
     let mut any_failures = false;
     for result in results {
-        for (mode, report) in &result.reports {
+        for (run, report, took) in &result.reports {
+            *busy.entry(run.target).or_default() += *took;
             if report.failed() > 0 {
                 if !any_failures {
                     println!("\nfailures:");
                     any_failures = true;
                 }
                 println!(
-                    "  {} [{}]: {} failed",
+                    "  {} [{} {}]: {} failed",
                     result.file,
-                    mode_name(*mode),
+                    mode_name(config.modes[run.mode]),
+                    config.targets[run.target].name(),
                     report.failed()
                 );
                 for failure in report.failures.iter().take(config.details) {
@@ -221,7 +312,7 @@ fn summarize(results: &[FileResult], config: &Config, elapsed: Duration) -> Exit
                     println!("    ... and {} more", report.failed() - config.details);
                 }
             }
-            by_mode.entry(mode_name(*mode)).or_default().add(report);
+            by_run.entry(*run).or_default().add(report);
             total.add(report);
         }
     }
@@ -231,12 +322,23 @@ fn summarize(results: &[FileResult], config: &Config, elapsed: Duration) -> Exit
             println!("  {feature}: {n}");
         }
     }
-    for (mode, report) in &by_mode {
+    for (run, report) in &by_run {
         println!(
-            "mode {mode}: {} passed, {} failed, {} skipped",
+            "mode {} {}: {} passed, {} failed, {} skipped",
+            mode_name(config.modes[run.mode]),
+            config.targets[run.target].name(),
             report.passed,
             report.failed(),
             report.unsupported_total()
+        );
+    }
+    // Time spent building and running each target's executables, summed over worker threads:
+    // what each target adds to the run.
+    for (target, took) in &busy {
+        println!(
+            "target {}: {:.1?} of build and run time",
+            config.targets[*target].name(),
+            took
         );
     }
     println!("{} scripts in {:.1?}", results.len(), elapsed);

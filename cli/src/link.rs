@@ -6,29 +6,50 @@ use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
 
 /// The target's linker as found on `PATH`, or an error naming the package that provides it.
+/// Also checks once per process that the linker has the target's C library, whose absence
+/// would otherwise surface as a page of "cannot find crt1.o".
 pub fn find_linker(target: &Target) -> Result<PathBuf> {
     let linker = target.linker();
+    let (linker_package, libc_package) = target.toolchain_packages();
     let found = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
             .map(|dir| dir.join(linker))
             .find(|candidate| candidate.is_file())
     });
-    match found {
-        Some(path) => Ok(path),
-        None => {
-            let package = if target.is_host() {
-                "gcc"
-            } else {
-                &target.cross_linker_package
-            };
+    let Some(path) = found else {
+        bail!(
+            "linker `{linker}` for {} not found: install the Debian package `{linker_package}` (apt-get install {linker_package})",
+            target.triple
+        )
+    };
+    static CHECKED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+    if !checked.contains(&path) {
+        if !has_c_library(&path) {
             bail!(
-                "linker `{linker}` for {} not found: install the Debian package `{package}` (apt-get install {package})",
+                "the C library for {} is missing (`{linker}` cannot find libc.a): install the Debian package `{libc_package}` (apt-get install {libc_package})",
                 target.triple
-            )
+            );
         }
+        checked.push(path.clone());
     }
+    Ok(path)
+}
+
+/// gcc answers `-print-file-name` with a full path when it finds the file in its search path,
+/// and with the bare name when it does not.
+fn has_c_library(linker: &Path) -> bool {
+    ["libc.a", "crt1.o"].iter().all(|name| {
+        Command::new(linker)
+            .arg(format!("-print-file-name={name}"))
+            .output()
+            .is_ok_and(|out| {
+                out.status.success() && String::from_utf8_lossy(&out.stdout).trim() != *name
+            })
+    })
 }
 
 /// Links `objects` and the runtime library `runtime` into `output` with `linker` (from
@@ -45,6 +66,8 @@ pub fn link(
     cmd.args(objects);
     cmd.arg(runtime);
     if static_link {
+        // A static executable carries its C library, so it runs on a board whatever C library
+        // version (or none) the board's system has.
         cmd.arg("-static");
     }
     // Drop whatever the driver does not reach (unused host functions, the spec-script mode),

@@ -1,10 +1,12 @@
 //! Finding the runtime static library for a target, building it from the source tree when it
 //! is missing or older than its sources.
 
+use crate::link;
 use crate::target::Target;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 const LIB_NAME: &str = "libwafer_rt.a";
@@ -46,14 +48,30 @@ pub fn library(target: &Target) -> Result<PathBuf> {
     if is_fresh(&lib, &root)? {
         return Ok(lib);
     }
-    build(target, &root, &target_dir)?;
-    if !lib.exists() {
-        bail!("building the runtime did not produce {}", lib.display());
+    // Threads that need the same missing library (the spec harness builds in parallel) wait
+    // for one build instead of queueing cargo behind its lock; the first one builds it.
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let _building = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+    if is_fresh(&lib, &root)? {
+        return Ok(lib);
     }
+    build(target, &root, &target_dir)?;
+    // Cargo leaves the library alone when a newer file is none of its inputs (a file not yet
+    // part of the crate, a directory's mtime): it is up to date all the same, and marking it
+    // so keeps the next call from running cargo again.
+    std::fs::File::options()
+        .write(true)
+        .open(&lib)
+        .and_then(|f| f.set_modified(SystemTime::now()))
+        .with_context(|| format!("building the runtime did not produce {}", lib.display()))?;
     Ok(lib)
 }
 
 fn build(target: &Target, root: &Path, target_dir: &Path) -> Result<()> {
+    // Both are checked before cargo runs, so a missing piece is one precise line instead of a
+    // page of cargo and cc output.
+    let c_compiler = link::find_linker(target)?;
+    check_rust_target(&target.triple, root)?;
     eprintln!("wafer: building the runtime for {}", target.triple);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -78,24 +96,54 @@ fn build(target: &Target, root: &Path, target_dir: &Path) -> Result<()> {
         // called it (the runtime walks up to the first wasm return address).
         .env("CARGO_ENCODED_RUSTFLAGS", "-Cforce-frame-pointers=yes");
     if !target.is_host() {
-        let var = format!(
-            "CARGO_TARGET_{}_LINKER",
-            target.triple.to_uppercase().replace('-', "_")
-        );
-        cmd.env(var, &target.cross_linker);
+        // The `cc` crate (rt/build.rs) compiles and archives the runtime's C part with the
+        // target's gcc and ar, which it reads from `CC_<triple>` and `AR_<triple>`. rustc does
+        // not link a staticlib; its linker is set so that nothing falls back to the host's `cc`.
+        let lower = target.triple.replace('-', "_");
         cmd.env(
-            format!("CC_{}", target.triple.replace('-', "_")),
-            &target.cross_linker,
-        );
+            format!("CARGO_TARGET_{}_LINKER", lower.to_uppercase()),
+            &c_compiler,
+        )
+        .env(format!("CC_{lower}"), &c_compiler)
+        .env(format!("AR_{lower}"), &target.cross_ar);
     }
     let status = cmd
         .status()
         .context("running cargo to build the wafer runtime (is cargo on PATH?)")?;
     if !status.success() {
+        bail!("building the wafer runtime for {} failed", target.triple);
+    }
+    Ok(())
+}
+
+/// Fails with the rustup command to run when the Rust standard library for `triple` is not
+/// installed (the runtime is Rust, so it is needed for every target).
+fn check_rust_target(triple: &str, root: &Path) -> Result<()> {
+    // The same rustc cargo will use: `RUSTC` if set, else the one on PATH, which under rustup
+    // honours the toolchain chosen for the source tree.
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(&rustc)
+        .current_dir(root)
+        .args(["--print", "target-libdir", "--target", triple])
+        .output()
+        .with_context(|| {
+            format!(
+                "running {} to find the Rust standard library (is Rust installed?)",
+                rustc.to_string_lossy()
+            )
+        })?;
+    let libdir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let has_std = out.status.success()
+        && std::fs::read_dir(&libdir).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("libstd-") && name.ends_with(".rlib")
+            })
+        });
+    if !has_std {
         bail!(
-            "building the wafer runtime for {} failed (if the Rust target is missing: rustup target add {})",
-            target.triple,
-            target.triple
+            "the Rust standard library for {triple} is not installed (the wafer runtime is built with it): run `rustup target add {triple}`"
         );
     }
     Ok(())
@@ -130,4 +178,23 @@ fn newest_mtime(path: &Path) -> Result<SystemTime> {
         }
     }
     Ok(newest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_rust_target_names_the_rustup_command() {
+        let root = source_root();
+        check_rust_target(crate::target::host_triple(), &root).unwrap();
+        // A target rustc knows but whose standard library nobody installs here.
+        let triple = "sparc64-unknown-netbsd";
+        let err = check_rust_target(triple, &root).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("rustup target add {triple}")),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
 }
