@@ -15,6 +15,8 @@ pub struct BuildOptions {
     pub memory_cap_pages: u32,
     /// A fully static executable (the default: it runs whatever C library a board has).
     pub static_link: bool,
+    /// Directories and environment variables the driver may use (none by default).
+    pub capabilities: wafer_abi::capabilities::Capabilities,
 }
 
 impl Default for BuildOptions {
@@ -24,6 +26,7 @@ impl Default for BuildOptions {
             bounds_checks: BoundsChecks::Guard,
             memory_cap_pages: MAX_WASM_PAGES as u32,
             static_link: true,
+            capabilities: Default::default(),
         }
     }
 }
@@ -68,11 +71,14 @@ pub fn wasm_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
 pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<()> {
     let compile = opts.compile_options(wafer_abi::DRIVER_PREFIX, true)?;
     let object = wafer_compiler::compile(wasm, &compile)?;
+    let capabilities = wafer_abi::capabilities::encode(&opts.capabilities)
+        .map_err(|e| anyhow::anyhow!("capabilities: {e}"))?;
     let entry = wafer_compiler::compile_entry(
         &compile.triple,
         &compile.isa_flags,
         &[wafer_abi::DRIVER_PREFIX.to_string()],
         EntryMode::Driver,
+        &capabilities,
     )?;
     link_objects(&[object, entry], out, opts)
 }
@@ -94,6 +100,7 @@ pub fn build_spec_executable(modules: &[Vec<u8>], out: &Path, opts: &BuildOption
         &opts.target.isa_flags,
         &prefixes,
         EntryMode::SpecScript,
+        &[],
     )?);
     link_objects(&objects, out, opts)
 }

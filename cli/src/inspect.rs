@@ -1,8 +1,104 @@
-//! `wafer inspect`: what a module imports (and whether wafer provides it), exports and declares.
+//! `wafer inspect`: what a module imports (and whether wafer provides it), exports and declares;
+//! or, for an executable `wafer build` made, what it was granted.
 
 use anyhow::{Context, Result};
 use std::fmt::Write;
+use std::path::Path;
+use wafer_abi::capabilities::{self, Capabilities, EnvGrant};
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
+
+/// The report for a file: a built executable (recognised by its ELF header) or a module.
+pub fn describe_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.starts_with(b"\x7fELF") {
+        return describe_executable(&bytes)
+            .with_context(|| format!("inspecting {}", path.display()));
+    }
+    describe(&crate::wasm_from_bytes(&bytes, path)?)
+}
+
+/// The capabilities stored in an executable, found by section name so a stripped executable
+/// reports them too.
+pub fn executable_capabilities(elf: &[u8]) -> Result<Capabilities> {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(elf).context("malformed executable")?;
+    let section = file
+        .section_by_name(capabilities::SECTION)
+        .with_context(|| {
+            format!(
+                "no {} section: not an executable built by this version of wafer",
+                capabilities::SECTION
+            )
+        })?;
+    let data = section.data().context("reading the capabilities section")?;
+    // The compiler pads an empty set to one NUL byte.
+    let data = if data == [0] { &[][..] } else { data };
+    capabilities::decode(data).map_err(|e| anyhow::anyhow!("capabilities: {e}"))
+}
+
+/// A human-readable report of what a built executable may reach.
+pub fn describe_executable(elf: &[u8]) -> Result<String> {
+    use object::Object;
+    let caps = executable_capabilities(elf)?;
+    let arch = object::File::parse(elf)
+        .map(|f| format!("{:?}", f.architecture()).to_lowercase())
+        .unwrap_or_default();
+    Ok(format_capabilities(&arch, &caps))
+}
+
+fn format_capabilities(arch: &str, caps: &Capabilities) -> String {
+    let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let mut out = String::new();
+    let _ = writeln!(out, "wafer executable ({arch})");
+    let _ = writeln!(out, "directories ({}):", caps.dirs.len());
+    for d in &caps.dirs {
+        let _ = writeln!(
+            out,
+            "  {}  ->  {}  [{}]",
+            show(&d.guest),
+            show(&d.host),
+            if d.read_only {
+                "read-only"
+            } else {
+                "read-write"
+            }
+        );
+    }
+    let _ = writeln!(out, "environment ({}):", caps.env.len());
+    for e in &caps.env {
+        match e {
+            EnvGrant::Fixed { key, value } => {
+                let _ = writeln!(out, "  {}={}", show(key), show(value));
+            }
+            EnvGrant::Pass { key } => {
+                let _ = writeln!(out, "  {}  (passed from where it runs)", show(key));
+            }
+        }
+    }
+    let _ = writeln!(out, "i2c buses ({}):", caps.i2c.len());
+    for g in &caps.i2c {
+        let _ = writeln!(
+            out,
+            "  {}  ->  {}  addresses {}  [{}]",
+            show(&g.label),
+            show(&g.device),
+            capabilities::format_addresses(&g.addresses),
+            if g.read_only {
+                "read-only"
+            } else {
+                "read-write"
+            }
+        );
+    }
+    if !caps.dirs.is_empty() {
+        let _ = writeln!(
+            out,
+            "granted directories can be re-pointed when it runs: {}=<guest>=<host path>[,...]",
+            capabilities::DIR_MAP_ENV
+        );
+    }
+    out
+}
 
 /// A human-readable report of a module's interface.
 pub fn describe(wasm: &[u8]) -> Result<String> {

@@ -37,9 +37,10 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Show a module's imports (and whether wafer provides them), exports, memories and tables.
+    /// Show a module's imports (and whether wafer provides them), exports, memories and
+    /// tables, or the capabilities a built executable was granted.
     Inspect { input: PathBuf },
-    /// List the targets wafer compiles for.
+    /// List the targets and boards wafer compiles for.
     Targets,
 }
 
@@ -48,6 +49,9 @@ struct BuildArgs {
     /// Target triple or short name (x86_64, aarch64, riscv64).
     #[arg(long)]
     target: Option<String>,
+    /// Board profile (rpi4, rpi5, visionfive2): its target, tuned for its CPU.
+    #[arg(long, conflicts_with = "target")]
+    board: Option<String>,
     /// How linear-memory accesses are checked.
     #[arg(long, value_enum, default_value_t = BoundsMode::Guard)]
     bounds_checks: BoundsMode,
@@ -60,6 +64,20 @@ struct BuildArgs {
     /// Link statically (the default).
     #[arg(long = "static")]
     static_link: bool,
+    /// Grant a host directory, read-write: HOST or HOST::GUEST (the guest's name for it).
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+    /// Grant a host directory, read-only: HOST or HOST::GUEST.
+    #[arg(long = "ro-dir", value_name = "HOST[::GUEST]")]
+    ro_dirs: Vec<String>,
+    /// Grant an environment variable: KEY=VALUE (fixed now) or KEY (its value where the
+    /// executable runs).
+    #[arg(long = "env", value_name = "KEY[=VALUE]")]
+    env: Vec<String>,
+    /// Grant an I2C bus: LABEL=DEVICE:ADDR[,ADDR...][:ro] (e.g. sensors=/dev/i2c-1:0x76,0x77).
+    /// The driver opens it by LABEL and reaches only those addresses.
+    #[arg(long = "i2c", value_name = "LABEL=DEVICE:ADDRS[:ro]")]
+    i2c: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -72,9 +90,10 @@ enum BoundsMode {
 
 impl BuildArgs {
     fn options(&self) -> Result<BuildOptions> {
-        let target = match &self.target {
-            Some(name) => Target::find(name)?,
-            None => Target::host(),
+        let target = match (&self.target, &self.board) {
+            (_, Some(board)) => wafer::target::Board::find(board)?.target()?,
+            (Some(name), None) => Target::find(name)?,
+            (None, None) => Target::host(),
         };
         Ok(BuildOptions {
             target,
@@ -84,7 +103,28 @@ impl BuildArgs {
             },
             memory_cap_pages: self.max_memory_pages,
             static_link: !self.dynamic,
+            capabilities: self.capabilities()?,
         })
+    }
+
+    fn capabilities(&self) -> Result<wafer_abi::capabilities::Capabilities> {
+        use wafer_abi::capabilities::{parse_dir_option, parse_env_option, Capabilities};
+        let mut caps = Capabilities::default();
+        let dirs = self.dirs.iter().map(|d| (d, false));
+        for (arg, read_only) in dirs.chain(self.ro_dirs.iter().map(|d| (d, true))) {
+            caps.dirs
+                .push(parse_dir_option(arg, read_only).map_err(anyhow::Error::msg)?);
+        }
+        for arg in &self.env {
+            caps.env
+                .push(parse_env_option(arg).map_err(anyhow::Error::msg)?);
+        }
+        for arg in &self.i2c {
+            caps.i2c
+                .push(wafer_abi::capabilities::parse_i2c_option(arg).map_err(anyhow::Error::msg)?);
+        }
+        caps.validate().map_err(anyhow::Error::msg)?;
+        Ok(caps)
     }
 }
 
@@ -122,15 +162,11 @@ fn run(cli: Cli) -> Result<i32> {
             exec(&exe, &input, &opts.target, &args)
         }
         Command::Inspect { input } => {
-            let wasm = wafer::load_module(&input)?;
-            print!("{}", wafer::inspect::describe(&wasm)?);
+            print!("{}", wafer::inspect::describe_file(&input)?);
             Ok(0)
         }
         Command::Targets => {
-            for t in Target::all() {
-                let host = if t.is_host() { "  (host)" } else { "" };
-                println!("{:<8} {}{host}", t.short, t.triple);
-            }
+            print!("{}", wafer::target::listing());
             Ok(0)
         }
     }

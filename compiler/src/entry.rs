@@ -10,9 +10,16 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{DataDescription, Linkage, Module};
 use wafer_abi::EntryMode;
 
-/// `main(argc, argv)` calling `wafer_rt_main(argc, argv, modules, count, mode)`, where
-/// `modules` is an array of the descriptors named by `prefixes`, in order.
-pub fn emit(isa: OwnedTargetIsa, prefixes: &[String], mode: EntryMode) -> Result<Vec<u8>> {
+/// `main(argc, argv)` calling `wafer_rt_main(argc, argv, modules, count, mode, caps, caps_len)`,
+/// where `modules` is an array of the descriptors named by `prefixes`, in order, and `caps`
+/// the encoded capabilities, kept in their own section so `wafer inspect` finds them in an
+/// executable (stripped or not) without symbols.
+pub fn emit(
+    isa: OwnedTargetIsa,
+    prefixes: &[String],
+    mode: EntryMode,
+    capabilities: &[u8],
+) -> Result<Vec<u8>> {
     let mut module = new_object_module(isa, "wafer_entry")?;
     let ptr = module.isa().pointer_type();
     let call_conv = module.isa().default_call_conv();
@@ -36,6 +43,15 @@ pub fn emit(isa: OwnedTargetIsa, prefixes: &[String], mode: EntryMode) -> Result
         .map_err(module_error)?;
     module.define_data(table_id, &table).map_err(module_error)?;
 
+    let mut caps = DataDescription::new();
+    caps.set_custom_section(wafer_abi::capabilities::SECTION);
+    // An empty section would have no address to point at; the length passed stays 0.
+    caps.define(capabilities.to_vec().max(vec![0]).into_boxed_slice());
+    let caps_id = module
+        .declare_anonymous_data(false, false)
+        .map_err(module_error)?;
+    module.define_data(caps_id, &caps).map_err(module_error)?;
+
     let mut rt_sig = Signature::new(call_conv);
     rt_sig.params.extend([
         AbiParam::new(types::I32),
@@ -43,6 +59,8 @@ pub fn emit(isa: OwnedTargetIsa, prefixes: &[String], mode: EntryMode) -> Result
         AbiParam::new(ptr),
         AbiParam::new(ptr),
         AbiParam::new(types::I32),
+        AbiParam::new(ptr),
+        AbiParam::new(ptr),
     ]);
     rt_sig.returns.push(AbiParam::new(types::I32));
     let rt_main = module
@@ -74,7 +92,12 @@ pub fn emit(isa: OwnedTargetIsa, prefixes: &[String], mode: EntryMode) -> Result
         let modules = b.ins().symbol_value(ptr, gv);
         let count = b.ins().iconst(ptr, prefixes.len() as i64);
         let mode = b.ins().iconst(types::I32, mode as u32 as i64);
-        let call = b.ins().call(callee, &[argc, argv, modules, count, mode]);
+        let caps_gv = module.declare_data_in_func(caps_id, b.func);
+        let caps = b.ins().symbol_value(ptr, caps_gv);
+        let caps_len = b.ins().iconst(ptr, capabilities.len() as i64);
+        let call = b
+            .ins()
+            .call(callee, &[argc, argv, modules, count, mode, caps, caps_len]);
         let status = b.inst_results(call)[0];
         b.ins().return_(&[status]);
         b.finalize(module.isa().frontend_config());

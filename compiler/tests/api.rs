@@ -157,12 +157,31 @@ fn entry_object_defines_main() {
         &[],
         &["m0".to_string(), "m1".to_string()],
         EntryMode::SpecScript,
+        &[],
     )
     .unwrap();
     assert!(has_defined(&obj, "main"));
     assert!(has_undefined(&obj, "wafer_rt_main"));
     assert!(has_undefined(&obj, "m0_module"));
     assert!(has_undefined(&obj, "m1_module"));
+}
+
+#[test]
+fn entry_object_carries_the_capabilities_in_their_section() {
+    let caps = b"wafer-capabilities 1\nenv\tK\tv\n";
+    let obj = compile_entry(
+        &target_lexicon::Triple::host(),
+        &[],
+        &["wafer".to_string()],
+        EntryMode::Driver,
+        caps,
+    )
+    .unwrap();
+    let file = object::File::parse(&*obj).unwrap();
+    let section = file
+        .section_by_name(wafer_abi::capabilities::SECTION)
+        .expect("capabilities section");
+    assert_eq!(section.data().unwrap(), caps);
 }
 
 #[test]
@@ -179,7 +198,8 @@ fn cross_targets_compile() {
         let file = object::File::parse(&*obj).unwrap();
         assert_eq!(file.architecture(), arch, "{triple}");
         assert!(has_defined(&obj, "wafer_module"));
-        let entry = compile_entry(&opts.triple, &[], &["wafer".into()], EntryMode::Driver).unwrap();
+        let entry =
+            compile_entry(&opts.triple, &[], &["wafer".into()], EntryMode::Driver, &[]).unwrap();
         assert!(has_defined(&entry, "main"));
     }
 }

@@ -11,8 +11,8 @@ use crate::trap::Trap;
 use crate::{limits, spec, trap, wasi};
 
 /// # Safety
-/// Called once, by the generated `main`, with the process's `argv` and `count` descriptor
-/// pointers.
+/// Called once, by the generated `main`, with the process's `argv`, `count` descriptor
+/// pointers, and the executable's encoded capabilities (`capabilities_len` bytes).
 #[no_mangle]
 pub unsafe extern "C" fn wafer_rt_main(
     argc: i32,
@@ -20,6 +20,8 @@ pub unsafe extern "C" fn wafer_rt_main(
     modules: *const *const ModuleDescriptor,
     count: usize,
     mode: u32,
+    capabilities: *const u8,
+    capabilities_len: usize,
 ) -> i32 {
     limits::mark_stack_top();
     trap::install_handlers();
@@ -35,8 +37,14 @@ pub unsafe extern "C" fn wafer_rt_main(
             .filter_map(|i| unsafe { (*modules.add(i)).as_ref() })
             .collect()
     };
+    let capabilities = if capabilities.is_null() || capabilities_len == 0 {
+        &[][..]
+    } else {
+        // SAFETY: static data of the executable, `capabilities_len` bytes long.
+        unsafe { std::slice::from_raw_parts(capabilities, capabilities_len) }
+    };
     if mode == EntryMode::Driver as u32 {
-        run_driver(args, &descriptors)
+        run_driver(args, &descriptors, capabilities)
     } else if mode == EntryMode::SpecScript as u32 {
         spec::run(&args, &descriptors)
     } else {
@@ -68,7 +76,11 @@ pub fn report_trap(trap: &Trap) {
     );
 }
 
-fn run_driver(args: Vec<Vec<u8>>, modules: &[&'static ModuleDescriptor]) -> i32 {
+fn run_driver(
+    args: Vec<Vec<u8>>,
+    modules: &[&'static ModuleDescriptor],
+    capabilities: &[u8],
+) -> i32 {
     let Some(&desc) = modules.first() else {
         eprintln!("wafer: the executable contains no module");
         return 1;
@@ -93,7 +105,14 @@ fn run_driver(args: Vec<Vec<u8>>, modules: &[&'static ModuleDescriptor]) -> i32 
             }
         }
     }
-    wasi::set_args(args);
+    if let Err(msg) = wasi::init(capabilities, args) {
+        eprintln!("wafer: {msg}");
+        return 1;
+    }
+    // Decoded (and checked) once more by wasi::init above; an error there already returned.
+    if let Ok(caps) = wafer_abi::capabilities::decode(capabilities) {
+        crate::i2c::grant::set_grants(crate::i2c::grant::from_capabilities(&caps));
+    }
     let instance = match Instance::new(desc, &imports) {
         // The process ends with this instance: unmapping its reservation first would only
         // delay the exit.

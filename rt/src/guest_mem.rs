@@ -42,6 +42,45 @@ impl GuestMemory {
         Ok(u32::from_le(unsafe { (at as *const u32).read_unaligned() }))
     }
 
+    pub fn read_u64(&self, ptr: u32) -> Result<u64, Errno> {
+        let at = self.range(ptr, 8)?;
+        Ok(u64::from_le(unsafe { (at as *const u64).read_unaligned() }))
+    }
+
+    pub fn read_u16(&self, ptr: u32) -> Result<u16, Errno> {
+        let at = self.range(ptr, 2)?;
+        Ok(u16::from_le(unsafe { (at as *const u16).read_unaligned() }))
+    }
+
+    pub fn read_u8(&self, ptr: u32) -> Result<u8, Errno> {
+        let at = self.range(ptr, 1)?;
+        Ok(unsafe { *at })
+    }
+
+    /// A copy of `[ptr, ptr + len)`, at most `max` bytes long (`too_long` past that, checked
+    /// after the range so an out-of-range pointer is always `EFAULT`).
+    pub fn read_bytes(
+        &self,
+        ptr: u32,
+        len: u32,
+        max: u64,
+        too_long: Errno,
+    ) -> Result<Vec<u8>, Errno> {
+        let at = self.range(ptr, len as u64)?;
+        if len as u64 > max {
+            return Err(too_long);
+        }
+        Ok(unsafe { std::slice::from_raw_parts(at, len as usize) }.to_vec())
+    }
+
+    /// Writes as much of `bytes` as fits in `[ptr, ptr + len)`; returns how much that was.
+    pub fn write_truncated(&self, ptr: u32, len: u32, bytes: &[u8]) -> Result<u32, Errno> {
+        self.range(ptr, len as u64)?;
+        let n = bytes.len().min(len as usize);
+        self.write_bytes(ptr, &bytes[..n])?;
+        Ok(n as u32)
+    }
+
     pub fn write_bytes(&self, ptr: u32, bytes: &[u8]) -> Result<(), Errno> {
         let at = self.range(ptr, bytes.len() as u64)?;
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len()) };
@@ -149,6 +188,39 @@ pub(crate) mod tests {
         assert_eq!(m.iovecs(0, 2).unwrap_err(), errno::FAULT);
         assert_eq!(m.iovecs(0, u32::MAX).unwrap_err(), errno::FAULT);
         assert_eq!(m.iovecs(0xFC, 1).unwrap_err(), errno::FAULT);
+    }
+
+    #[test]
+    fn reads_and_truncated_writes_are_checked() {
+        let mut g = FakeGuest::new(0x100);
+        g.bytes[0x10..0x14].copy_from_slice(b"abcd");
+        let m = unsafe { GuestMemory::from_vmctx(g.vmctx()) }.unwrap();
+        assert_eq!(
+            m.read_bytes(0x10, 4, 8, errno::NAMETOOLONG).unwrap(),
+            b"abcd"
+        );
+        assert_eq!(
+            m.read_bytes(0x10, 9, 8, errno::NAMETOOLONG).unwrap_err(),
+            errno::NAMETOOLONG
+        );
+        assert_eq!(
+            m.read_bytes(0xFF, 2, 8, errno::NAMETOOLONG).unwrap_err(),
+            errno::FAULT
+        );
+        assert_eq!(
+            m.read_bytes(0x10, u32::MAX, 8, errno::NAMETOOLONG)
+                .unwrap_err(),
+            errno::FAULT
+        );
+        assert_eq!(m.write_truncated(0x20, 2, b"xyz").unwrap(), 2);
+        assert_eq!(
+            m.write_truncated(0xFF, 2, b"xyz").unwrap_err(),
+            errno::FAULT
+        );
+        assert_eq!(m.read_u64(0xF9).unwrap_err(), errno::FAULT);
+        assert_eq!(m.read_u16(0xFF).unwrap_err(), errno::FAULT);
+        assert_eq!(m.read_u8(0xFF).unwrap(), 0);
+        assert_eq!(m.read_u8(0x100).unwrap_err(), errno::FAULT);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod entry;
 pub mod guest_mem;
+pub mod i2c;
 pub mod instance;
 pub mod libcalls;
 pub mod limits;

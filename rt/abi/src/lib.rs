@@ -32,11 +32,15 @@
 
 #![no_std]
 
+extern crate alloc;
+
+pub mod capabilities;
+
 use core::mem::size_of;
 
 /// Bumped whenever anything in this crate changes meaning; the runtime refuses a descriptor
 /// whose `abi_version` differs, so a stale object cannot be linked against a newer runtime.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Wasm page size in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -60,7 +64,11 @@ pub const TRAP_EXIT_STATUS: i32 = 134;
 
 /// The runtime's entry point, called by the `main` function that the compiler emits:
 /// `extern "C" fn(argc: i32, argv: *const *const c_char, modules: *const *const
-/// ModuleDescriptor, module_count: usize, mode: u32) -> i32` where `mode` is an [`EntryMode`].
+/// ModuleDescriptor, module_count: usize, mode: u32, capabilities: *const u8,
+/// capabilities_len: usize) -> i32` where `mode` is an [`EntryMode`] and `capabilities` points
+/// at the [`capabilities::encode`]d grants of the executable (placed in section
+/// [`capabilities::SECTION`]; length 0 is the empty set, which spec-script executables pass).
+/// ABI version 2 added the last two parameters.
 pub const SYM_RT_MAIN: &str = "wafer_rt_main";
 /// The C entry point the compiler emits for an executable.
 pub const SYM_MAIN: &str = "main";
@@ -161,10 +169,13 @@ pub enum TrapKind {
     TableOutOfBounds = 10,
     /// A null reference where one is not allowed.
     NullReference = 11,
+    /// A host call named a resource handle the instance does not own (never issued, already
+    /// dropped, or of another resource type): the component model's trap.
+    UnknownHandle = 12,
 }
 
 impl TrapKind {
-    pub const ALL: [TrapKind; 11] = [
+    pub const ALL: [TrapKind; 12] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::IntegerDivisionByZero,
@@ -176,6 +187,7 @@ impl TrapKind {
         TrapKind::BadSignature,
         TrapKind::TableOutOfBounds,
         TrapKind::NullReference,
+        TrapKind::UnknownHandle,
     ];
 
     pub fn from_u8(byte: u8) -> Option<TrapKind> {
@@ -196,6 +208,7 @@ impl TrapKind {
             TrapKind::BadSignature => "indirect call type mismatch",
             TrapKind::TableOutOfBounds => "out of bounds table access",
             TrapKind::NullReference => "null reference",
+            TrapKind::UnknownHandle => "unknown handle",
         }
     }
 }
@@ -706,6 +719,12 @@ pub struct HostFunc {
 
 /// The WASI preview1 import module.
 pub const WASI_P1: &str = "wasi_snapshot_preview1";
+/// WASI-I2C's bus interface (`wasi:i2c@0.2.0-draft`, canonical ABI as wit-bindgen lowers it).
+pub const WASI_I2C: &str = "wasi:i2c/i2c@0.2.0-draft";
+/// WASI-I2C's delay interface.
+pub const WASI_I2C_DELAY: &str = "wasi:i2c/delay@0.2.0-draft";
+/// wafer's own getters for granted buses (`wit/hal.wit`).
+pub const WAFER_HAL_BUSES: &str = "wafer:hal/buses@0.1.0";
 
 macro_rules! host_funcs {
     ($( $module:expr, $name:literal ( $($p:ident),* ) -> ( $($r:ident),* ) => $sym:literal; )*) => {
@@ -731,21 +750,60 @@ host_funcs! {
     WASI_P1, "environ_sizes_get"(I32, I32) -> (I32) => "wafer_wasi_environ_sizes_get";
     WASI_P1, "clock_res_get"(I32, I32) -> (I32) => "wafer_wasi_clock_res_get";
     WASI_P1, "clock_time_get"(I32, I64, I32) -> (I32) => "wafer_wasi_clock_time_get";
+    WASI_P1, "fd_advise"(I32, I64, I64, I32) -> (I32) => "wafer_wasi_fd_advise";
+    WASI_P1, "fd_allocate"(I32, I64, I64) -> (I32) => "wafer_wasi_fd_allocate";
     WASI_P1, "fd_close"(I32) -> (I32) => "wafer_wasi_fd_close";
+    WASI_P1, "fd_datasync"(I32) -> (I32) => "wafer_wasi_fd_datasync";
     WASI_P1, "fd_fdstat_get"(I32, I32) -> (I32) => "wafer_wasi_fd_fdstat_get";
+    WASI_P1, "fd_fdstat_set_flags"(I32, I32) -> (I32) => "wafer_wasi_fd_fdstat_set_flags";
+    WASI_P1, "fd_fdstat_set_rights"(I32, I64, I64) -> (I32) => "wafer_wasi_fd_fdstat_set_rights";
+    WASI_P1, "fd_filestat_get"(I32, I32) -> (I32) => "wafer_wasi_fd_filestat_get";
+    WASI_P1, "fd_filestat_set_size"(I32, I64) -> (I32) => "wafer_wasi_fd_filestat_set_size";
+    WASI_P1, "fd_filestat_set_times"(I32, I64, I64, I32) -> (I32) => "wafer_wasi_fd_filestat_set_times";
+    WASI_P1, "fd_pread"(I32, I32, I32, I64, I32) -> (I32) => "wafer_wasi_fd_pread";
     WASI_P1, "fd_prestat_get"(I32, I32) -> (I32) => "wafer_wasi_fd_prestat_get";
     WASI_P1, "fd_prestat_dir_name"(I32, I32, I32) -> (I32) => "wafer_wasi_fd_prestat_dir_name";
+    WASI_P1, "fd_pwrite"(I32, I32, I32, I64, I32) -> (I32) => "wafer_wasi_fd_pwrite";
     WASI_P1, "fd_read"(I32, I32, I32, I32) -> (I32) => "wafer_wasi_fd_read";
-    WASI_P1, "fd_write"(I32, I32, I32, I32) -> (I32) => "wafer_wasi_fd_write";
+    WASI_P1, "fd_readdir"(I32, I32, I32, I64, I32) -> (I32) => "wafer_wasi_fd_readdir";
+    WASI_P1, "fd_renumber"(I32, I32) -> (I32) => "wafer_wasi_fd_renumber";
     WASI_P1, "fd_seek"(I32, I64, I32, I32) -> (I32) => "wafer_wasi_fd_seek";
+    WASI_P1, "fd_sync"(I32) -> (I32) => "wafer_wasi_fd_sync";
+    WASI_P1, "fd_tell"(I32, I32) -> (I32) => "wafer_wasi_fd_tell";
+    WASI_P1, "fd_write"(I32, I32, I32, I32) -> (I32) => "wafer_wasi_fd_write";
+    WASI_P1, "path_create_directory"(I32, I32, I32) -> (I32) => "wafer_wasi_path_create_directory";
+    WASI_P1, "path_filestat_get"(I32, I32, I32, I32, I32) -> (I32) => "wafer_wasi_path_filestat_get";
+    WASI_P1, "path_filestat_set_times"(I32, I32, I32, I32, I64, I64, I32) -> (I32) => "wafer_wasi_path_filestat_set_times";
+    WASI_P1, "path_link"(I32, I32, I32, I32, I32, I32, I32) -> (I32) => "wafer_wasi_path_link";
+    WASI_P1, "path_open"(I32, I32, I32, I32, I32, I64, I64, I32, I32) -> (I32) => "wafer_wasi_path_open";
+    WASI_P1, "path_readlink"(I32, I32, I32, I32, I32, I32) -> (I32) => "wafer_wasi_path_readlink";
+    WASI_P1, "path_remove_directory"(I32, I32, I32) -> (I32) => "wafer_wasi_path_remove_directory";
+    WASI_P1, "path_rename"(I32, I32, I32, I32, I32, I32) -> (I32) => "wafer_wasi_path_rename";
+    WASI_P1, "path_symlink"(I32, I32, I32, I32, I32) -> (I32) => "wafer_wasi_path_symlink";
+    WASI_P1, "path_unlink_file"(I32, I32, I32) -> (I32) => "wafer_wasi_path_unlink_file";
+    WASI_P1, "poll_oneoff"(I32, I32, I32, I32) -> (I32) => "wafer_wasi_poll_oneoff";
     WASI_P1, "proc_exit"(I32) -> () => "wafer_wasi_proc_exit";
+    WASI_P1, "proc_raise"(I32) -> (I32) => "wafer_wasi_proc_raise";
     WASI_P1, "random_get"(I32, I32) -> (I32) => "wafer_wasi_random_get";
     WASI_P1, "sched_yield"() -> (I32) => "wafer_wasi_sched_yield";
+    WASI_P1, "sock_accept"(I32, I32, I32) -> (I32) => "wafer_wasi_sock_accept";
+    WASI_P1, "sock_recv"(I32, I32, I32, I32, I32, I32) -> (I32) => "wafer_wasi_sock_recv";
+    WASI_P1, "sock_send"(I32, I32, I32, I32, I32) -> (I32) => "wafer_wasi_sock_send";
+    WASI_P1, "sock_shutdown"(I32, I32) -> (I32) => "wafer_wasi_sock_shutdown";
+    WASI_I2C, "[method]i2c.transaction"(I32, I32, I32, I32, I32) -> () => "wafer_i2c_transaction";
+    WASI_I2C, "[method]i2c.read"(I32, I32, I64, I32) -> () => "wafer_i2c_read";
+    WASI_I2C, "[method]i2c.write"(I32, I32, I32, I32, I32) -> () => "wafer_i2c_write";
+    WASI_I2C, "[method]i2c.write-read"(I32, I32, I32, I32, I64, I32) -> () => "wafer_i2c_write_read";
+    WASI_I2C, "[resource-drop]i2c"(I32) -> () => "wafer_i2c_drop_i2c";
+    WASI_I2C_DELAY, "[method]delay.delay-ns"(I32, I32) -> () => "wafer_i2c_delay_ns";
+    WASI_I2C_DELAY, "[resource-drop]delay"(I32) -> () => "wafer_i2c_drop_delay";
+    WAFER_HAL_BUSES, "open-i2c"(I32, I32, I32) -> () => "wafer_i2c_open_i2c";
+    WAFER_HAL_BUSES, "open-delay"() -> (I32) => "wafer_i2c_open_delay";
 }
 
 /// Import modules whose functions come from the runtime: an import from one of these that
 /// [`HOST_FUNCS`] does not list is an error at build time.
-pub const HOST_MODULES: &[&str] = &[WASI_P1];
+pub const HOST_MODULES: &[&str] = &[WASI_P1, WASI_I2C, WASI_I2C_DELAY, WAFER_HAL_BUSES];
 
 /// Looks up the host function for an import.
 pub fn host_func(module: &str, name: &str) -> Option<&'static HostFunc> {
@@ -910,6 +968,45 @@ mod tests {
         assert_eq!(offset_of!(FuncRef, type_id) as u32, FUNC_REF_TYPE_ID);
         assert_eq!(FUNC_REF_SIZE, 24);
         assert_eq!(IMPORTED_FUNC_SIZE, 16);
+    }
+
+    #[test]
+    fn host_funcs_cover_wasi_preview1_once_each() {
+        let wasi: alloc::vec::Vec<_> = HOST_FUNCS.iter().filter(|f| f.module == WASI_P1).collect();
+        // Every function of wasi_snapshot_preview1.
+        assert_eq!(wasi.len(), 46);
+        for (i, f) in wasi.iter().enumerate() {
+            assert!(
+                wasi[..i]
+                    .iter()
+                    .all(|g| g.name != f.name && g.symbol != f.symbol),
+                "{} listed twice",
+                f.name
+            );
+            assert!(f.symbol.starts_with("wafer_wasi_") && f.symbol.ends_with(f.name));
+        }
+        let open = host_func(WASI_P1, "path_open").unwrap();
+        assert_eq!(open.params, &[0, 0, 0, 0, 0, 1, 1, 0, 0]);
+    }
+
+    #[test]
+    fn host_funcs_cover_wasi_i2c() {
+        let i2c: alloc::vec::Vec<_> = HOST_FUNCS
+            .iter()
+            .filter(|f| [WASI_I2C, WASI_I2C_DELAY, WAFER_HAL_BUSES].contains(&f.module))
+            .collect();
+        assert_eq!(i2c.len(), 9);
+        for (i, f) in i2c.iter().enumerate() {
+            assert!(f.symbol.starts_with("wafer_i2c_"), "{}", f.symbol);
+            assert!(HOST_MODULES.contains(&f.module));
+            assert!(HOST_FUNCS.iter().filter(|g| g.symbol == f.symbol).count() == 1);
+            assert!(i2c[..i]
+                .iter()
+                .all(|g| (g.module, g.name) != (f.module, f.name)));
+        }
+        // The canonical ABI lowering of `read(self, address: u16, len: u64) -> result<list<u8>, _>`.
+        let read = host_func(WASI_I2C, "[method]i2c.read").unwrap();
+        assert_eq!((read.params, read.results), (&[0, 0, 1, 0][..], &[][..]));
     }
 
     #[test]

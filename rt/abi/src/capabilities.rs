@@ -1,0 +1,628 @@
+//! What a driver may reach outside its memory: the capabilities granted when it is built.
+//!
+//! `wafer build --dir/--ro-dir/--env` turns its options into a [`Capabilities`] value; the CLI
+//! [`encode`]s it, the compiler places the bytes in the executable (section
+//! [`SECTION`], passed to `wafer_rt_main` as pointer and length), the runtime [`decode`]s them
+//! at startup, and `wafer inspect` decodes them from a built executable. Nothing else is
+//! visible to a guest: no preopened directory and an empty environment unless granted.
+//!
+//! # Encoding (version 1)
+//!
+//! Text lines, each ending in `\n`; fields are separated by one tab (written `\t` below):
+//!
+//! ```text
+//! wafer-capabilities 1
+//! dir\t<guest>\t<host>\trw|ro
+//! env\t<key>\t<value>
+//! env-pass\t<key>
+//! i2c\t<label>\t<device>\t<addresses>\trw|ro
+//! ```
+//!
+//! - `dir`: a preopened directory: the guest sees host directory `<host>` under the name
+//!   `<guest>`; `ro` grants only the rights that read (see the runtime's WASI rights model).
+//! - `env`: the variable `<key>` with a value fixed at build time.
+//! - `env-pass`: the variable `<key>` with the value it has in the environment the executable
+//!   runs in (absent if unset there); no other variable passes.
+//! - `i2c`: the I2C bus `<device>` (an i2c-dev path such as `/dev/i2c-1`, or a bus of the
+//!   runtime's simulation) opened by the guest under `<label>`; `<addresses>` are the 7-bit
+//!   addresses it may reach, as `0x`-hex separated by commas; `ro` refuses writes that are not
+//!   a register selection followed by a read (see the runtime's i2c grant).
+//!
+//! Fields are bytes (paths need not be UTF-8). A backslash, tab, newline or carriage return
+//! inside a field is written as `\\`, `\t`, `\n`, `\r`; no other escape exists, and NUL is not
+//! allowed anywhere (no path, variable or directory name can hold one). Order is kept: guest
+//! directories are preopened in the order given (descriptors 3, 4, ...) and variables appear in
+//! the order given. An empty byte string is the empty set. A decoder refuses a version it does
+//! not know, so an executable never runs with grants it misread.
+//!
+//! # Re-pointing at deploy time
+//!
+//! [`DIR_MAP_ENV`] (`WAFER_DIR_MAP=<guest>=<host>[,<guest>=<host>...]`) moves granted
+//! directories to other host paths when the executable starts ([`apply_dir_map`]). Only a
+//! guest name the build granted can be re-pointed; its read-only flag stays; nothing new
+//! appears; a name the build did not grant is an error.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// ELF section holding the encoded capabilities in a built executable.
+pub const SECTION: &str = ".wafer.capabilities";
+/// First line of every encoding; the number is the format version.
+pub const HEADER: &str = "wafer-capabilities 1";
+/// Environment variable that re-points granted directories when an executable starts.
+pub const DIR_MAP_ENV: &str = "WAFER_DIR_MAP";
+
+/// A preopened directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The name the guest sees (`fd_prestat_dir_name`).
+    pub guest: Vec<u8>,
+    /// The host directory behind it.
+    pub host: Vec<u8>,
+    pub read_only: bool,
+}
+
+/// An environment variable the guest sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvGrant {
+    /// `KEY=VALUE`, fixed at build time.
+    Fixed { key: Vec<u8>, value: Vec<u8> },
+    /// `KEY`, with the value it has where the executable runs.
+    Pass { key: Vec<u8> },
+}
+
+impl EnvGrant {
+    pub fn key(&self) -> &[u8] {
+        match self {
+            EnvGrant::Fixed { key, .. } | EnvGrant::Pass { key } => key,
+        }
+    }
+}
+
+/// An I2C bus (`wafer build --i2c LABEL=DEVICE:ADDR[,ADDR...][:ro]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct I2cGrant {
+    /// The name the guest opens the bus by.
+    pub label: Vec<u8>,
+    /// The host bus: an i2c-dev path, or a bus name of the simulation.
+    pub device: Vec<u8>,
+    /// The 7-bit addresses the guest may reach.
+    pub addresses: Vec<u8>,
+    pub read_only: bool,
+}
+
+/// Everything a driver is granted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub dirs: Vec<DirGrant>,
+    pub env: Vec<EnvGrant>,
+    pub i2c: Vec<I2cGrant>,
+}
+
+/// Why a grant, an encoding or a re-pointing was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapError(pub String);
+
+impl fmt::Display for CapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err(msg: impl Into<String>) -> CapError {
+    CapError(msg.into())
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+impl Capabilities {
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty() && self.env.is_empty() && self.i2c.is_empty()
+    }
+
+    /// Checks what a grant set must satisfy whatever its origin: no NUL, no empty names,
+    /// variable names without `=`, each guest directory and variable granted once.
+    pub fn validate(&self) -> Result<(), CapError> {
+        for (i, d) in self.dirs.iter().enumerate() {
+            no_nul(&d.guest, "a guest directory name")?;
+            no_nul(&d.host, "a host directory path")?;
+            if d.guest.is_empty() || d.host.is_empty() {
+                return Err(err("a directory grant needs a host path and a guest name"));
+            }
+            if self.dirs[..i].iter().any(|e| e.guest == d.guest) {
+                return Err(err(alloc::format!(
+                    "guest directory {} is granted twice",
+                    lossy(&d.guest)
+                )));
+            }
+        }
+        for (i, e) in self.env.iter().enumerate() {
+            let key = e.key();
+            no_nul(key, "a variable name")?;
+            if key.is_empty() || key.contains(&b'=') {
+                return Err(err(alloc::format!(
+                    "variable name {:?} must be non-empty and contain no '='",
+                    lossy(key)
+                )));
+            }
+            if let EnvGrant::Fixed { value, .. } = e {
+                no_nul(value, "a variable's value")?;
+            }
+            if self.env[..i].iter().any(|o| o.key() == key) {
+                return Err(err(alloc::format!(
+                    "variable {} is granted twice",
+                    lossy(key)
+                )));
+            }
+        }
+        for (i, g) in self.i2c.iter().enumerate() {
+            no_nul(&g.label, "an i2c bus label")?;
+            no_nul(&g.device, "an i2c device")?;
+            if g.label.is_empty() || g.device.is_empty() || g.addresses.is_empty() {
+                return Err(err(
+                    "an i2c grant needs a label, a device and at least one address",
+                ));
+            }
+            if let Some(a) = g.addresses.iter().find(|&&a| a > 0x7F) {
+                return Err(err(alloc::format!(
+                    "i2c address {a:#x} is not a 7-bit address"
+                )));
+            }
+            if self.i2c[..i].iter().any(|o| o.label == g.label) {
+                return Err(err(alloc::format!(
+                    "i2c bus {} is granted twice",
+                    lossy(&g.label)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn no_nul(bytes: &[u8], what: &str) -> Result<(), CapError> {
+    if bytes.contains(&0) {
+        Err(err(alloc::format!("{what} cannot contain a NUL byte")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Parses `--dir`/`--ro-dir`'s `HOST[::GUEST]` (the guest name defaults to the host path).
+pub fn parse_dir_option(arg: &str, read_only: bool) -> Result<DirGrant, CapError> {
+    let (host, guest) = match arg.split_once("::") {
+        Some((host, guest)) => (host, guest),
+        None => (arg, arg),
+    };
+    if host.is_empty() || guest.is_empty() {
+        return Err(err(alloc::format!(
+            "directory grant {arg:?} must be HOST or HOST::GUEST with both non-empty"
+        )));
+    }
+    let grant = DirGrant {
+        guest: guest.as_bytes().to_vec(),
+        host: host.as_bytes().to_vec(),
+        read_only,
+    };
+    Capabilities {
+        dirs: alloc::vec![grant.clone()],
+        ..Capabilities::default()
+    }
+    .validate()?;
+    Ok(grant)
+}
+
+/// Parses `--env`'s `KEY=VALUE` (fixed) or `KEY` (passed through from where it runs).
+pub fn parse_env_option(arg: &str) -> Result<EnvGrant, CapError> {
+    let grant = match arg.split_once('=') {
+        Some((key, value)) => EnvGrant::Fixed {
+            key: key.as_bytes().to_vec(),
+            value: value.as_bytes().to_vec(),
+        },
+        None => EnvGrant::Pass {
+            key: arg.as_bytes().to_vec(),
+        },
+    };
+    Capabilities {
+        env: alloc::vec![grant.clone()],
+        ..Capabilities::default()
+    }
+    .validate()?;
+    Ok(grant)
+}
+
+/// `0x76,0x77`: the address list of an i2c grant.
+pub fn format_addresses(addresses: &[u8]) -> String {
+    let parts: Vec<String> = addresses
+        .iter()
+        .map(|a| alloc::format!("{a:#04x}"))
+        .collect();
+    parts.join(",")
+}
+
+/// Parses a comma-separated list of 7-bit addresses (`0x` hex or decimal), each once.
+pub fn parse_addresses(list: &str) -> Result<Vec<u8>, CapError> {
+    let mut out: Vec<u8> = Vec::new();
+    for item in list.split(',') {
+        let item = item.trim();
+        let value = match item.strip_prefix("0x").or_else(|| item.strip_prefix("0X")) {
+            Some(hex) => u16::from_str_radix(hex, 16),
+            None => item.parse(),
+        }
+        .map_err(|_| err(alloc::format!("{item:?} is not an i2c address")))?;
+        let addr = u8::try_from(value)
+            .ok()
+            .filter(|a| *a <= 0x7F)
+            .ok_or_else(|| {
+                err(alloc::format!(
+                    "i2c address {item} is not a 7-bit address (0x00..0x7f)"
+                ))
+            })?;
+        if out.contains(&addr) {
+            return Err(err(alloc::format!("i2c address {item} is listed twice")));
+        }
+        out.push(addr);
+    }
+    Ok(out)
+}
+
+/// Parses `--i2c`'s `LABEL=DEVICE:ADDR[,ADDR...][:ro]`.
+pub fn parse_i2c_option(arg: &str) -> Result<I2cGrant, CapError> {
+    let usage = || {
+        err(alloc::format!(
+            "i2c grant {arg:?} must be LABEL=DEVICE:ADDR[,ADDR...][:ro]"
+        ))
+    };
+    let (label, rest) = arg.split_once('=').ok_or_else(usage)?;
+    let (rest, read_only) = match rest.strip_suffix(":ro") {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
+    let (device, addresses) = rest.rsplit_once(':').ok_or_else(usage)?;
+    let grant = I2cGrant {
+        label: label.as_bytes().to_vec(),
+        device: device.as_bytes().to_vec(),
+        addresses: parse_addresses(addresses)?,
+        read_only,
+    };
+    Capabilities {
+        i2c: alloc::vec![grant.clone()],
+        ..Capabilities::default()
+    }
+    .validate()?;
+    Ok(grant)
+}
+
+fn push_field(out: &mut Vec<u8>, field: &[u8]) {
+    out.push(b'\t');
+    for &b in field {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// The version-1 encoding of `caps` (validated first).
+pub fn encode(caps: &Capabilities) -> Result<Vec<u8>, CapError> {
+    caps.validate()?;
+    let mut out = Vec::new();
+    out.extend_from_slice(HEADER.as_bytes());
+    out.push(b'\n');
+    for d in &caps.dirs {
+        out.extend_from_slice(b"dir");
+        push_field(&mut out, &d.guest);
+        push_field(&mut out, &d.host);
+        push_field(&mut out, if d.read_only { b"ro" } else { b"rw" });
+        out.push(b'\n');
+    }
+    for e in &caps.env {
+        match e {
+            EnvGrant::Fixed { key, value } => {
+                out.extend_from_slice(b"env");
+                push_field(&mut out, key);
+                push_field(&mut out, value);
+            }
+            EnvGrant::Pass { key } => {
+                out.extend_from_slice(b"env-pass");
+                push_field(&mut out, key);
+            }
+        }
+        out.push(b'\n');
+    }
+    for g in &caps.i2c {
+        out.extend_from_slice(b"i2c");
+        push_field(&mut out, &g.label);
+        push_field(&mut out, &g.device);
+        push_field(&mut out, format_addresses(&g.addresses).as_bytes());
+        push_field(&mut out, if g.read_only { b"ro" } else { b"rw" });
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+fn unescape(field: &[u8]) -> Result<Vec<u8>, CapError> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut bytes = field.iter();
+    while let Some(&b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        out.push(match bytes.next() {
+            Some(b'\\') => b'\\',
+            Some(b't') => b'\t',
+            Some(b'n') => b'\n',
+            Some(b'r') => b'\r',
+            _ => return Err(err("bad escape in a capability field")),
+        });
+    }
+    Ok(out)
+}
+
+/// Decodes what [`encode`] wrote; the empty byte string is the empty set.
+pub fn decode(bytes: &[u8]) -> Result<Capabilities, CapError> {
+    let mut caps = Capabilities::default();
+    if bytes.is_empty() {
+        return Ok(caps);
+    }
+    let body = bytes
+        .strip_suffix(b"\n")
+        .ok_or_else(|| err("capabilities do not end with a newline"))?;
+    let mut lines = body.split(|&b| b == b'\n');
+    let header = lines.next().unwrap_or_default();
+    if header != HEADER.as_bytes() {
+        return Err(err(alloc::format!(
+            "capabilities start with {:?}, not {HEADER:?}: built by another version of wafer",
+            lossy(header)
+        )));
+    }
+    for line in lines {
+        let mut fields = line.split(|&b| b == b'\t');
+        let kind = fields.next().unwrap_or_default();
+        let rest: Vec<Vec<u8>> = fields.map(unescape).collect::<Result<_, _>>()?;
+        match (kind, rest.as_slice()) {
+            (b"dir", [guest, host, mode]) => caps.dirs.push(DirGrant {
+                guest: guest.clone(),
+                host: host.clone(),
+                read_only: match mode.as_slice() {
+                    b"ro" => true,
+                    b"rw" => false,
+                    _ => return Err(err("a directory grant is neither rw nor ro")),
+                },
+            }),
+            (b"env", [key, value]) => caps.env.push(EnvGrant::Fixed {
+                key: key.clone(),
+                value: value.clone(),
+            }),
+            (b"env-pass", [key]) => caps.env.push(EnvGrant::Pass { key: key.clone() }),
+            (b"i2c", [label, device, addresses, mode]) => caps.i2c.push(I2cGrant {
+                label: label.clone(),
+                device: device.clone(),
+                addresses: parse_addresses(&lossy(addresses))?,
+                read_only: match mode.as_slice() {
+                    b"ro" => true,
+                    b"rw" => false,
+                    _ => return Err(err("an i2c grant is neither rw nor ro")),
+                },
+            }),
+            _ => {
+                return Err(err(alloc::format!(
+                    "unknown capability line {:?}",
+                    lossy(line)
+                )))
+            }
+        }
+    }
+    caps.validate()?;
+    Ok(caps)
+}
+
+/// Re-pointings: (guest name, new host path) pairs.
+pub type DirMap = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Parses [`DIR_MAP_ENV`]'s value: `<guest>=<host>` pairs separated by commas (so neither a
+/// re-pointed guest name nor its new host path can contain a comma, and a guest name cannot
+/// contain `=`). Empty items are ignored.
+pub fn parse_dir_map(value: &[u8]) -> Result<DirMap, CapError> {
+    let mut out: DirMap = Vec::new();
+    for item in value.split(|&b| b == b',').filter(|i| !i.is_empty()) {
+        let eq = item.iter().position(|&b| b == b'=').ok_or_else(|| {
+            err(alloc::format!(
+                "{DIR_MAP_ENV}: {:?} is not <guest>=<host path>",
+                lossy(item)
+            ))
+        })?;
+        let (guest, host) = (&item[..eq], &item[eq + 1..]);
+        if guest.is_empty() || host.is_empty() {
+            return Err(err(alloc::format!(
+                "{DIR_MAP_ENV}: {:?} needs a guest name and a host path",
+                lossy(item)
+            )));
+        }
+        if out.iter().any(|(g, _)| g == guest) {
+            return Err(err(alloc::format!(
+                "{DIR_MAP_ENV}: {} is re-pointed twice",
+                lossy(guest)
+            )));
+        }
+        out.push((guest.to_vec(), host.to_vec()));
+    }
+    Ok(out)
+}
+
+/// Re-points granted directories: each guest name in `map` must be one the build granted; only
+/// its host path changes (its read-only flag stays, nothing is added).
+pub fn apply_dir_map(caps: &mut Capabilities, map: &[(Vec<u8>, Vec<u8>)]) -> Result<(), CapError> {
+    for (guest, host) in map {
+        no_nul(host, "a host directory path")?;
+        let Some(dir) = caps.dirs.iter_mut().find(|d| &d.guest == guest) else {
+            let granted: Vec<String> = caps.dirs.iter().map(|d| lossy(&d.guest)).collect();
+            return Err(err(alloc::format!(
+                "{DIR_MAP_ENV} re-points {}, which this executable was not granted (granted: {})",
+                lossy(guest),
+                if granted.is_empty() {
+                    String::from("no directory")
+                } else {
+                    granted.join(", ")
+                }
+            )));
+        };
+        dir.host = host.clone();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn sample() -> Capabilities {
+        Capabilities {
+            dirs: vec![
+                DirGrant {
+                    guest: b"/data".to_vec(),
+                    host: b"/srv/data".to_vec(),
+                    read_only: false,
+                },
+                DirGrant {
+                    guest: b"cfg".to_vec(),
+                    host: b"/etc/odd\tname\\with\nnewline\r".to_vec(),
+                    read_only: true,
+                },
+            ],
+            env: vec![
+                EnvGrant::Fixed {
+                    key: b"MODE".to_vec(),
+                    value: b"a=b\tc\\n".to_vec(),
+                },
+                EnvGrant::Pass {
+                    key: b"HOME".to_vec(),
+                },
+            ],
+            i2c: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn i2c_grants_round_trip_and_parse() {
+        let g = parse_i2c_option("sensors=/dev/i2c-1:0x76,0x77").unwrap();
+        assert_eq!(g.device, b"/dev/i2c-1");
+        assert_eq!(g.addresses, vec![0x76, 0x77]);
+        assert!(!g.read_only);
+        let ro = parse_i2c_option("eeprom=/dev/i2c-0:80:ro").unwrap();
+        assert_eq!((ro.addresses.clone(), ro.read_only), (vec![0x50], true));
+        let caps = Capabilities {
+            i2c: vec![g, ro],
+            ..sample()
+        };
+        let bytes = encode(&caps).unwrap();
+        assert!(bytes.ends_with(
+            b"i2c\tsensors\t/dev/i2c-1\t0x76,0x77\trw\ni2c\teeprom\t/dev/i2c-0\t0x50\tro\n"
+        ));
+        assert_eq!(decode(&bytes).unwrap(), caps);
+        for bad in [
+            "sensors",
+            "sensors=/dev/i2c-1",
+            "=/dev/i2c-1:0x76",
+            "s=:0x76",
+            "s=/dev/i2c-1:0x80",
+            "s=/dev/i2c-1:0x176",
+            "s=/dev/i2c-1:0x76,0x76",
+            "s=/dev/i2c-1:",
+            "s=/dev/i2c-1:lots",
+        ] {
+            assert!(parse_i2c_option(bad).is_err(), "{bad}");
+        }
+        assert!(decode(b"wafer-capabilities 1\ni2c\ta\t/dev/i2c-1\t0x76\trx\n").is_err());
+        assert!(decode(b"wafer-capabilities 1\ni2c\ta\t/dev/i2c-1\t0x99\trw\n").is_err());
+    }
+
+    #[test]
+    fn round_trips_with_escapes() {
+        let caps = sample();
+        let bytes = encode(&caps).unwrap();
+        assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 5);
+        assert!(bytes.starts_with(b"wafer-capabilities 1\ndir\t/data\t/srv/data\trw\n"));
+        assert_eq!(decode(&bytes).unwrap(), caps);
+        assert_eq!(decode(b"").unwrap(), Capabilities::default());
+        assert_eq!(
+            decode(&encode(&Capabilities::default()).unwrap()).unwrap(),
+            Capabilities::default()
+        );
+    }
+
+    #[test]
+    fn refuses_bad_encodings() {
+        for bad in [
+            &b"wafer-capabilities 2\n"[..],
+            b"wafer-capabilities 1",
+            b"wafer-capabilities 1\ndir\ta\tb\n",
+            b"wafer-capabilities 1\ndir\ta\tb\trx\n",
+            b"wafer-capabilities 1\nenv\tK\n",
+            b"wafer-capabilities 1\nenv\tK=\tv\n",
+            b"wafer-capabilities 1\nnet\tall\n",
+            b"wafer-capabilities 1\nenv\tK\tv\\x\n",
+            b"wafer-capabilities 1\nenv\tK\tv\nenv-pass\tK\n",
+            b"wafer-capabilities 1\ndir\ta\tb\tro\ndir\ta\tc\trw\n",
+            b"wafer-capabilities 1\ndir\ta\tb\0c\tro\n",
+        ] {
+            assert!(decode(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn options_parse() {
+        let d = parse_dir_option("/srv/x::/x", true).unwrap();
+        assert_eq!(
+            (d.host.as_slice(), d.guest.as_slice()),
+            (&b"/srv/x"[..], &b"/x"[..])
+        );
+        assert!(d.read_only);
+        let d = parse_dir_option("data", false).unwrap();
+        assert_eq!(d.guest, b"data");
+        assert!(parse_dir_option("::x", false).is_err());
+        assert!(parse_dir_option("x::", false).is_err());
+        assert_eq!(
+            parse_env_option("A=b=c").unwrap(),
+            EnvGrant::Fixed {
+                key: b"A".to_vec(),
+                value: b"b=c".to_vec()
+            }
+        );
+        assert_eq!(
+            parse_env_option("PATH").unwrap(),
+            EnvGrant::Pass {
+                key: b"PATH".to_vec()
+            }
+        );
+        assert!(parse_env_option("=x").is_err());
+        assert!(parse_env_option("").is_err());
+    }
+
+    #[test]
+    fn dir_map_repoints_but_never_widens() {
+        let mut caps = sample();
+        let map = parse_dir_map(b"/data=/mnt/sd/data,,cfg=/opt/cfg").unwrap();
+        apply_dir_map(&mut caps, &map).unwrap();
+        assert_eq!(caps.dirs[0].host, b"/mnt/sd/data");
+        assert!(!caps.dirs[0].read_only);
+        assert_eq!(caps.dirs[1].host, b"/opt/cfg");
+        assert!(caps.dirs[1].read_only, "read-only stays read-only");
+        assert_eq!(caps.dirs.len(), 2);
+
+        let unknown = parse_dir_map(b"/etc=/etc").unwrap();
+        let e = apply_dir_map(&mut caps, &unknown).unwrap_err();
+        assert!(e.0.contains("not granted"), "{e}");
+        assert!(parse_dir_map(b"nohost").is_err());
+        assert!(parse_dir_map(b"=x").is_err());
+        assert!(parse_dir_map(b"a=").is_err());
+        assert!(parse_dir_map(b"a=x,a=y").is_err());
+    }
+}

@@ -1,0 +1,259 @@
+//! The guest's view of the outside world: its arguments, its environment and its descriptor
+//! table, built once at startup from the executable's capabilities.
+//!
+//! Wasm runs on the thread that called `wafer_rt_main`, so the context is thread-local (which
+//! also gives every unit test a fresh one).
+
+use std::cell::RefCell;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use wafer_abi::capabilities::{self, Capabilities, EnvGrant};
+
+use super::errno::{self, Errno};
+use super::types::{filetype, rights};
+
+/// The host side of a guest descriptor.
+pub enum Host {
+    /// A standard stream of the process: never closed by the guest, because the runtime still
+    /// reports traps on stderr.
+    Stdio(RawFd),
+    Owned(OwnedFd),
+}
+
+/// One entry of the guest's descriptor table.
+pub struct FdEntry {
+    pub host: Host,
+    pub filetype: u8,
+    pub rights_base: u64,
+    pub rights_inheriting: u64,
+    /// The name the guest sees, for a preopened directory.
+    pub preopen: Option<Vec<u8>>,
+    /// `fdflags` sync bits the file was opened with (Linux cannot change them later).
+    pub sync_flags: u16,
+    /// The directory listing `fd_readdir` serves cookies from, taken at cookie 0.
+    pub listing: Option<Vec<super::dir::Listing>>,
+}
+
+impl FdEntry {
+    pub fn new(host: OwnedFd, filetype: u8, base: u64, inheriting: u64) -> FdEntry {
+        FdEntry {
+            host: Host::Owned(host),
+            filetype,
+            rights_base: base,
+            rights_inheriting: inheriting,
+            preopen: None,
+            sync_flags: 0,
+            listing: None,
+        }
+    }
+
+    pub fn raw(&self) -> RawFd {
+        match &self.host {
+            Host::Stdio(fd) => *fd,
+            Host::Owned(fd) => fd.as_raw_fd(),
+        }
+    }
+
+    /// The host descriptor, if this one holds every right in `needed`.
+    pub fn with_rights(&self, needed: u64) -> Result<RawFd, Errno> {
+        if self.rights_base & needed == needed {
+            Ok(self.raw())
+        } else {
+            Err(errno::NOTCAPABLE)
+        }
+    }
+
+    /// A directory's host descriptor for a path call needing `needed`.
+    pub fn dir(&self, needed: u64) -> Result<RawFd, Errno> {
+        if self.filetype != filetype::DIRECTORY {
+            return Err(errno::NOTDIR);
+        }
+        self.with_rights(needed)
+    }
+}
+
+/// Highest descriptor number a guest can hold; a table this large is a runaway guest.
+const MAX_FDS: usize = 1 << 16;
+
+#[derive(Default)]
+pub struct WasiCtx {
+    pub args: Vec<Vec<u8>>,
+    /// `KEY=VALUE` entries, in the order granted.
+    pub env: Vec<Vec<u8>>,
+    fds: Vec<Option<FdEntry>>,
+}
+
+impl WasiCtx {
+    pub fn get(&self, fd: i32) -> Result<&FdEntry, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fds.get(i))
+            .and_then(|e| e.as_ref())
+            .ok_or(errno::BADF)
+    }
+
+    pub fn get_mut(&mut self, fd: i32) -> Result<&mut FdEntry, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fds.get_mut(i))
+            .and_then(|e| e.as_mut())
+            .ok_or(errno::BADF)
+    }
+
+    /// Puts `entry` at the lowest free number.
+    pub fn insert(&mut self, entry: FdEntry) -> Result<u32, Errno> {
+        let index = match self.fds.iter().position(|e| e.is_none()) {
+            Some(i) => i,
+            None if self.fds.len() < MAX_FDS => {
+                self.fds.push(None);
+                self.fds.len() - 1
+            }
+            None => return Err(errno::MFILE),
+        };
+        self.fds[index] = Some(entry);
+        Ok(index as u32)
+    }
+
+    pub fn remove(&mut self, fd: i32) -> Result<FdEntry, Errno> {
+        self.get(fd)?;
+        Ok(self.fds[fd as usize].take().expect("checked above"))
+    }
+
+    /// `fd_renumber`: `to` must be open; it is closed and `from` takes its number.
+    pub fn renumber(&mut self, from: i32, to: i32) -> Result<(), Errno> {
+        self.get(from)?;
+        self.get(to)?;
+        if from != to {
+            let entry = self.fds[from as usize].take();
+            // Dropping the old entry closes its host descriptor (stdio excepted).
+            self.fds[to as usize] = entry;
+        }
+        Ok(())
+    }
+
+    /// Adds the standard streams that are open in the process.
+    fn add_stdio(&mut self) {
+        for fd in 0..3 {
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            if unsafe { libc::fstat(fd, &mut st) } != 0 {
+                self.fds.push(None);
+                continue;
+            }
+            let kind = filetype::from_mode(st.st_mode);
+            // A terminal is not seekable: wasi-libc's isatty() looks for exactly that.
+            let base = if kind == filetype::CHARACTER_DEVICE {
+                rights::STDIO & !(rights::FD_SEEK | rights::FD_TELL)
+            } else {
+                rights::STDIO
+            };
+            self.fds.push(Some(FdEntry {
+                host: Host::Stdio(fd),
+                filetype: kind,
+                rights_base: base,
+                rights_inheriting: 0,
+                preopen: None,
+                sync_flags: 0,
+                listing: None,
+            }));
+        }
+    }
+}
+
+thread_local! {
+    static CTX: RefCell<WasiCtx> = RefCell::new(WasiCtx::default());
+}
+
+/// Runs `f` on the calling thread's context.
+pub fn with<R>(f: impl FnOnce(&mut WasiCtx) -> R) -> R {
+    CTX.with(|c| f(&mut c.borrow_mut()))
+}
+
+/// Sets the arguments the guest sees.
+pub fn set_args(args: Vec<Vec<u8>>) {
+    with(|c| c.args = args);
+}
+
+/// Rights of a preopened directory and of what is opened beneath it.
+pub fn preopen_rights(read_only: bool) -> (u64, u64) {
+    if read_only {
+        (rights::DIR_READ, rights::DIR_READ | rights::FILE_READ)
+    } else {
+        (rights::DIR, rights::DIR | rights::FILE)
+    }
+}
+
+/// Builds the context from the executable's encoded capabilities: decodes them, applies
+/// `WAFER_DIR_MAP`, opens every granted directory and collects the granted variables. Every
+/// failure is a message for the user: the driver must not start with less (or more) than it
+/// was built for.
+pub fn init(encoded: &[u8], args: Vec<Vec<u8>>) -> Result<(), String> {
+    let mut caps = capabilities::decode(encoded).map_err(|e| e.to_string())?;
+    if let Some(map) = std::env::var_os(capabilities::DIR_MAP_ENV) {
+        use std::os::unix::ffi::OsStrExt;
+        let map = capabilities::parse_dir_map(map.as_bytes()).map_err(|e| e.to_string())?;
+        capabilities::apply_dir_map(&mut caps, &map).map_err(|e| e.to_string())?;
+    }
+    let ctx = build(&caps, args)?;
+    CTX.with(|c| *c.borrow_mut() = ctx);
+    Ok(())
+}
+
+fn build(caps: &Capabilities, args: Vec<Vec<u8>>) -> Result<WasiCtx, String> {
+    let mut ctx = WasiCtx {
+        args,
+        ..WasiCtx::default()
+    };
+    ctx.add_stdio();
+    for dir in &caps.dirs {
+        let fd = open_dir(&dir.host).map_err(|e| {
+            format!(
+                "cannot open granted directory {} (the guest's {}): {e}",
+                String::from_utf8_lossy(&dir.host),
+                String::from_utf8_lossy(&dir.guest)
+            )
+        })?;
+        let (base, inheriting) = preopen_rights(dir.read_only);
+        let mut entry = FdEntry::new(fd, filetype::DIRECTORY, base, inheriting);
+        entry.preopen = Some(dir.guest.clone());
+        // Preopens must be numbered from 3 on without gaps: wasi-libc stops its scan at the
+        // first EBADF. A closed standard stream keeps its slot empty, so push past it.
+        while ctx.fds.len() < 3 {
+            ctx.fds.push(None);
+        }
+        ctx.fds.push(Some(entry));
+    }
+    for grant in &caps.env {
+        match grant {
+            EnvGrant::Fixed { key, value } => ctx.env.push([&key[..], b"=", value].concat()),
+            EnvGrant::Pass { key } => {
+                use std::os::unix::ffi::{OsStrExt, OsStringExt};
+                let name = std::ffi::OsStr::from_bytes(key);
+                if let Some(value) = std::env::var_os(name) {
+                    ctx.env.push([&key[..], b"=", &value.into_vec()].concat());
+                }
+            }
+        }
+    }
+    Ok(ctx)
+}
+
+fn open_dir(path: &[u8]) -> Result<OwnedFd, std::io::Error> {
+    let c = CString::new(path).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+pub(crate) fn install(caps: &Capabilities) {
+    let ctx = build(caps, Vec::new()).expect("test capabilities");
+    CTX.with(|c| *c.borrow_mut() = ctx);
+}

