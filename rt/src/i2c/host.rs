@@ -1,0 +1,597 @@
+//! The imported functions of `wasi:i2c/i2c`, `wasi:i2c/delay` and `wafer:hal/buses`, lowered
+//! the way wit-bindgen's guest code calls them (canonical ABI, wasm32):
+//!
+//! | import | wasm signature | return area |
+//! |---|---|---|
+//! | `[method]i2c.transaction` | (self, address, ops_ptr, ops_len, retptr) | 12 bytes, align 4 |
+//! | `[method]i2c.read` | (self, address, len: i64, retptr) | 12 bytes, align 4 |
+//! | `[method]i2c.write` | (self, address, data_ptr, data_len, retptr) | 3 bytes, align 1 |
+//! | `[method]i2c.write-read` | (self, address, ptr, len, read_len: i64, retptr) | 12 bytes, align 4 |
+//! | `[method]delay.delay-ns` | (self, ns) | – |
+//! | `[resource-drop]i2c`, `[resource-drop]delay` | (handle) | – |
+//! | `open-i2c` | (label_ptr, label_len, retptr) | 8 bytes, align 4 |
+//! | `open-delay` | () -> handle | – |
+//!
+//! Lists the guest passes are copied out of its memory after a range check; lists returned are
+//! allocated in the guest through its exported `cabi_realloc(0, 0, align, size)`, and the range
+//! it answers is checked too. What the component model makes a trap is a trap here: a pointer
+//! or list outside memory, a misaligned return area, an unknown variant tag, a label that is
+//! not UTF-8, a bad `cabi_realloc` answer (`out of bounds memory access`), and a handle the
+//! instance does not own (`unknown handle`: never issued, dropped, or of the other resource
+//! type). What the bus or the grant refuses is an `error-code`: an address outside the grant
+//! (or above 0x7f) is `other` and never reaches the bus; `WAFER_TRACE=i2c` says why.
+//!
+//! # Safety
+//! Every `extern "C"` function here is called only by compiled wasm code, whose first argument
+//! is the live `vmctx` of the calling instance.
+
+#![allow(clippy::missing_safety_doc)]
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use wafer_abi::{extern_kind, TrapKind, VmCtx};
+
+use super::bus::{Bus, ErrorCode, Op};
+use super::grant::{self, Access, I2cGrant};
+use super::trace::trace;
+use crate::guest_mem::GuestMemory;
+use crate::instance::{CallError, Instance};
+
+/// The largest single transfer: i2c-dev's message length is 16 bits, and every backend keeps
+/// the same limit so a driver behaves the same on the simulation.
+pub const MAX_TRANSFER: u64 = 0xFFFF;
+
+/// Why a host call stops the guest.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub kind: TrapKind,
+    pub why: String,
+}
+
+fn fault(kind: TrapKind, why: impl Into<String>) -> Fault {
+    Fault {
+        kind,
+        why: why.into(),
+    }
+}
+
+fn oob(why: impl Into<String>) -> Fault {
+    fault(TrapKind::MemoryOutOfBounds, why)
+}
+
+enum Resource {
+    I2c {
+        grant: &'static I2cGrant,
+        bus: Box<dyn Bus + Send>,
+    },
+    Delay,
+}
+
+/// One instance's handles: index + 1 is the handle, so 0 is never valid.
+#[derive(Default)]
+struct Handles {
+    slots: Vec<Option<Resource>>,
+}
+
+impl Handles {
+    fn insert(&mut self, r: Resource) -> Result<u32, Fault> {
+        let index = match self.slots.iter().position(Option::is_none) {
+            Some(i) => {
+                self.slots[i] = Some(r);
+                i
+            }
+            None => {
+                self.slots.push(Some(r));
+                self.slots.len() - 1
+            }
+        };
+        u32::try_from(index + 1).map_err(|_| fault(TrapKind::UnknownHandle, "handle table full"))
+    }
+
+    fn get(&mut self, handle: i32) -> Option<&mut Resource> {
+        let index = (handle as u32 as usize).checked_sub(1)?;
+        self.slots.get_mut(index)?.as_mut()
+    }
+
+    fn bus(&mut self, handle: i32) -> Result<(&'static I2cGrant, &mut (dyn Bus + Send)), Fault> {
+        match self.get(handle) {
+            Some(Resource::I2c { grant, bus }) => Ok((*grant, bus.as_mut())),
+            _ => Err(fault(
+                TrapKind::UnknownHandle,
+                format!("i2c handle {handle} is not owned by this instance"),
+            )),
+        }
+    }
+
+    fn remove(&mut self, handle: i32, want_bus: bool) -> Result<(), Fault> {
+        let ok = matches!(
+            (self.get(handle), want_bus),
+            (Some(Resource::I2c { .. }), true) | (Some(Resource::Delay), false)
+        );
+        if !ok {
+            let what = if want_bus { "i2c" } else { "delay" };
+            return Err(fault(
+                TrapKind::UnknownHandle,
+                format!("{what} handle {handle} is not owned by this instance"),
+            ));
+        }
+        self.slots[handle as u32 as usize - 1] = None;
+        Ok(())
+    }
+}
+
+/// Handle tables, per instance (keyed by `vmctx`).
+static TABLES: Mutex<Option<HashMap<usize, Handles>>> = Mutex::new(None);
+
+fn with_handles<T>(vmctx: *mut VmCtx, f: impl FnOnce(&mut Handles) -> T) -> T {
+    let mut guard = TABLES.lock().unwrap_or_else(|p| p.into_inner());
+    let tables = guard.get_or_insert_with(HashMap::new);
+    f(tables.entry(vmctx as usize).or_default())
+}
+
+/// Ends a host call: a fault becomes the trap, after everything it owns is dropped.
+fn finish(vmctx: *mut VmCtx, outcome: Result<(), Fault>) {
+    let _ = vmctx;
+    if let Err(Fault { kind, why }) = outcome {
+        eprintln!("wafer: i2c: {why}");
+        drop(why);
+        // SAFETY: nothing in this frame needs dropping any more; the caller is wasm code.
+        unsafe { crate::trap::raise(kind) }
+    }
+}
+
+unsafe fn memory(vmctx: *mut VmCtx) -> Result<GuestMemory, Fault> {
+    unsafe { GuestMemory::from_vmctx(vmctx) }.map_err(|_| oob("the module has no memory"))
+}
+
+/// Checks a return area of `size` bytes at `ptr` aligned to `align`.
+fn ret_area(mem: &GuestMemory, ptr: i32, size: u64, align: u32) -> Result<u32, Fault> {
+    let ptr = ptr as u32;
+    if !ptr.is_multiple_of(align) {
+        return Err(oob(format!("return area {ptr:#x} is not {align}-aligned")));
+    }
+    mem.range(ptr, size)
+        .map_err(|_| oob(format!("return area {ptr:#x} is outside memory")))?;
+    Ok(ptr)
+}
+
+/// Copies the guest's list `[ptr, ptr + len)` out of its memory.
+fn read_list(mem: &GuestMemory, ptr: u32, len: u32) -> Result<Vec<u8>, Fault> {
+    let at = mem
+        .range(ptr, len as u64)
+        .map_err(|_| oob(format!("list {ptr:#x}+{len} is outside memory")))?;
+    // SAFETY: the range was checked against the memory.
+    Ok(unsafe { std::slice::from_raw_parts(at, len as usize) }.to_vec())
+}
+
+/// Allocates `size` bytes aligned to `align` in the guest through `cabi_realloc` and returns
+/// the checked guest address. The memory may grow inside the call, so callers fetch it anew.
+unsafe fn guest_alloc(vmctx: *mut VmCtx, align: u32, size: u32) -> Result<u32, Fault> {
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    let func = instance
+        .export(b"cabi_realloc")
+        .filter(|e| e.kind == extern_kind::FUNC)
+        .ok_or_else(|| oob("the module exports no cabi_realloc to return a list through"))?;
+    let shape_ok = instance
+        .func_type(func.index)
+        .is_some_and(|t| t.params.len == 4 && t.results.len == 1);
+    if !shape_ok {
+        return Err(oob(
+            "cabi_realloc does not have the type (i32 i32 i32 i32) -> i32",
+        ));
+    }
+    let mut values = [0u64, 0, align as u64, size as u64];
+    match instance.call(func.index, &mut values) {
+        Ok(()) => {}
+        Err(CallError::Trap(t)) => return Err(fault(t.kind, "cabi_realloc trapped")),
+        Err(CallError::Invalid(msg)) => return Err(oob(msg)),
+    }
+    let ptr = values[0] as u32;
+    let mem = unsafe { memory(vmctx) }?;
+    if !ptr.is_multiple_of(align) || mem.range(ptr, size as u64).is_err() {
+        return Err(oob(format!(
+            "cabi_realloc answered {ptr:#x} for {size} bytes: outside memory or misaligned"
+        )));
+    }
+    Ok(ptr)
+}
+
+/// Copies `bytes` into a fresh guest allocation; returns (pointer, length).
+unsafe fn lower_bytes(vmctx: *mut VmCtx, bytes: &[u8]) -> Result<(u32, u32), Fault> {
+    let len = bytes.len() as u32;
+    let ptr = unsafe { guest_alloc(vmctx, 1, len) }?;
+    let mem = unsafe { memory(vmctx) }?;
+    mem.write_bytes(ptr, bytes)
+        .map_err(|_| oob("list outside memory"))?;
+    Ok((ptr, len))
+}
+
+/// Writes a `result<list<u8>, error-code>` (or the list-of-lists variant, same shape).
+fn write_list_result(
+    vmctx: *mut VmCtx,
+    retptr: u32,
+    result: Result<(u32, u32), ErrorCode>,
+) -> Result<(), Fault> {
+    let mem = unsafe { memory(vmctx) }?;
+    let mut area = [0u8; 12];
+    match result {
+        Ok((ptr, len)) => {
+            area[4..8].copy_from_slice(&ptr.to_le_bytes());
+            area[8..12].copy_from_slice(&len.to_le_bytes());
+        }
+        Err(e) => {
+            let (case, payload) = e.encode();
+            area[0] = 1;
+            area[4] = case;
+            area[5] = payload;
+        }
+    }
+    mem.write_bytes(retptr, &area)
+        .map_err(|_| oob("return area outside memory"))
+}
+
+fn check_len(len: u64) -> Result<usize, ErrorCode> {
+    if len > MAX_TRANSFER {
+        trace(|| format!("a transfer of {len} bytes is longer than the limit of {MAX_TRANSFER}"));
+        return Err(ErrorCode::Other);
+    }
+    Ok(len as usize)
+}
+
+fn refuse(why: String) -> ErrorCode {
+    trace(|| why);
+    ErrorCode::Other
+}
+
+/// Runs `f` on the bus behind `handle` once the grant allows `address`.
+fn on_bus<T>(
+    vmctx: *mut VmCtx,
+    handle: i32,
+    f: impl FnOnce(&'static I2cGrant, &mut (dyn Bus + Send)) -> Result<T, ErrorCode>,
+) -> Result<Result<T, ErrorCode>, Fault> {
+    with_handles(vmctx, |h| {
+        let (grant, bus) = h.bus(handle)?;
+        Ok(f(grant, bus))
+    })
+}
+
+fn traced(
+    grant: &I2cGrant,
+    what: &str,
+    address: u8,
+    r: Result<(), ErrorCode>,
+) -> Result<(), ErrorCode> {
+    if let Err(e) = r {
+        trace(|| format!("{what} at {address:#04x} on bus {}: {e:?}", grant.label));
+    }
+    r
+}
+
+unsafe fn read_impl(
+    vmctx: *mut VmCtx,
+    this: i32,
+    address: i32,
+    len: i64,
+    retptr: i32,
+) -> Result<(), Fault> {
+    let mem = unsafe { memory(vmctx) }?;
+    let retptr = ret_area(&mem, retptr, 12, 4)?;
+    let data = on_bus(vmctx, this, |grant, bus| {
+        let addr = grant.check(address as u16, Access::Read).map_err(refuse)?;
+        let mut buf = vec![0u8; check_len(len as u64)?];
+        traced(grant, "read", addr, bus.read(addr, &mut buf))?;
+        Ok(buf)
+    })?;
+    let lowered = match data {
+        Ok(bytes) => Ok(unsafe { lower_bytes(vmctx, &bytes) }?),
+        Err(e) => Err(e),
+    };
+    write_list_result(vmctx, retptr, lowered)
+}
+
+unsafe fn write_read_impl(
+    vmctx: *mut VmCtx,
+    this: i32,
+    address: i32,
+    wptr: i32,
+    wlen: i32,
+    read_len: i64,
+    retptr: i32,
+) -> Result<(), Fault> {
+    let mem = unsafe { memory(vmctx) }?;
+    let retptr = ret_area(&mem, retptr, 12, 4)?;
+    let out = read_list(&mem, wptr as u32, wlen as u32)?;
+    let data = on_bus(vmctx, this, |grant, bus| {
+        let addr = grant
+            .check(address as u16, Access::WriteRead)
+            .map_err(refuse)?;
+        check_len(out.len() as u64)?;
+        let mut buf = vec![0u8; check_len(read_len as u64)?];
+        traced(
+            grant,
+            "write-read",
+            addr,
+            bus.write_read(addr, &out, &mut buf),
+        )?;
+        Ok(buf)
+    })?;
+    let lowered = match data {
+        Ok(bytes) => Ok(unsafe { lower_bytes(vmctx, &bytes) }?),
+        Err(e) => Err(e),
+    };
+    write_list_result(vmctx, retptr, lowered)
+}
+
+unsafe fn write_impl(
+    vmctx: *mut VmCtx,
+    this: i32,
+    address: i32,
+    ptr: i32,
+    len: i32,
+    retptr: i32,
+) -> Result<(), Fault> {
+    let mem = unsafe { memory(vmctx) }?;
+    let retptr = ret_area(&mem, retptr, 3, 1)?;
+    let data = read_list(&mem, ptr as u32, len as u32)?;
+    let result = on_bus(vmctx, this, |grant, bus| {
+        let addr = grant.check(address as u16, Access::Write).map_err(refuse)?;
+        check_len(data.len() as u64)?;
+        traced(grant, "write", addr, bus.write(addr, &data))
+    })?;
+    let area = match result {
+        Ok(()) => [0, 0, 0],
+        Err(e) => {
+            let (case, payload) = e.encode();
+            [1, case, payload]
+        }
+    };
+    mem.write_bytes(retptr, &area)
+        .map_err(|_| oob("return area outside memory"))
+}
+
+/// A transaction's operations as read from guest memory.
+enum OwnedOp {
+    Read(usize),
+    Write(Vec<u8>),
+}
+
+fn read_ops(mem: &GuestMemory, ptr: u32, count: u32) -> Result<Vec<OwnedOp>, Fault> {
+    if !ptr.is_multiple_of(8) {
+        return Err(oob(format!("operation list {ptr:#x} is not 8-aligned")));
+    }
+    let bytes = read_list(
+        mem,
+        ptr,
+        count
+            .checked_mul(16)
+            .ok_or_else(|| oob("operation list too long"))?,
+    )
+    .map_err(|_| oob(format!("operation list {ptr:#x}x{count} is outside memory")))?;
+    let mut ops = Vec::new();
+    for (i, op) in bytes.chunks_exact(16).enumerate() {
+        let word = |at: usize| u32::from_le_bytes(op[at..at + 4].try_into().expect("4 bytes"));
+        ops.push(match op[0] {
+            0 => {
+                let len = u64::from_le_bytes(op[8..16].try_into().expect("8 bytes"));
+                // Over-long reads are refused with an error code below, not allocated here.
+                OwnedOp::Read(len.min(MAX_TRANSFER + 1) as usize)
+            }
+            1 => OwnedOp::Write(read_list(mem, word(8), word(12))?),
+            tag => return Err(oob(format!("operation {i} has the unknown tag {tag}"))),
+        });
+    }
+    Ok(ops)
+}
+
+unsafe fn transaction_impl(
+    vmctx: *mut VmCtx,
+    this: i32,
+    address: i32,
+    ops_ptr: i32,
+    ops_len: i32,
+    retptr: i32,
+) -> Result<(), Fault> {
+    let mem = unsafe { memory(vmctx) }?;
+    let retptr = ret_area(&mem, retptr, 12, 4)?;
+    let ops = read_ops(&mem, ops_ptr as u32, ops_len as u32)?;
+    let data = on_bus(vmctx, this, |grant, bus| {
+        let mut reads: Vec<Vec<u8>> = Vec::new();
+        for op in &ops {
+            match op {
+                OwnedOp::Read(n) => reads.push(vec![0u8; check_len(*n as u64)?]),
+                OwnedOp::Write(w) => {
+                    check_len(w.len() as u64)?;
+                }
+            }
+        }
+        let mut read_bufs = reads.iter_mut();
+        let mut bus_ops: Vec<Op<'_>> = ops
+            .iter()
+            .map(|op| match op {
+                OwnedOp::Read(_) => Op::Read(read_bufs.next().expect("one buffer per read")),
+                OwnedOp::Write(w) => Op::Write(w),
+            })
+            .collect();
+        let addr = grant.check_ops(address as u16, &bus_ops).map_err(refuse)?;
+        traced(
+            grant,
+            "transaction",
+            addr,
+            bus.transaction(addr, &mut bus_ops),
+        )?;
+        drop(bus_ops);
+        Ok(reads)
+    })?;
+    let lowered = match data {
+        Ok(reads) => {
+            let mut pairs = Vec::with_capacity(reads.len() * 8);
+            for r in &reads {
+                let (p, l) = unsafe { lower_bytes(vmctx, r) }?;
+                pairs.extend_from_slice(&p.to_le_bytes());
+                pairs.extend_from_slice(&l.to_le_bytes());
+            }
+            let outer = unsafe { guest_alloc(vmctx, 4, pairs.len() as u32) }?;
+            unsafe { memory(vmctx) }?
+                .write_bytes(outer, &pairs)
+                .map_err(|_| oob("list outside memory"))?;
+            Ok((outer, reads.len() as u32))
+        }
+        Err(e) => Err(e),
+    };
+    write_list_result(vmctx, retptr, lowered)
+}
+
+unsafe fn open_i2c_impl(vmctx: *mut VmCtx, ptr: i32, len: i32, retptr: i32) -> Result<(), Fault> {
+    let mem = unsafe { memory(vmctx) }?;
+    let retptr = ret_area(&mem, retptr, 8, 4)?;
+    let label = String::from_utf8(read_list(&mem, ptr as u32, len as u32)?)
+        .map_err(|_| oob("the bus label is not UTF-8"))?;
+    // open-error: 0 not-granted, 1 unavailable.
+    let opened = match grant::find(&label) {
+        None => {
+            trace(|| format!("open-i2c {label:?}: no bus is granted under that label"));
+            Err(0u8)
+        }
+        Some(g) => match super::backend::open(g) {
+            Ok(bus) => Ok(with_handles(vmctx, |h| {
+                h.insert(Resource::I2c { grant: g, bus })
+            })?),
+            Err(why) => {
+                // Always said: the deployment, not the driver, has to fix this.
+                eprintln!("wafer: i2c: cannot open bus {label} ({}): {why}", g.device);
+                Err(1u8)
+            }
+        },
+    };
+    let mut area = [0u8; 8];
+    match opened {
+        Ok(handle) => area[4..8].copy_from_slice(&handle.to_le_bytes()),
+        Err(code) => {
+            area[0] = 1;
+            area[4] = code;
+        }
+    }
+    mem.write_bytes(retptr, &area)
+        .map_err(|_| oob("return area outside memory"))
+}
+
+fn sleep_ns(ns: u32) {
+    let mut left = libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    };
+    loop {
+        let mut rem = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: both pointers are live locals.
+        let r = unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &left, &mut rem) };
+        if r != libc::EINTR {
+            return;
+        }
+        left = rem;
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_i2c_read(
+    vmctx: *mut VmCtx,
+    this: i32,
+    address: i32,
+    len: i64,
+    retptr: i32,
+) {
+    finish(vmctx, unsafe {
+        read_impl(vmctx, this, address, len, retptr)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_i2c_write(
+    vmctx: *mut VmCtx,
+    this: i32,
+    address: i32,
+    ptr: i32,
+    len: i32,
+    retptr: i32,
+) {
+    finish(vmctx, unsafe {
+        write_impl(vmctx, this, address, ptr, len, retptr)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_i2c_write_read(
+    vmctx: *mut VmCtx,
+    this: i32,
+    address: i32,
+    ptr: i32,
+    len: i32,
+    read_len: i64,
+    retptr: i32,
+) {
+    finish(vmctx, unsafe {
+        write_read_impl(vmctx, this, address, ptr, len, read_len, retptr)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_i2c_transaction(
+    vmctx: *mut VmCtx,
+    this: i32,
+    address: i32,
+    ops: i32,
+    count: i32,
+    retptr: i32,
+) {
+    finish(vmctx, unsafe {
+        transaction_impl(vmctx, this, address, ops, count, retptr)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_i2c_drop_i2c(vmctx: *mut VmCtx, handle: i32) {
+    finish(vmctx, with_handles(vmctx, |h| h.remove(handle, true)))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_i2c_delay_ns(vmctx: *mut VmCtx, this: i32, ns: i32) {
+    let owned = with_handles(vmctx, |h| matches!(h.get(this), Some(Resource::Delay)));
+    if owned {
+        sleep_ns(ns as u32);
+    }
+    finish(
+        vmctx,
+        if owned {
+            Ok(())
+        } else {
+            Err(fault(
+                TrapKind::UnknownHandle,
+                format!("delay handle {this} is not owned by this instance"),
+            ))
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_i2c_drop_delay(vmctx: *mut VmCtx, handle: i32) {
+    finish(vmctx, with_handles(vmctx, |h| h.remove(handle, false)))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_i2c_open_i2c(vmctx: *mut VmCtx, ptr: i32, len: i32, retptr: i32) {
+    finish(vmctx, unsafe { open_i2c_impl(vmctx, ptr, len, retptr) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wafer_i2c_open_delay(vmctx: *mut VmCtx) -> i32 {
+    match with_handles(vmctx, |h| h.insert(Resource::Delay)) {
+        Ok(handle) => handle as i32,
+        Err(f) => {
+            finish(vmctx, Err(f));
+            0
+        }
+    }
+}
