@@ -2,12 +2,18 @@
  * Trap catching for the wafer runtime.
  *
  * `wafer_catch_traps` runs a body with a fresh jump buffer installed as the thread's current
- * one; `wafer_raise_trap` (called by libcalls, and by the signal handler for faults in wasm
- * code) jumps back to it. `sigsetjmp(buf, 1)` saves the signal mask, so jumping out of a signal
- * handler unblocks the signal again. Buffers nest: an inner catch restores the outer buffer
- * whether its body returns or traps.
+ * one; `wafer_raise_trap` (called by libcalls) and `wafer_raise_trap_from_signal` (called by
+ * the signal handler for faults in wasm code) jump back to it. Buffers nest: an inner catch
+ * restores the outer buffer whether its body returns or traps.
+ *
+ * The signal mask is not saved (`sigsetjmp(buf, 0)`): saving it costs a system call on every
+ * entry into wasm, and every host function that hands a list back to a guest enters wasm (its
+ * cabi_realloc). Only a jump out of a signal handler needs the mask mended, because the kernel
+ * blocks the handled signal until the handler returns; that path unblocks it itself.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -16,7 +22,7 @@ static __thread sigjmp_buf *wafer_current_buf;
 int wafer_catch_traps(void (*body)(void *), void *data) {
     sigjmp_buf buf;
     sigjmp_buf *volatile previous = wafer_current_buf;
-    int kind = sigsetjmp(buf, 1);
+    int kind = sigsetjmp(buf, 0);
     if (kind == 0) {
         wafer_current_buf = &buf;
         body(data);
@@ -43,4 +49,14 @@ void wafer_raise_trap(int kind) {
         kind = 255;
     }
     siglongjmp(*buf, kind);
+}
+
+/* For the signal handler: the handled signal is blocked while the handler runs, and the jump
+ * never returns to the kernel to unblock it, so unblock it here first. */
+void wafer_raise_trap_from_signal(int kind, int signo) {
+    sigset_t handled;
+    sigemptyset(&handled);
+    sigaddset(&handled, signo);
+    pthread_sigmask(SIG_UNBLOCK, &handled, NULL);
+    wafer_raise_trap(kind);
 }

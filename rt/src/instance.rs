@@ -6,7 +6,7 @@
 //! exporter must outlive its importers; the spec harness keeps every instance alive until exit.
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell, RefMut};
 
 use wafer_abi::{
     extern_kind, ExportDesc, FuncRef, FuncTypeDesc, ImportDesc, ImportedFunc, MemoryDef,
@@ -75,6 +75,17 @@ pub struct Instance {
     /// holds a shared reference to it further up the stack.
     dropped_data: Box<[Cell<bool>]>,
     dropped_elems: Box<[Cell<bool>]>,
+    /// What host interfaces keep per instance (resource handle tables). Borrowed only for the
+    /// length of one host-side step, never across a call back into the guest.
+    host_state: RefCell<HostState>,
+}
+
+/// Per-instance state of the host interfaces, owned by (and dropped with) the instance.
+#[derive(Default)]
+pub struct HostState {
+    pub i2c: crate::i2c::Handles,
+    /// Function index of the guest's `cabi_realloc`, once a host function has needed it.
+    pub cabi_realloc: Option<u32>,
 }
 
 /// The binding for a function import that `wafer build` resolved to a runtime host function
@@ -269,6 +280,7 @@ impl Instance {
             dropped_data: (0..desc.data_segments.len)
                 .map(|_| Cell::new(false))
                 .collect(),
+            host_state: RefCell::new(HostState::default()),
             dropped_elems: (0..desc.elem_segments.len)
                 .map(|_| Cell::new(false))
                 .collect(),
@@ -372,6 +384,12 @@ impl Instance {
         unsafe {
             &**((vmctx as *mut u8).add(VmctxLayout::INSTANCE as usize) as *const *const Instance)
         }
+    }
+
+    /// The host interfaces' state of this instance; panics if already borrowed, which would
+    /// mean a host function re-entered itself through the guest while holding it.
+    pub fn host_state(&self) -> RefMut<'_, HostState> {
+        self.host_state.borrow_mut()
     }
 
     pub fn descriptor(&self) -> &'static ModuleDescriptor {

@@ -16,6 +16,7 @@ use wafer_abi::{ModuleDescriptor, TrapKind};
 extern "C" {
     fn wafer_catch_traps(body: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> i32;
     fn wafer_raise_trap(kind: i32) -> !;
+    fn wafer_raise_trap_from_signal(kind: i32, signo: i32) -> !;
     fn wafer_trap_catch_active() -> i32;
 }
 
@@ -370,8 +371,8 @@ extern "C" fn handle_fault(signal: i32, _info: *mut libc::siginfo_t, context: *m
         if unsafe { wafer_trap_catch_active() } != 0 {
             set_pending(kind as u8, func, module);
             // SAFETY: the interrupted frames are compiled wasm code (owning nothing) above a
-            // `catch_traps` frame; siglongjmp restores the signal mask saved by sigsetjmp.
-            unsafe { wafer_raise_trap(kind as i32) };
+            // `catch_traps` frame; the signal is unblocked before the jump.
+            unsafe { wafer_raise_trap_from_signal(kind as i32, signal) };
         }
     }
     // Not a wasm trap: a bug in the runtime or the compiler. Report it, then let the signal

@@ -27,16 +27,13 @@
 
 #![allow(clippy::missing_safety_doc)]
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use wafer_abi::{extern_kind, valtype, TrapKind, VmCtx};
 
-use wafer_abi::{extern_kind, TrapKind, VmCtx};
-
-use super::bus::{Bus, ErrorCode, Op};
-use super::grant::{self, Access, I2cGrant};
-use super::trace::trace;
 use crate::guest_mem::GuestMemory;
 use crate::instance::{CallError, Instance};
+use wafer_devices::i2c::bus::{Bus, ErrorCode, Op};
+use wafer_devices::i2c::grant::{self, Access, I2cGrant};
+use wafer_devices::i2c::trace::trace;
 
 /// The largest single transfer: i2c-dev's message length is 16 bits, and every backend keeps
 /// the same limit so a driver behaves the same on the simulation.
@@ -70,7 +67,7 @@ enum Resource {
 
 /// One instance's handles: index + 1 is the handle, so 0 is never valid.
 #[derive(Default)]
-struct Handles {
+pub struct Handles {
     slots: Vec<Option<Resource>>,
 }
 
@@ -121,13 +118,12 @@ impl Handles {
     }
 }
 
-/// Handle tables, per instance (keyed by `vmctx`).
-static TABLES: Mutex<Option<HashMap<usize, Handles>>> = Mutex::new(None);
-
+/// The calling instance's handle table (see [`crate::instance::HostState`]).
 fn with_handles<T>(vmctx: *mut VmCtx, f: impl FnOnce(&mut Handles) -> T) -> T {
-    let mut guard = TABLES.lock().unwrap_or_else(|p| p.into_inner());
-    let tables = guard.get_or_insert_with(HashMap::new);
-    f(tables.entry(vmctx as usize).or_default())
+    // SAFETY: host functions are called by compiled code with the caller's live vmctx.
+    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    let mut state = instance.host_state();
+    f(&mut state.i2c)
 }
 
 /// Ends a host call: a fault becomes the trap, after everything it owns is dropped.
@@ -157,32 +153,73 @@ fn ret_area(mem: &GuestMemory, ptr: i32, size: u64, align: u32) -> Result<u32, F
 }
 
 /// Copies the guest's list `[ptr, ptr + len)` out of its memory.
-fn read_list(mem: &GuestMemory, ptr: u32, len: u32) -> Result<Vec<u8>, Fault> {
+fn read_list(mem: &GuestMemory, ptr: u32, len: u32) -> Result<Buffer, Fault> {
     let at = mem
         .range(ptr, len as u64)
         .map_err(|_| oob(format!("list {ptr:#x}+{len} is outside memory")))?;
     // SAFETY: the range was checked against the memory.
-    Ok(unsafe { std::slice::from_raw_parts(at, len as usize) }.to_vec())
+    Ok(Buffer::copy_of(unsafe {
+        std::slice::from_raw_parts(at, len as usize)
+    }))
+}
+
+/// The bytes of one transfer: inline for the short transfers sensors make, so the common
+/// register read or write allocates nothing on the host; on the heap past that.
+enum Buffer {
+    Inline {
+        bytes: [u8; Buffer::INLINE],
+        len: usize,
+    },
+    Heap(Vec<u8>),
+}
+
+impl Buffer {
+    const INLINE: usize = 64;
+
+    fn zeroed(len: usize) -> Buffer {
+        if len <= Buffer::INLINE {
+            Buffer::Inline {
+                bytes: [0; Buffer::INLINE],
+                len,
+            }
+        } else {
+            Buffer::Heap(vec![0; len])
+        }
+    }
+
+    fn copy_of(src: &[u8]) -> Buffer {
+        let mut buf = Buffer::zeroed(src.len());
+        buf.copy_from_slice(src);
+        buf
+    }
+}
+
+impl std::ops::Deref for Buffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Buffer::Inline { bytes, len } => &bytes[..*len],
+            Buffer::Heap(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Buffer {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            Buffer::Inline { bytes, len } => &mut bytes[..*len],
+            Buffer::Heap(v) => v,
+        }
+    }
 }
 
 /// Allocates `size` bytes aligned to `align` in the guest through `cabi_realloc` and returns
 /// the checked guest address. The memory may grow inside the call, so callers fetch it anew.
 unsafe fn guest_alloc(vmctx: *mut VmCtx, align: u32, size: u32) -> Result<u32, Fault> {
     let instance = unsafe { Instance::from_vmctx(vmctx) };
-    let func = instance
-        .export(b"cabi_realloc")
-        .filter(|e| e.kind == extern_kind::FUNC)
-        .ok_or_else(|| oob("the module exports no cabi_realloc to return a list through"))?;
-    let shape_ok = instance
-        .func_type(func.index)
-        .is_some_and(|t| t.params.len == 4 && t.results.len == 1);
-    if !shape_ok {
-        return Err(oob(
-            "cabi_realloc does not have the type (i32 i32 i32 i32) -> i32",
-        ));
-    }
+    let func = cabi_realloc(instance)?;
     let mut values = [0u64, 0, align as u64, size as u64];
-    match instance.call(func.index, &mut values) {
+    match instance.call(func, &mut values) {
         Ok(()) => {}
         Err(CallError::Trap(t)) => return Err(fault(t.kind, "cabi_realloc trapped")),
         Err(CallError::Invalid(msg)) => return Err(oob(msg)),
@@ -195,6 +232,29 @@ unsafe fn guest_alloc(vmctx: *mut VmCtx, align: u32, size: u32) -> Result<u32, F
         )));
     }
     Ok(ptr)
+}
+
+/// The function index of the instance's `cabi_realloc`, checked to have the canonical ABI's
+/// type `(i32 i32 i32 i32) -> i32`; looked up once per instance.
+fn cabi_realloc(instance: &Instance) -> Result<u32, Fault> {
+    if let Some(index) = instance.host_state().cabi_realloc {
+        return Ok(index);
+    }
+    let func = instance
+        .export(b"cabi_realloc")
+        .filter(|e| e.kind == extern_kind::FUNC)
+        .ok_or_else(|| oob("the module exports no cabi_realloc to return a list through"))?;
+    // SAFETY: descriptor slices are static data emitted by the compiler.
+    let shape_ok = instance.func_type(func.index).is_some_and(|t| unsafe {
+        t.params.as_slice() == [valtype::I32; 4] && t.results.as_slice() == [valtype::I32]
+    });
+    if !shape_ok {
+        return Err(oob(
+            "cabi_realloc does not have the type (i32 i32 i32 i32) -> i32",
+        ));
+    }
+    instance.host_state().cabi_realloc = Some(func.index);
+    Ok(func.index)
 }
 
 /// Copies `bytes` into a fresh guest allocation; returns (pointer, length).
@@ -279,7 +339,7 @@ unsafe fn read_impl(
     let retptr = ret_area(&mem, retptr, 12, 4)?;
     let data = on_bus(vmctx, this, |grant, bus| {
         let addr = grant.check(address as u16, Access::Read).map_err(refuse)?;
-        let mut buf = vec![0u8; check_len(len as u64)?];
+        let mut buf = Buffer::zeroed(check_len(len as u64)?);
         traced(grant, "read", addr, bus.read(addr, &mut buf))?;
         Ok(buf)
     })?;
@@ -307,7 +367,7 @@ unsafe fn write_read_impl(
             .check(address as u16, Access::WriteRead)
             .map_err(refuse)?;
         check_len(out.len() as u64)?;
-        let mut buf = vec![0u8; check_len(read_len as u64)?];
+        let mut buf = Buffer::zeroed(check_len(read_len as u64)?);
         traced(
             grant,
             "write-read",
@@ -353,7 +413,7 @@ unsafe fn write_impl(
 /// A transaction's operations as read from guest memory.
 enum OwnedOp {
     Read(usize),
-    Write(Vec<u8>),
+    Write(Buffer),
 }
 
 fn read_ops(mem: &GuestMemory, ptr: u32, count: u32) -> Result<Vec<OwnedOp>, Fault> {
@@ -445,7 +505,7 @@ unsafe fn transaction_impl(
 unsafe fn open_i2c_impl(vmctx: *mut VmCtx, ptr: i32, len: i32, retptr: i32) -> Result<(), Fault> {
     let mem = unsafe { memory(vmctx) }?;
     let retptr = ret_area(&mem, retptr, 8, 4)?;
-    let label = String::from_utf8(read_list(&mem, ptr as u32, len as u32)?)
+    let label = String::from_utf8(read_list(&mem, ptr as u32, len as u32)?.to_vec())
         .map_err(|_| oob("the bus label is not UTF-8"))?;
     // open-error: 0 not-granted, 1 unavailable.
     let opened = match grant::find(&label) {
@@ -453,7 +513,7 @@ unsafe fn open_i2c_impl(vmctx: *mut VmCtx, ptr: i32, len: i32, retptr: i32) -> R
             trace(|| format!("open-i2c {label:?}: no bus is granted under that label"));
             Err(0u8)
         }
-        Some(g) => match super::backend::open(g) {
+        Some(g) => match wafer_devices::i2c::backend::open(g) {
             Ok(bus) => Ok(with_handles(vmctx, |h| {
                 h.insert(Resource::I2c { grant: g, bus })
             })?),
