@@ -228,10 +228,15 @@ fn exec(exe: &Path, input: &Path, target: &Target, args: &[String]) -> Result<i3
         c.args(&target.runner[1..]).arg(exe);
         c
     };
-    let status = cmd
-        .args(args)
-        .status()
-        .with_context(|| format!("running {}", exe.display()))?;
+    let status = match cmd.args(args).status() {
+        Ok(status) => status,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !target.is_host() => bail!(
+            "`{}` is needed to run {} executables on this machine: install the Debian package `qemu-user`",
+            target.runner[0],
+            target.triple
+        ),
+        Err(e) => return Err(e).with_context(|| format!("running {}", exe.display())),
+    };
     Ok(status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
