@@ -1,0 +1,48 @@
+#!/bin/sh
+# /init of the rig's initramfs (tests/kernel/run.sh): loads the kernel modules, runs every
+# driver in /drivers/run-list with markers around its output, and powers off. Lines the rig
+# reads: `RESULT <key> <value>`, `WAFER-KERNEL end <driver> status=<n>`, `WAFER-KERNEL
+# error ...` and `WAFER-KERNEL done`.
+export PATH=/bin
+
+# No /dev/console in the archive (making device nodes needs root): open it from devtmpfs.
+mount -t devtmpfs dev /dev
+exec </dev/console >/dev/console 2>&1
+# The firmware leaves terminal escapes on the console's current line.
+echo
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+
+while read -r module params; do
+    # shellcheck disable=SC2086 # params are split on purpose
+    insmod "/modules/$module" $params || echo "WAFER-KERNEL error insmod $module failed"
+done </modules/order
+
+# Modules probe asynchronously; wait for the adapter's character device.
+tries=0
+while [ ! -e /dev/i2c-0 ] && [ "$tries" -lt 50 ]; do
+    sleep 0.1
+    tries=$((tries + 1))
+done
+name=$(cat /sys/class/i2c-dev/i2c-0/name 2>/dev/null)
+case "$name" in
+"SMBus I801 adapter"*) echo "RESULT kernel.i2c-0 i801" ;;
+*) echo "RESULT kernel.i2c-0 ${name:-missing}" ;;
+esac
+
+# The kernel's own view, to tell the sandbox from the bus: an EEPROM answers at 0x51 (which
+# the drivers are not granted), nothing at 0x60.
+echo "RESULT kernel.i2cget.0x51 $(i2cget -y 0 0x51 0x00 b 2>/dev/null || echo none)"
+echo "RESULT kernel.i2cget.0x60 $(i2cget -y 0 0x60 0x00 b 2>/dev/null || echo none)"
+
+# WAFER_TRACE=i2c: the runtime says on stderr why a call was refused.
+export WAFER_TRACE=i2c
+while read -r driver args; do
+    echo "WAFER-KERNEL begin $driver"
+    # shellcheck disable=SC2086 # args are split on purpose
+    "/drivers/$driver" $args
+    echo "WAFER-KERNEL end $driver status=$?"
+done </drivers/run-list
+
+echo "WAFER-KERNEL done"
+poweroff -f

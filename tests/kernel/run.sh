@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Drivers on a real Linux kernel: boots a Debian kernel in a QEMU q35 system guest (TCG, no
+# KVM needed) with an I2C echo device on the board's SMBus, runs wafer-built drivers on the
+# guest's /dev/i2c-0 from a small initramfs, and compares what they saw with
+# tests/kernel/expect/*.txt. Exits non-zero on any mismatch, missing result, failed driver
+# or a guest that never finished.
+#
+#   bash tests/kernel/run.sh                       # install (once), build, boot, check
+#   bash tests/kernel/run.sh --check CONSOLE_LOG   # only compare an earlier boot's console
+#
+# Environment:
+#   WAFER                      the wafer executable (default: target/release/wafer, built here)
+#   WORK                       work directory (default: target/kernel)
+#   WAFER_KERNEL_EXPECT_WRONG=1  flip one expectation on purpose: the run must then fail
+#   WAFER_KERNEL_ACCEL         QEMU accelerator (default tcg; kvm where /dev/kvm is usable)
+#   WAFER_KERNEL_TIMEOUT       seconds before the guest is killed (default 300)
+#
+# Adding a driver (the USB checks slot in here): build it in build_drivers with add_driver,
+# and write tests/kernel/expect/<name>.txt. The QEMU command already has an xHCI controller
+# with a USB keyboard and a USB storage stick, and the initramfs loads their kernel modules.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+export WORK=${WORK:-$root/target/kernel}
+work=$WORK
+console=$work/console.log
+
+say() { echo "kernel rig: $*" >&2; }
+die() {
+    say "FAIL: $*"
+    exit 1
+}
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# --- expectations --------------------------------------------------------------------------
+
+# Compares the RESULT lines of a console log with every tests/kernel/expect/*.txt file:
+# each expected key must be reported with exactly that value, and nothing unexpected may be
+# reported. Also checks every driver exited 0 and the guest reached its end.
+check() {
+    local log=$1
+    local expected actual
+    expected=$(mktemp)
+    actual=$(mktemp)
+    # shellcheck disable=SC2064
+    trap "rm -f '$expected' '$actual'" RETURN
+    cat "$here"/expect/*.txt | sed -e 's/[[:space:]]*#.*$//' -e '/^[[:space:]]*$/d' |
+        sort >"$expected"
+    if [ "${WAFER_KERNEL_EXPECT_WRONG:-0}" = 1 ]; then
+        # The first expectation gets a value no driver prints.
+        sed -i '1s/^\([^ ]*\) .*/\1 deliberately-wrong-expectation/' "$expected"
+        say "WAFER_KERNEL_EXPECT_WRONG=1: expecting '$(head -n1 "$expected")'"
+    fi
+    tr -d '\r' <"$log" | sed -n 's/^.*RESULT //p' | sort >"$actual"
+
+    echo "--- what the drivers saw ---"
+    cat "$actual"
+    echo "----------------------------"
+
+    local bad=0
+    if ! grep -q 'WAFER-KERNEL done' <(tr -d '\r' <"$log"); then
+        say "the guest never reached its end (see $log)"
+        bad=1
+    fi
+    while read -r line; do
+        say "driver failed: $line"
+        bad=1
+    done < <(tr -d '\r' <"$log" | grep -o 'WAFER-KERNEL end .*' | grep -v ' status=0$' || true)
+    while read -r line; do
+        say "$line"
+        bad=1
+    done < <(tr -d '\r' <"$log" | grep -o 'WAFER-KERNEL error .*' || true)
+    # Lines only one side has: a wrong value shows up as one of each.
+    while read -r line; do
+        say "expected, not seen: $line"
+        bad=1
+    done < <(comm -23 "$expected" "$actual")
+    while read -r line; do
+        say "seen, not expected: $line"
+        bad=1
+    done < <(comm -13 "$expected" "$actual")
+    if [ "$bad" -ne 0 ]; then
+        say "FAIL: the drivers did not see what tests/kernel/expect/ says (console: $log)"
+        return 1
+    fi
+    say "ok: $(wc -l <"$expected") results as expected"
+}
+
+if [ "${1:-}" = "--check" ]; then
+    [ -f "${2:-}" ] || die "--check needs a console log"
+    check "$2"
+    exit
+fi
+
+# --- install ---------------------------------------------------------------------------------
+
+t_total=$(now)
+t=$(now)
+bash "$here/install.sh"
+t_install=$(elapsed "$t")
+
+kver=$(ls "$work/kernel/lib/modules")
+moddir=$work/kernel/lib/modules/$kver
+busybox=$work/busybox/bin/busybox
+vmlinuz=$work/kernel/boot/vmlinuz-$kver
+
+# --- drivers ---------------------------------------------------------------------------------
+
+t=$(now)
+wafer=${WAFER:-}
+if [ -z "$wafer" ]; then
+    (cd "$root" && cargo build --quiet --release -p wafer)
+    wafer=$root/target/release/wafer
+fi
+
+initrd_dir=$work/initramfs
+rm -rf "$initrd_dir"
+mkdir -p "$initrd_dir"/{bin,dev,proc,sys,drivers,modules}
+run_list=$initrd_dir/drivers/run-list
+: >"$run_list"
+
+# add_driver NAME EXECUTABLE [ARGS...]: copy a built driver into the initramfs, to run in
+# the order added.
+add_driver() {
+    local name=$1 exe=$2
+    shift 2
+    cp "$exe" "$initrd_dir/drivers/$name"
+    echo "$name $*" >>"$run_list"
+}
+
+# A Rust guest crate under tests/kernel, built for wasm32-wasip1; prints the .wasm path.
+build_guest() {
+    local crate=$1 name=$2
+    cargo build --quiet --release --target wasm32-wasip1 \
+        --manifest-path "$here/$crate/Cargo.toml" --target-dir "$work/cargo" >&2 ||
+        die "building $crate failed (scripts/setup.sh adds the wasm32-wasip1 target)"
+    echo "$work/cargo/wasm32-wasip1/release/$name.wasm"
+}
+
+build_drivers() {
+    local wasm
+    wasm=$(build_guest i2c-driver kernel-i2c)
+    # The q35 SMBus is the guest's first (and only) I2C adapter. 0x51 stays out of the grant
+    # although an EEPROM answers there; nothing answers at 0x60.
+    "$wafer" build "$wasm" -o "$work/kernel-i2c" \
+        --i2c smbus=/dev/i2c-0:0x42,0x50,0x52,0x53,0x54,0x55,0x56,0x57,0x60
+    add_driver i2c "$work/kernel-i2c" full
+    # The same module, granted only 0x50: the echo device must stay out of reach.
+    "$wafer" build "$wasm" -o "$work/kernel-i2c-restricted" --i2c smbus=/dev/i2c-0:0x50
+    add_driver i2c-restricted "$work/kernel-i2c-restricted" restricted
+}
+build_drivers
+t_build=$(elapsed "$t")
+
+# --- initramfs -------------------------------------------------------------------------------
+
+t=$(now)
+cp "$busybox" "$initrd_dir/bin/busybox"
+for applet in sh mount insmod cat sleep poweroff echo ls i2cget dmesg grep; do
+    ln -sf busybox "$initrd_dir/bin/$applet"
+done
+
+# Kernel modules and their dependencies (modules.dep, made by busybox depmod since the
+# package ships none), dependencies first, each once.
+[ -f "$moddir/modules.dep" ] || "$busybox" depmod -b "$work/kernel" "$kver"
+wanted=(i2c-dev i2c-i801 xhci-pci usb-storage sd_mod usbhid hid-generic)
+# Module parameters, by module name (none needed now; e.g. [i2c-i801]="disable_features=..").
+declare -A module_params=()
+declare -A loaded=()
+order=()
+module_path() {
+    # modules.dep names files with '-' or '_' as the kernel build left them.
+    local name=$1 alt
+    alt=$(tr '_-' '-_' <<<"$name")
+    grep -m1 -E "(^|/)($name|$alt)\.ko(\.xz|\.zst|\.gz)?:" "$moddir/modules.dep" | cut -d: -f1
+}
+add_module() {
+    local rel=$1 deps dep
+    [ -n "${loaded[$rel]:-}" ] && return
+    loaded[$rel]=1
+    deps=$(grep -m1 "^$rel:" "$moddir/modules.dep" | cut -d: -f2)
+    for dep in $deps; do add_module "$dep"; done
+    order+=("$rel")
+}
+for m in "${wanted[@]}"; do
+    rel=$(module_path "$m")
+    [ -n "$rel" ] || die "kernel $kver has no module $m (is it built in? see its config)"
+    add_module "$rel"
+done
+: >"$initrd_dir/modules/order"
+for rel in "${order[@]}"; do
+    base=$(basename "$rel")
+    # busybox insmod loads plain ELF modules only.
+    case "$base" in
+    *.ko.xz) xz -dc "$moddir/$rel" >"$initrd_dir/modules/${base%.xz}" ;;
+    *.ko.zst) zstd -qdc "$moddir/$rel" >"$initrd_dir/modules/${base%.zst}" ;;
+    *.ko.gz) gzip -dc "$moddir/$rel" >"$initrd_dir/modules/${base%.gz}" ;;
+    *) cp "$moddir/$rel" "$initrd_dir/modules/$base" ;;
+    esac
+    echo "${base%.ko*}.ko ${module_params[${base%.ko*}]:-}" >>"$initrd_dir/modules/order"
+done
+
+cp "$here/init.sh" "$initrd_dir/init"
+chmod +x "$initrd_dir/init"
+(cd "$initrd_dir" && find . | "$busybox" cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initramfs.cpio.gz"
+
+# A blank stick for the USB storage device.
+[ -f "$work/usb-stick.img" ] || truncate -s 16M "$work/usb-stick.img"
+t_initrd=$(elapsed "$t")
+
+# --- boot ------------------------------------------------------------------------------------
+
+t=$(now)
+accel=${WAFER_KERNEL_ACCEL:-tcg}
+say "booting $kver ($accel), console in $console"
+status=0
+timeout --foreground -k 5 "${WAFER_KERNEL_TIMEOUT:-300}" \
+    qemu-system-x86_64 -accel "$accel" -M q35 -m 512 -smp 1 -nographic -no-reboot \
+    -kernel "$vmlinuz" -initrd "$work/initramfs.cpio.gz" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=4" \
+    -device i2c-echo,address=0x42 \
+    -device qemu-xhci,id=xhci \
+    -device usb-kbd,bus=xhci.0 \
+    -drive if=none,id=stick,format=raw,file="$work/usb-stick.img" \
+    -device usb-storage,bus=xhci.0,drive=stick \
+    </dev/null >"$console" 2>&1 || status=$?
+t_boot=$(elapsed "$t")
+[ "$status" -eq 124 ] && say "the guest did not power off within ${WAFER_KERNEL_TIMEOUT:-300} s"
+[ "$status" -eq 0 ] || say "qemu exited with status $status"
+
+result=0
+check "$console" || result=1
+say "timings: install ${t_install}s, build ${t_build}s, initramfs ${t_initrd}s, boot ${t_boot}s, total $(elapsed "$t_total")s"
+exit $result
