@@ -203,3 +203,315 @@ fn worlds_import_what_the_runtime_provides() {
         );
     }
 }
+
+fn cases(r: &Resolve, iface: &wit_parser::Interface, name: &str) -> Vec<String> {
+    match &r.types[iface.types[name]].kind {
+        TypeDefKind::Enum(e) => e.cases.iter().map(|c| c.name.clone()).collect(),
+        TypeDefKind::Flags(f) => f.flags.iter().map(|c| c.name.clone()).collect(),
+        TypeDefKind::Record(rec) => rec
+            .fields
+            .iter()
+            .map(|f| format!("{}: {}", f.name, type_text(r, &f.ty)))
+            .collect(),
+        TypeDefKind::Variant(v) => v
+            .cases
+            .iter()
+            .map(|c| match &c.ty {
+                Some(t) => format!("{}({})", c.name, type_text(r, t)),
+                None => c.name.clone(),
+            })
+            .collect(),
+        k => panic!("{name} is {k:?}"),
+    }
+}
+
+fn usb_type_text(r: &Resolve, ty: &Type) -> String {
+    match ty {
+        Type::Bool => "bool".into(),
+        Type::Id(id) => match &r.types[*id].kind {
+            TypeDefKind::List(t) => format!("list<{}>", usb_type_text(r, t)),
+            TypeDefKind::Tuple(t) => format!(
+                "tuple<{}>",
+                t.types
+                    .iter()
+                    .map(|t| usb_type_text(r, t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            TypeDefKind::Result(res) => format!(
+                "result<{}, {}>",
+                res.ok.as_ref().map_or("_".into(), |t| usb_type_text(r, t)),
+                res.err.as_ref().map_or("_".into(), |t| usb_type_text(r, t))
+            ),
+            _ => type_text(r, ty),
+        },
+        _ => type_text(r, ty),
+    }
+}
+
+fn usb_signatures(r: &Resolve, iface: &wit_parser::Interface) -> Vec<String> {
+    let mut sigs: Vec<String> = iface
+        .functions
+        .values()
+        .map(|f| {
+            let params: Vec<String> = f
+                .params
+                .iter()
+                .map(|p| format!("{}: {}", p.name, usb_type_text(r, &p.ty)))
+                .collect();
+            let result = f
+                .result
+                .as_ref()
+                .map_or(String::new(), |t| format!(" -> {}", usb_type_text(r, t)));
+            format!("{}({}){result}", f.name, params.join(", "))
+        })
+        .collect();
+    sigs.sort();
+    sigs
+}
+
+const USB: &str = "component:usb@0.2.1";
+
+#[test]
+fn component_usb_types_match_the_proposal() {
+    let (r, _) = resolve();
+    let errors = interface(&r, USB, "errors");
+    assert_eq!(
+        cases(&r, errors, "libusb-error"),
+        [
+            "io",
+            "invalid-param",
+            "access",
+            "no-device",
+            "not-found",
+            "busy",
+            "timeout",
+            "overflow",
+            "pipe",
+            "interrupted",
+            "no-mem",
+            "not-supported",
+            "other"
+        ]
+    );
+    let configuration = interface(&r, USB, "configuration");
+    assert_eq!(
+        cases(&r, configuration, "config-value"),
+        ["unconfigured", "value(u8)"]
+    );
+    let d = interface(&r, USB, "descriptors");
+    assert_eq!(
+        cases(&r, d, "device-descriptor"),
+        [
+            "length: u8",
+            "descriptor-type: u8",
+            "usb-version-bcd: u16",
+            "device-class: u8",
+            "device-subclass: u8",
+            "device-protocol: u8",
+            "max-packet-size0: u8",
+            "vendor-id: u16",
+            "product-id: u16",
+            "device-version-bcd: u16",
+            "manufacturer-index: u8",
+            "product-index: u8",
+            "serial-number-index: u8",
+            "num-configurations: u8"
+        ]
+    );
+    assert_eq!(
+        cases(&r, d, "configuration-descriptor"),
+        [
+            "length: u8",
+            "descriptor-type: u8",
+            "total-length: u16",
+            "interfaces: list<interface-descriptor>",
+            "configuration-value: u8",
+            "configuration-index: u8",
+            "attributes: u8",
+            "max-power: u8"
+        ]
+    );
+    assert_eq!(
+        cases(&r, d, "interface-descriptor"),
+        [
+            "length: u8",
+            "descriptor-type: u8",
+            "interface-number: u8",
+            "alternate-setting: u8",
+            "endpoints: list<endpoint-descriptor>",
+            "interface-class: u8",
+            "interface-subclass: u8",
+            "interface-protocol: u8",
+            "interface-index: u8"
+        ]
+    );
+    assert_eq!(
+        cases(&r, d, "endpoint-descriptor"),
+        [
+            "length: u8",
+            "descriptor-type: u8",
+            "endpoint-address: u8",
+            "attributes: u8",
+            "max-packet-size: u16",
+            "interval: u8",
+            "refresh: u8",
+            "synch-address: u8"
+        ]
+    );
+    let t = interface(&r, USB, "transfers");
+    assert_eq!(
+        cases(&r, t, "transfer-type"),
+        ["control", "bulk", "interrupt", "isochronous"]
+    );
+    assert_eq!(
+        cases(&r, t, "transfer-setup"),
+        [
+            "bm-request-type: u8",
+            "b-request: u8",
+            "w-value: u16",
+            "w-index: u16"
+        ]
+    );
+    assert_eq!(
+        cases(&r, t, "transfer-options"),
+        [
+            "endpoint: u8",
+            "timeout-ms: u32",
+            "stream-id: u32",
+            "iso-packets: u32"
+        ]
+    );
+    let dev = interface(&r, USB, "device");
+    assert_eq!(
+        cases(&r, dev, "usb-speed"),
+        [
+            "unknown",
+            "low",
+            "full",
+            "high",
+            "super",
+            "super-plus",
+            "super-plus-X2"
+        ]
+    );
+    assert_eq!(
+        cases(&r, dev, "device-location"),
+        [
+            "bus-number: u8",
+            "device-address: u8",
+            "port-number: u8",
+            "speed: usb-speed"
+        ]
+    );
+    let hot = interface(&r, USB, "usb-hotplug");
+    assert_eq!(cases(&r, hot, "event"), ["arrived", "left"]);
+    assert_eq!(
+        cases(&r, hot, "info"),
+        ["bus: u8", "address: u8", "vendor: u16", "product: u16"]
+    );
+}
+
+#[test]
+fn component_usb_functions_match_the_proposal_and_the_runtime() {
+    let (r, _) = resolve();
+    let e = "libusb-error";
+    let transfers = interface(&r, USB, "transfers");
+    assert_eq!(
+        usb_signatures(&r, transfers),
+        [
+            format!("[method]transfer.cancel-transfer(self: borrow<transfer>) -> result<_, {e}>"),
+            format!("[method]transfer.submit-transfer(self: borrow<transfer>, data: list<u8>) -> result<_, {e}>"),
+            format!("await-transfer(xfer: transfer) -> result<list<u8>, {e}>"),
+        ]
+    );
+    let device = interface(&r, USB, "device");
+    let cd = "configuration-descriptor";
+    let h = "self: borrow<device-handle>";
+    let d = "self: borrow<usb-device>";
+    assert_eq!(
+        usb_signatures(&r, device),
+        [
+            format!("[method]device-handle.alloc-streams({h}, num-streams: u32, endpoints: list<u8>) -> result<_, {e}>"),
+            format!("[method]device-handle.attach-kernel-driver({h}, ifac: u8) -> result<_, {e}>"),
+            format!("[method]device-handle.claim-interface({h}, ifac: u8) -> result<_, {e}>"),
+            format!("[method]device-handle.clear-halt({h}, endpoint: u8) -> result<_, {e}>"),
+            format!("[method]device-handle.close({h})"),
+            format!("[method]device-handle.detach-kernel-driver({h}, ifac: u8) -> result<_, {e}>"),
+            format!("[method]device-handle.free-streams({h}, endpoints: list<u8>) -> result<_, {e}>"),
+            format!("[method]device-handle.get-configuration({h}) -> result<u8, {e}>"),
+            format!("[method]device-handle.kernel-driver-active({h}, ifac: u8) -> result<bool, {e}>"),
+            format!("[method]device-handle.new-transfer({h}, xfer-type: transfer-type, setup: transfer-setup, buf-size: u32, opts: transfer-options) -> result<transfer, {e}>"),
+            format!("[method]device-handle.release-interface({h}, ifac: u8) -> result<_, {e}>"),
+            format!("[method]device-handle.reset-device({h}) -> result<_, {e}>"),
+            format!("[method]device-handle.set-configuration({h}, config: config-value) -> result<_, {e}>"),
+            format!("[method]device-handle.set-interface-altsetting({h}, ifac: u8, alt-setting: u8) -> result<_, {e}>"),
+            format!("[method]usb-device.get-active-configuration-descriptor({d}) -> result<{cd}, {e}>"),
+            format!("[method]usb-device.get-configuration-descriptor({d}, config-index: u8) -> result<{cd}, {e}>"),
+            format!("[method]usb-device.get-configuration-descriptor-by-value({d}, config-value: u8) -> result<{cd}, {e}>"),
+            format!("[method]usb-device.open({d}) -> result<device-handle, {e}>"),
+            format!("init() -> result<_, {e}>"),
+            format!("list-devices() -> result<list<tuple<usb-device, device-descriptor, device-location>>, {e}>"),
+        ]
+    );
+    let hotplug = interface(&r, USB, "usb-hotplug");
+    assert_eq!(
+        usb_signatures(&r, hotplug),
+        [
+            format!("enable-hotplug() -> result<_, {e}>"),
+            "poll-events() -> list<tuple<event, info, usb-device>>".to_string(),
+        ]
+    );
+
+    // The world imports the six interfaces, and the runtime serves every function of them
+    // (plus a drop per resource) under both package spellings.
+    let (_, p) = r
+        .packages
+        .iter()
+        .find(|(_, p)| p.name.to_string() == USB)
+        .unwrap();
+    let guest = &r.worlds[p.worlds["guest"]];
+    let mut imported: Vec<String> = guest
+        .imports
+        .keys()
+        .filter_map(|k| match k {
+            WorldKey::Interface(id) => r.id_of(*id),
+            _ => None,
+        })
+        .collect();
+    imported.sort();
+    assert_eq!(
+        imported,
+        [
+            "component:usb/configuration@0.2.1",
+            "component:usb/descriptors@0.2.1",
+            "component:usb/device@0.2.1",
+            "component:usb/errors@0.2.1",
+            "component:usb/transfers@0.2.1",
+            "component:usb/usb-hotplug@0.2.1"
+        ]
+    );
+    for (iface, alias, resources) in [
+        ("device", "device", &["usb-device", "device-handle"][..]),
+        ("transfers", "transfers", &["transfer"][..]),
+        ("usb-hotplug", "hotplug", &[][..]),
+    ] {
+        let names = interface(&r, USB, iface)
+            .functions
+            .keys()
+            .cloned()
+            .chain(resources.iter().map(|r| format!("[resource-drop]{r}")));
+        for name in names {
+            for module in [
+                format!("component:usb/{iface}@0.2.1"),
+                format!("wasi:usb/{alias}@0.2.1"),
+            ] {
+                assert!(
+                    wafer_abi::HOST_MODULES.contains(&module.as_str())
+                        && wafer_abi::host_func(&module, &name).is_some(),
+                    "{module} {name}"
+                );
+            }
+        }
+    }
+}

@@ -90,6 +90,22 @@ fn format_capabilities(arch: &str, caps: &Capabilities) -> String {
             }
         );
     }
+    let _ = writeln!(out, "usb devices ({}):", caps.usb.len());
+    for g in &caps.usb {
+        let list = |l: &Option<Vec<u8>>, hex: bool| match l {
+            None => "all".to_string(),
+            Some(l) if hex => capabilities::format_addresses(l),
+            Some(l) => l.iter().map(u8::to_string).collect::<Vec<_>>().join(","),
+        };
+        let _ = writeln!(
+            out,
+            "  {:04x}:{:04x}  interfaces {}  endpoints {}",
+            g.vendor,
+            g.product,
+            list(&g.interfaces, false),
+            list(&g.endpoints, true)
+        );
+    }
     if !caps.dirs.is_empty() {
         let _ = writeln!(
             out,

@@ -78,6 +78,11 @@ struct BuildArgs {
     /// The driver opens it by LABEL and reaches only those addresses.
     #[arg(long = "i2c", value_name = "LABEL=DEVICE:ADDRS[:ro]")]
     i2c: Vec<String>,
+    /// Grant the USB devices with this vendor and product id (4 hex digits each), optionally
+    /// only some interfaces and endpoints: VID:PID[:if=N[,N...]][:ep=0xNN[,0xNN...]]
+    /// (e.g. 2341:8057:if=0:ep=0x81,0x01). Other devices are invisible to the driver.
+    #[arg(long = "usb", value_name = "VID:PID[:if=..][:ep=..]")]
+    usb: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -122,6 +127,10 @@ impl BuildArgs {
         for arg in &self.i2c {
             caps.i2c
                 .push(wafer_abi::capabilities::parse_i2c_option(arg).map_err(anyhow::Error::msg)?);
+        }
+        for arg in &self.usb {
+            caps.usb
+                .push(wafer_abi::capabilities::parse_usb_option(arg).map_err(anyhow::Error::msg)?);
         }
         caps.validate().map_err(anyhow::Error::msg)?;
         Ok(caps)

@@ -112,6 +112,7 @@ fn run_driver(
     // Decoded (and checked) once more by wasi::init above; an error there already returned.
     if let Ok(caps) = wafer_abi::capabilities::decode(capabilities) {
         wafer_devices::i2c::grant::set_grants(wafer_devices::i2c::grant::from_capabilities(&caps));
+        wafer_devices::usb::grant::set_grants(caps.usb.clone());
     }
     let instance = match Instance::new(desc, &imports) {
         // The process ends with this instance: unmapping its reservation first would only

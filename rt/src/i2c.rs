@@ -46,14 +46,14 @@ pub struct Fault {
     pub why: String,
 }
 
-fn fault(kind: TrapKind, why: impl Into<String>) -> Fault {
+pub(crate) fn fault(kind: TrapKind, why: impl Into<String>) -> Fault {
     Fault {
         kind,
         why: why.into(),
     }
 }
 
-fn oob(why: impl Into<String>) -> Fault {
+pub(crate) fn oob(why: impl Into<String>) -> Fault {
     fault(TrapKind::MemoryOutOfBounds, why)
 }
 
@@ -137,12 +137,12 @@ fn finish(vmctx: *mut VmCtx, outcome: Result<(), Fault>) {
     }
 }
 
-unsafe fn memory(vmctx: *mut VmCtx) -> Result<GuestMemory, Fault> {
+pub(crate) unsafe fn memory(vmctx: *mut VmCtx) -> Result<GuestMemory, Fault> {
     unsafe { GuestMemory::from_vmctx(vmctx) }.map_err(|_| oob("the module has no memory"))
 }
 
 /// Checks a return area of `size` bytes at `ptr` aligned to `align`.
-fn ret_area(mem: &GuestMemory, ptr: i32, size: u64, align: u32) -> Result<u32, Fault> {
+pub(crate) fn ret_area(mem: &GuestMemory, ptr: i32, size: u64, align: u32) -> Result<u32, Fault> {
     let ptr = ptr as u32;
     if !ptr.is_multiple_of(align) {
         return Err(oob(format!("return area {ptr:#x} is not {align}-aligned")));
@@ -215,7 +215,7 @@ impl std::ops::DerefMut for Buffer {
 
 /// Allocates `size` bytes aligned to `align` in the guest through `cabi_realloc` and returns
 /// the checked guest address. The memory may grow inside the call, so callers fetch it anew.
-unsafe fn guest_alloc(vmctx: *mut VmCtx, align: u32, size: u32) -> Result<u32, Fault> {
+pub(crate) unsafe fn guest_alloc(vmctx: *mut VmCtx, align: u32, size: u32) -> Result<u32, Fault> {
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     let func = cabi_realloc(instance)?;
     let mut values = [0u64, 0, align as u64, size as u64];

@@ -84,6 +84,7 @@ pub struct Instance {
 #[derive(Default)]
 pub struct HostState {
     pub i2c: crate::i2c::Handles,
+    pub usb: crate::usb::Handles,
     /// Function index of the guest's `cabi_realloc`, once a host function has needed it.
     pub cabi_realloc: Option<u32>,
 }

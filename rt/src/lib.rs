@@ -13,6 +13,7 @@ pub mod signature;
 pub mod spec;
 pub mod table;
 pub mod trap;
+pub mod usb;
 pub mod wasi;
 
 #[cfg(test)]

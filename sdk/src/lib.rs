@@ -15,6 +15,8 @@ wit_bindgen::generate!({
     additional_derives: [PartialEq, Eq],
 });
 
+pub mod usb;
+
 use embedded_hal::i2c::{
     self as hal_i2c, ErrorKind, NoAcknowledgeSource, Operation, SevenBitAddress,
 };

@@ -16,6 +16,7 @@
 //! env\t<key>\t<value>
 //! env-pass\t<key>
 //! i2c\t<label>\t<device>\t<addresses>\trw|ro
+//! usb\t<vid>:<pid>\t<interfaces>\t<endpoints>
 //! ```
 //!
 //! - `dir`: a preopened directory: the guest sees host directory `<host>` under the name
@@ -27,6 +28,9 @@
 //!   runtime's simulation) opened by the guest under `<label>`; `<addresses>` are the 7-bit
 //!   addresses it may reach, as `0x`-hex separated by commas; `ro` refuses writes that are not
 //!   a register selection followed by a read (see the runtime's i2c grant).
+//! - `usb`: the USB devices with this vendor and product id (4 hex digits each); the driver
+//!   may claim only `<interfaces>` (decimal, separated by commas) and transfer only on
+//!   `<endpoints>` (`0x`-hex addresses with their direction bit); `*` is "all of them".
 //!
 //! Fields are bytes (paths need not be UTF-8). A backslash, tab, newline or carriage return
 //! inside a field is written as `\\`, `\t`, `\n`, `\r`; no other escape exists, and NUL is not
@@ -92,12 +96,26 @@ pub struct I2cGrant {
     pub read_only: bool,
 }
 
+/// USB devices (`wafer build --usb VID:PID[:if=N[,N...]][:ep=0xNN[,0xNN...]]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsbGrant {
+    pub vendor: u16,
+    pub product: u16,
+    /// The interface numbers the driver may claim; `None`: every interface.
+    pub interfaces: Option<Vec<u8>>,
+    /// The endpoint addresses (direction bit included) the driver may transfer on; `None`:
+    /// every endpoint. Endpoint 0 (control) is never listed: its requests are checked by
+    /// their recipient instead.
+    pub endpoints: Option<Vec<u8>>,
+}
+
 /// Everything a driver is granted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Capabilities {
     pub dirs: Vec<DirGrant>,
     pub env: Vec<EnvGrant>,
     pub i2c: Vec<I2cGrant>,
+    pub usb: Vec<UsbGrant>,
 }
 
 /// Why a grant, an encoding or a re-pointing was refused.
@@ -120,7 +138,7 @@ fn lossy(bytes: &[u8]) -> String {
 
 impl Capabilities {
     pub fn is_empty(&self) -> bool {
-        self.dirs.is_empty() && self.env.is_empty() && self.i2c.is_empty()
+        self.dirs.is_empty() && self.env.is_empty() && self.i2c.is_empty() && self.usb.is_empty()
     }
 
     /// Checks what a grant set must satisfy whatever its origin: no NUL, no empty names,
@@ -175,6 +193,36 @@ impl Capabilities {
                 return Err(err(alloc::format!(
                     "i2c bus {} is granted twice",
                     lossy(&g.label)
+                )));
+            }
+        }
+        for (i, g) in self.usb.iter().enumerate() {
+            if self.usb[..i]
+                .iter()
+                .any(|o| (o.vendor, o.product) == (g.vendor, g.product))
+            {
+                return Err(err(alloc::format!(
+                    "usb device {:04x}:{:04x} is granted twice",
+                    g.vendor,
+                    g.product
+                )));
+            }
+            for list in [&g.interfaces, &g.endpoints].into_iter().flatten() {
+                if list.is_empty() {
+                    return Err(err("a usb grant lists no interface or no endpoint"));
+                }
+                if list.iter().enumerate().any(|(j, x)| list[..j].contains(x)) {
+                    return Err(err("a usb grant lists an interface or endpoint twice"));
+                }
+            }
+            if let Some(ep) = g
+                .endpoints
+                .iter()
+                .flatten()
+                .find(|&&e| e & 0x70 != 0 || e & 0x0F == 0)
+            {
+                return Err(err(alloc::format!(
+                    "{ep:#04x} is not an endpoint address (0x01..0x0f OUT, 0x81..0x8f IN; endpoint 0 is always reachable)"
                 )));
             }
         }
@@ -295,6 +343,78 @@ pub fn parse_i2c_option(arg: &str) -> Result<I2cGrant, CapError> {
     Ok(grant)
 }
 
+fn parse_u8_list(list: &str, what: &str) -> Result<Vec<u8>, CapError> {
+    list.split(',')
+        .map(|item| {
+            let item = item.trim();
+            match item.strip_prefix("0x").or_else(|| item.strip_prefix("0X")) {
+                Some(hex) => u8::from_str_radix(hex, 16),
+                None => item.parse(),
+            }
+            .map_err(|_| err(alloc::format!("{item:?} is not {what}")))
+        })
+        .collect()
+}
+
+fn parse_id(text: &str) -> Option<u16> {
+    if text.len() != 4 {
+        return None;
+    }
+    u16::from_str_radix(text, 16).ok()
+}
+
+/// Parses `--usb`'s `VID:PID[:if=N[,N...]][:ep=0xNN[,0xNN...]]` (ids as 4 hex digits).
+pub fn parse_usb_option(arg: &str) -> Result<UsbGrant, CapError> {
+    let usage = || {
+        err(alloc::format!(
+            "usb grant {arg:?} must be VID:PID[:if=N[,N...]][:ep=0xNN[,0xNN...]] with 4-digit hex ids"
+        ))
+    };
+    let mut parts = arg.split(':');
+    let vendor = parts.next().and_then(parse_id).ok_or_else(usage)?;
+    let product = parts.next().and_then(parse_id).ok_or_else(usage)?;
+    let mut grant = UsbGrant {
+        vendor,
+        product,
+        interfaces: None,
+        endpoints: None,
+    };
+    for part in parts {
+        if let Some(list) = part.strip_prefix("if=") {
+            if grant.interfaces.is_some() {
+                return Err(usage());
+            }
+            grant.interfaces = Some(parse_u8_list(list, "an interface number")?);
+        } else if let Some(list) = part.strip_prefix("ep=") {
+            if grant.endpoints.is_some() {
+                return Err(usage());
+            }
+            grant.endpoints = Some(parse_u8_list(list, "an endpoint address")?);
+        } else {
+            return Err(usage());
+        }
+    }
+    Capabilities {
+        usb: alloc::vec![grant.clone()],
+        ..Capabilities::default()
+    }
+    .validate()?;
+    Ok(grant)
+}
+
+/// `2341:8057`, and the grant's limits the way `--usb` spells them (` if=0 ep=0x81,0x01`).
+pub fn format_usb(g: &UsbGrant) -> String {
+    let mut out = alloc::format!("{:04x}:{:04x}", g.vendor, g.product);
+    if let Some(list) = &g.interfaces {
+        let items: Vec<String> = list.iter().map(|i| alloc::format!("{i}")).collect();
+        out.push_str(&alloc::format!(":if={}", items.join(",")));
+    }
+    if let Some(list) = &g.endpoints {
+        out.push_str(&alloc::format!(":ep={}", format_addresses(list)));
+    }
+    out
+}
+
 fn push_field(out: &mut Vec<u8>, field: &[u8]) {
     out.push(b'\t');
     for &b in field {
@@ -341,6 +461,26 @@ pub fn encode(caps: &Capabilities) -> Result<Vec<u8>, CapError> {
         push_field(&mut out, &g.device);
         push_field(&mut out, format_addresses(&g.addresses).as_bytes());
         push_field(&mut out, if g.read_only { b"ro" } else { b"rw" });
+        out.push(b'\n');
+    }
+    for g in &caps.usb {
+        out.extend_from_slice(b"usb");
+        push_field(
+            &mut out,
+            alloc::format!("{:04x}:{:04x}", g.vendor, g.product).as_bytes(),
+        );
+        let interfaces = g.interfaces.as_ref().map_or(String::from("*"), |l| {
+            l.iter()
+                .map(|i| alloc::format!("{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        push_field(&mut out, interfaces.as_bytes());
+        let endpoints = g
+            .endpoints
+            .as_ref()
+            .map_or(String::from("*"), |l| format_addresses(l));
+        push_field(&mut out, endpoints.as_bytes());
         out.push(b'\n');
     }
     Ok(out)
@@ -411,6 +551,23 @@ pub fn decode(bytes: &[u8]) -> Result<Capabilities, CapError> {
                     _ => return Err(err("an i2c grant is neither rw nor ro")),
                 },
             }),
+            (b"usb", [ids, interfaces, endpoints]) => {
+                let bad = || err("a usb grant is not <vid>:<pid> <interfaces> <endpoints>");
+                let ids = lossy(ids);
+                let (v, p) = ids.split_once(':').ok_or_else(bad)?;
+                let list = |field: &[u8], what: &str| -> Result<Option<Vec<u8>>, CapError> {
+                    match field {
+                        b"*" => Ok(None),
+                        f => parse_u8_list(&lossy(f), what).map(Some),
+                    }
+                };
+                caps.usb.push(UsbGrant {
+                    vendor: parse_id(v).ok_or_else(bad)?,
+                    product: parse_id(p).ok_or_else(bad)?,
+                    interfaces: list(interfaces, "an interface number")?,
+                    endpoints: list(endpoints, "an endpoint address")?,
+                });
+            }
             _ => {
                 return Err(err(alloc::format!(
                     "unknown capability line {:?}",
@@ -507,7 +664,49 @@ mod tests {
                 },
             ],
             i2c: Vec::new(),
+            usb: Vec::new(),
         }
+    }
+
+    #[test]
+    fn usb_grants_round_trip_and_parse() {
+        let all = parse_usb_option("2341:8057").unwrap();
+        assert_eq!((all.vendor, all.product), (0x2341, 0x8057));
+        assert_eq!(
+            (all.interfaces.clone(), all.endpoints.clone()),
+            (None, None)
+        );
+        let some = parse_usb_option("046d:C52B:if=0,1:ep=0x81,0x01").unwrap();
+        assert_eq!(some.interfaces, Some(vec![0, 1]));
+        assert_eq!(some.endpoints, Some(vec![0x81, 0x01]));
+        assert_eq!(format_usb(&some), "046d:c52b:if=0,1:ep=0x81,0x01");
+        let caps = Capabilities {
+            usb: vec![all, some],
+            ..sample()
+        };
+        let bytes = encode(&caps).unwrap();
+        assert!(bytes.ends_with(b"usb\t2341:8057\t*\t*\nusb\t046d:c52b\t0,1\t0x81,0x01\n"));
+        assert_eq!(decode(&bytes).unwrap(), caps);
+        for bad in [
+            "2341",
+            "2341:80570",
+            "234:8057",
+            "zzzz:8057",
+            "2341:8057:",
+            "2341:8057:if=",
+            "2341:8057:if=0,0",
+            "2341:8057:ep=0x00",
+            "2341:8057:ep=0x80",
+            "2341:8057:ep=0x91",
+            "2341:8057:if=0:if=1",
+            "2341:8057:bus=1",
+        ] {
+            assert!(parse_usb_option(bad).is_err(), "{bad}");
+        }
+        assert!(
+            decode(b"wafer-capabilities 1\nusb\t2341:8057\t*\t*\nusb\t2341:8057\t0\t*\n").is_err()
+        );
+        assert!(decode(b"wafer-capabilities 1\nusb\t2341-8057\t*\t*\n").is_err());
     }
 
     #[test]

@@ -725,6 +725,18 @@ pub const WASI_I2C: &str = "wasi:i2c/i2c@0.2.0-draft";
 pub const WASI_I2C_DELAY: &str = "wasi:i2c/delay@0.2.0-draft";
 /// wafer's own getters for granted buses (`wit/hal.wit`).
 pub const WAFER_HAL_BUSES: &str = "wafer:hal/buses@0.1.0";
+/// WASI-USB's device interface (`component:usb@0.2.1`, `wit/deps/usb`).
+pub const USB_DEVICE: &str = "component:usb/device@0.2.1";
+/// WASI-USB's transfers interface.
+pub const USB_TRANSFERS: &str = "component:usb/transfers@0.2.1";
+/// WASI-USB's hotplug interface.
+pub const USB_HOTPLUG: &str = "component:usb/usb-hotplug@0.2.1";
+/// The same interfaces under the package name the published wasmtime host and newer guests
+/// use (`wasi:usb@0.2.1`, whose hotplug interface is called `hotplug`); identical otherwise,
+/// so each function is listed under both spellings with one symbol.
+pub const WASI_USB_DEVICE: &str = "wasi:usb/device@0.2.1";
+pub const WASI_USB_TRANSFERS: &str = "wasi:usb/transfers@0.2.1";
+pub const WASI_USB_HOTPLUG: &str = "wasi:usb/hotplug@0.2.1";
 
 macro_rules! host_funcs {
     ($( $module:expr, $name:literal ( $($p:ident),* ) -> ( $($r:ident),* ) => $sym:literal; )*) => {
@@ -799,11 +811,78 @@ host_funcs! {
     WASI_I2C_DELAY, "[resource-drop]delay"(I32) -> () => "wafer_i2c_drop_delay";
     WAFER_HAL_BUSES, "open-i2c"(I32, I32, I32) -> () => "wafer_i2c_open_i2c";
     WAFER_HAL_BUSES, "open-delay"() -> (I32) => "wafer_i2c_open_delay";
+    USB_DEVICE, "init"(I32) -> () => "wafer_usb_init";
+    USB_DEVICE, "list-devices"(I32) -> () => "wafer_usb_list_devices";
+    USB_DEVICE, "[method]usb-device.open"(I32, I32) -> () => "wafer_usb_device_open";
+    USB_DEVICE, "[method]usb-device.get-configuration-descriptor"(I32, I32, I32) -> () => "wafer_usb_device_config_descriptor";
+    USB_DEVICE, "[method]usb-device.get-configuration-descriptor-by-value"(I32, I32, I32) -> () => "wafer_usb_device_config_descriptor_by_value";
+    USB_DEVICE, "[method]usb-device.get-active-configuration-descriptor"(I32, I32) -> () => "wafer_usb_device_active_config_descriptor";
+    USB_DEVICE, "[resource-drop]usb-device"(I32) -> () => "wafer_usb_drop_device";
+    USB_DEVICE, "[method]device-handle.get-configuration"(I32, I32) -> () => "wafer_usb_handle_get_configuration";
+    USB_DEVICE, "[method]device-handle.set-configuration"(I32, I32, I32, I32) -> () => "wafer_usb_handle_set_configuration";
+    USB_DEVICE, "[method]device-handle.claim-interface"(I32, I32, I32) -> () => "wafer_usb_handle_claim_interface";
+    USB_DEVICE, "[method]device-handle.release-interface"(I32, I32, I32) -> () => "wafer_usb_handle_release_interface";
+    USB_DEVICE, "[method]device-handle.set-interface-altsetting"(I32, I32, I32, I32) -> () => "wafer_usb_handle_set_interface_altsetting";
+    USB_DEVICE, "[method]device-handle.clear-halt"(I32, I32, I32) -> () => "wafer_usb_handle_clear_halt";
+    USB_DEVICE, "[method]device-handle.reset-device"(I32, I32) -> () => "wafer_usb_handle_reset_device";
+    USB_DEVICE, "[method]device-handle.alloc-streams"(I32, I32, I32, I32, I32) -> () => "wafer_usb_handle_alloc_streams";
+    USB_DEVICE, "[method]device-handle.free-streams"(I32, I32, I32, I32) -> () => "wafer_usb_handle_free_streams";
+    USB_DEVICE, "[method]device-handle.kernel-driver-active"(I32, I32, I32) -> () => "wafer_usb_handle_kernel_driver_active";
+    USB_DEVICE, "[method]device-handle.detach-kernel-driver"(I32, I32, I32) -> () => "wafer_usb_handle_detach_kernel_driver";
+    USB_DEVICE, "[method]device-handle.attach-kernel-driver"(I32, I32, I32) -> () => "wafer_usb_handle_attach_kernel_driver";
+    USB_DEVICE, "[method]device-handle.new-transfer"(I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32) -> () => "wafer_usb_handle_new_transfer";
+    USB_DEVICE, "[method]device-handle.close"(I32) -> () => "wafer_usb_handle_close";
+    USB_DEVICE, "[resource-drop]device-handle"(I32) -> () => "wafer_usb_drop_handle";
+    USB_TRANSFERS, "[method]transfer.submit-transfer"(I32, I32, I32, I32) -> () => "wafer_usb_transfer_submit";
+    USB_TRANSFERS, "[method]transfer.cancel-transfer"(I32, I32) -> () => "wafer_usb_transfer_cancel";
+    USB_TRANSFERS, "await-transfer"(I32, I32) -> () => "wafer_usb_await_transfer";
+    USB_TRANSFERS, "[resource-drop]transfer"(I32) -> () => "wafer_usb_drop_transfer";
+    USB_HOTPLUG, "enable-hotplug"(I32) -> () => "wafer_usb_enable_hotplug";
+    USB_HOTPLUG, "poll-events"(I32) -> () => "wafer_usb_poll_events";
+    WASI_USB_DEVICE, "init"(I32) -> () => "wafer_usb_init";
+    WASI_USB_DEVICE, "list-devices"(I32) -> () => "wafer_usb_list_devices";
+    WASI_USB_DEVICE, "[method]usb-device.open"(I32, I32) -> () => "wafer_usb_device_open";
+    WASI_USB_DEVICE, "[method]usb-device.get-configuration-descriptor"(I32, I32, I32) -> () => "wafer_usb_device_config_descriptor";
+    WASI_USB_DEVICE, "[method]usb-device.get-configuration-descriptor-by-value"(I32, I32, I32) -> () => "wafer_usb_device_config_descriptor_by_value";
+    WASI_USB_DEVICE, "[method]usb-device.get-active-configuration-descriptor"(I32, I32) -> () => "wafer_usb_device_active_config_descriptor";
+    WASI_USB_DEVICE, "[resource-drop]usb-device"(I32) -> () => "wafer_usb_drop_device";
+    WASI_USB_DEVICE, "[method]device-handle.get-configuration"(I32, I32) -> () => "wafer_usb_handle_get_configuration";
+    WASI_USB_DEVICE, "[method]device-handle.set-configuration"(I32, I32, I32, I32) -> () => "wafer_usb_handle_set_configuration";
+    WASI_USB_DEVICE, "[method]device-handle.claim-interface"(I32, I32, I32) -> () => "wafer_usb_handle_claim_interface";
+    WASI_USB_DEVICE, "[method]device-handle.release-interface"(I32, I32, I32) -> () => "wafer_usb_handle_release_interface";
+    WASI_USB_DEVICE, "[method]device-handle.set-interface-altsetting"(I32, I32, I32, I32) -> () => "wafer_usb_handle_set_interface_altsetting";
+    WASI_USB_DEVICE, "[method]device-handle.clear-halt"(I32, I32, I32) -> () => "wafer_usb_handle_clear_halt";
+    WASI_USB_DEVICE, "[method]device-handle.reset-device"(I32, I32) -> () => "wafer_usb_handle_reset_device";
+    WASI_USB_DEVICE, "[method]device-handle.alloc-streams"(I32, I32, I32, I32, I32) -> () => "wafer_usb_handle_alloc_streams";
+    WASI_USB_DEVICE, "[method]device-handle.free-streams"(I32, I32, I32, I32) -> () => "wafer_usb_handle_free_streams";
+    WASI_USB_DEVICE, "[method]device-handle.kernel-driver-active"(I32, I32, I32) -> () => "wafer_usb_handle_kernel_driver_active";
+    WASI_USB_DEVICE, "[method]device-handle.detach-kernel-driver"(I32, I32, I32) -> () => "wafer_usb_handle_detach_kernel_driver";
+    WASI_USB_DEVICE, "[method]device-handle.attach-kernel-driver"(I32, I32, I32) -> () => "wafer_usb_handle_attach_kernel_driver";
+    WASI_USB_DEVICE, "[method]device-handle.new-transfer"(I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32) -> () => "wafer_usb_handle_new_transfer";
+    WASI_USB_DEVICE, "[method]device-handle.close"(I32) -> () => "wafer_usb_handle_close";
+    WASI_USB_DEVICE, "[resource-drop]device-handle"(I32) -> () => "wafer_usb_drop_handle";
+    WASI_USB_TRANSFERS, "[method]transfer.submit-transfer"(I32, I32, I32, I32) -> () => "wafer_usb_transfer_submit";
+    WASI_USB_TRANSFERS, "[method]transfer.cancel-transfer"(I32, I32) -> () => "wafer_usb_transfer_cancel";
+    WASI_USB_TRANSFERS, "await-transfer"(I32, I32) -> () => "wafer_usb_await_transfer";
+    WASI_USB_TRANSFERS, "[resource-drop]transfer"(I32) -> () => "wafer_usb_drop_transfer";
+    WASI_USB_HOTPLUG, "enable-hotplug"(I32) -> () => "wafer_usb_enable_hotplug";
+    WASI_USB_HOTPLUG, "poll-events"(I32) -> () => "wafer_usb_poll_events";
 }
 
 /// Import modules whose functions come from the runtime: an import from one of these that
 /// [`HOST_FUNCS`] does not list is an error at build time.
-pub const HOST_MODULES: &[&str] = &[WASI_P1, WASI_I2C, WASI_I2C_DELAY, WAFER_HAL_BUSES];
+pub const HOST_MODULES: &[&str] = &[
+    WASI_P1,
+    WASI_I2C,
+    WASI_I2C_DELAY,
+    WAFER_HAL_BUSES,
+    USB_DEVICE,
+    USB_TRANSFERS,
+    USB_HOTPLUG,
+    WASI_USB_DEVICE,
+    WASI_USB_TRANSFERS,
+    WASI_USB_HOTPLUG,
+];
 
 /// Looks up the host function for an import.
 pub fn host_func(module: &str, name: &str) -> Option<&'static HostFunc> {
@@ -1007,6 +1086,36 @@ mod tests {
         // The canonical ABI lowering of `read(self, address: u16, len: u64) -> result<list<u8>, _>`.
         let read = host_func(WASI_I2C, "[method]i2c.read").unwrap();
         assert_eq!((read.params, read.results), (&[0, 0, 1, 0][..], &[][..]));
+    }
+
+    #[test]
+    fn host_funcs_cover_wasi_usb_under_both_spellings() {
+        let component: alloc::vec::Vec<_> = HOST_FUNCS
+            .iter()
+            .filter(|f| [USB_DEVICE, USB_TRANSFERS, USB_HOTPLUG].contains(&f.module))
+            .collect();
+        assert_eq!(component.len(), 28);
+        for f in &component {
+            assert!(f.symbol.starts_with("wafer_usb_"), "{}", f.symbol);
+            let alias = match f.module {
+                USB_DEVICE => WASI_USB_DEVICE,
+                USB_TRANSFERS => WASI_USB_TRANSFERS,
+                _ => WASI_USB_HOTPLUG,
+            };
+            let twin = host_func(alias, f.name).expect("the wasi:usb spelling");
+            assert_eq!(
+                (twin.symbol, twin.params, twin.results),
+                (f.symbol, f.params, f.results)
+            );
+            // Two entries per symbol: one per spelling, nothing else.
+            assert_eq!(
+                HOST_FUNCS.iter().filter(|g| g.symbol == f.symbol).count(),
+                2
+            );
+        }
+        // 11 flat i32 values plus the return area.
+        let nt = host_func(USB_DEVICE, "[method]device-handle.new-transfer").unwrap();
+        assert_eq!(nt.params.len(), 12);
     }
 
     #[test]

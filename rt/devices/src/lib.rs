@@ -7,3 +7,4 @@
 //! native comparison programs use them directly, so both measure the same backend.
 
 pub mod i2c;
+pub mod usb;

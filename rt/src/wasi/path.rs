@@ -38,9 +38,7 @@ pub unsafe extern "C" fn wafer_wasi_path_create_directory(
             let dir = c.get(fd)?.dir(r::PATH_CREATE_DIRECTORY)?;
             let path = read_path(mem, path, path_len)?;
             let p = sandbox::parent(dir, &path)?;
-            if p.last != Last::Normal {
-                return Err(sandbox::dot_error(dir, &path, errno::EXIST));
-            }
+            sandbox::require_name(&p, dir, &path, errno::EXIST)?;
             errno::check(libc::mkdirat(p.fd(), p.name.as_ptr(), 0o777)).map(drop)
         })
     }
@@ -80,9 +78,7 @@ pub unsafe extern "C" fn wafer_wasi_path_unlink_file(
             let dir = c.get(fd)?.dir(r::PATH_UNLINK_FILE)?;
             let path = read_path(mem, path, path_len)?;
             let p = sandbox::parent(dir, &path)?;
-            if p.last != Last::Normal {
-                return Err(sandbox::dot_error(dir, &path, errno::ISDIR));
-            }
+            sandbox::require_name(&p, dir, &path, errno::ISDIR)?;
             errno::check(libc::unlinkat(p.fd(), p.name.as_ptr(), 0)).map(drop)
         })
     }
@@ -106,12 +102,8 @@ pub unsafe extern "C" fn wafer_wasi_path_rename(
             let new_path = read_path(mem, new_path, new_len)?;
             let from = sandbox::parent(old_dir, &old_path)?;
             let to = sandbox::parent(new_dir, &new_path)?;
-            if from.last != Last::Normal {
-                return Err(sandbox::dot_error(old_dir, &old_path, errno::BUSY));
-            }
-            if to.last != Last::Normal {
-                return Err(sandbox::dot_error(new_dir, &new_path, errno::BUSY));
-            }
+            sandbox::require_name(&from, old_dir, &old_path, errno::BUSY)?;
+            sandbox::require_name(&to, new_dir, &new_path, errno::BUSY)?;
             errno::check(libc::renameat(
                 from.fd(),
                 from.name.as_ptr(),
@@ -141,9 +133,7 @@ pub unsafe extern "C" fn wafer_wasi_path_symlink(
             let target = std::ffi::CString::new(target).map_err(|_| errno::INVAL)?;
             let new_path = read_path(mem, new_path, new_len)?;
             let p = sandbox::parent(dir, &new_path)?;
-            if p.last != Last::Normal {
-                return Err(sandbox::dot_error(dir, &new_path, errno::EXIST));
-            }
+            sandbox::require_name(&p, dir, &new_path, errno::EXIST)?;
             errno::check(libc::symlinkat(target.as_ptr(), p.fd(), p.name.as_ptr())).map(drop)
         })
     }
@@ -168,13 +158,9 @@ pub unsafe extern "C" fn wafer_wasi_path_link(
             let new_path = read_path(mem, new_path, new_len)?;
             let from = sandbox::parent(old_dir, &old_path)?;
             let to = sandbox::parent(new_dir, &new_path)?;
-            if to.last != Last::Normal {
-                return Err(sandbox::dot_error(new_dir, &new_path, errno::EXIST));
-            }
-            if from.last != Last::Normal {
-                // Hard links to directories are never allowed.
-                return Err(sandbox::dot_error(old_dir, &old_path, errno::PERM));
-            }
+            sandbox::require_name(&to, new_dir, &new_path, errno::EXIST)?;
+            // Hard links to directories are never allowed.
+            sandbox::require_name(&from, old_dir, &old_path, errno::PERM)?;
             if follows(old_flags) {
                 // The kernel would follow a final symlink wherever it points: resolve it
                 // beneath the directory first and link what it names.

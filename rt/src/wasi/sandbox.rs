@@ -123,6 +123,16 @@ pub fn parent(dir: RawFd, path: &[u8]) -> Result<Parent, Errno> {
 /// For a call on a final `.` or `..`: the error the kernel gives for that call (`errno`),
 /// once the whole path is known to stay beneath `dir` (else `ENOTCAPABLE`). Used instead of
 /// the call itself, which on `..` of a preopen would act on the directory above it.
+/// Requires `p`'s final component to be a plain name: for `.` or `..` the call fails with
+/// `errno`, the kernel's answer for that call, once the path is known to stay inside `dir`.
+pub fn require_name(p: &Parent, dir: RawFd, path: &[u8], errno: Errno) -> Result<(), Errno> {
+    if p.last == Last::Normal {
+        Ok(())
+    } else {
+        Err(dot_error(dir, path, errno))
+    }
+}
+
 pub fn dot_error(dir: RawFd, path: &[u8], errno: Errno) -> Errno {
     match open_beneath(dir, path, libc::O_PATH | libc::O_DIRECTORY, 0) {
         Ok(_) => errno,
