@@ -94,7 +94,10 @@ fn build(target: &Target, root: &Path, target_dir: &Path) -> Result<()> {
         .env_remove("CARGO_BUILD_TARGET")
         // Frame pointers let a trap raised inside the runtime name the wasm function that
         // called it (the runtime walks up to the first wasm return address).
-        .env("CARGO_ENCODED_RUSTFLAGS", "-Cforce-frame-pointers=yes");
+        .env("CARGO_ENCODED_RUSTFLAGS", "-Cforce-frame-pointers=yes")
+        // libusb (built from source) would use libudev where pkg-config finds it: drivers
+        // must link statically and boards run no udev, so it always uses netlink.
+        .env("LIBUDEV_NO_PKG_CONFIG", "1");
     if !target.is_host() {
         // The `cc` crate (rt/build.rs) compiles and archives the runtime's C part with the
         // target's gcc and ar, which it reads from `CC_<triple>` and `AR_<triple>`. rustc does

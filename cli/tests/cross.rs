@@ -581,3 +581,68 @@ fn unknown_boards_and_targets_are_named() {
         assert!(stdout.contains(name), "{stdout}");
     }
 }
+
+/// A USB driver carries libusb (built from source for each target by the runtime's build) and
+/// still links statically everywhere; it lists the simulated device it was granted under every
+/// target's CPU.
+#[test]
+fn usb_drivers_link_statically_with_libusb_on_every_target() {
+    let dir = scratch();
+    let wat = dir.path().join("usb.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "component:usb/device@0.2.1" "init" (func $init (param i32)))
+  (import "component:usb/device@0.2.1" "list-devices" (func $list (param i32)))
+  (memory (export "memory") 1)
+  (global $bump (mut i32) (i32.const 0x1000))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $p i32)
+    (local.set $p (i32.and (i32.add (global.get $bump) (i32.sub (local.get 2) (i32.const 1)))
+                           (i32.sub (i32.const 0) (local.get 2))))
+    (global.set $bump (i32.add (local.get $p) (local.get 3)))
+    (local.get $p))
+  (func (export "_start")
+    (call $init (i32.const 0x100))
+    (call $list (i32.const 0x100))
+    ;; 50 + the number of devices listed, or 90 + the error.
+    (if (i32.load8_u (i32.const 0x100))
+      (then (call $exit (i32.add (i32.const 90) (i32.load8_u (i32.const 0x104))))))
+    (call $exit (i32.add (i32.const 50) (i32.load (i32.const 0x108))))))"#,
+    )
+    .unwrap();
+    let conf = dir.path().join("sim.conf");
+    std::fs::write(&conf, "device echo serial=E1\ndevice keyboard keys=hi\n").unwrap();
+    for name in TARGETS {
+        let exe = dir.path().join(format!("usb-{name}"));
+        build(&wat, name, &["--static", "--usb", "2341:8057"], &exe);
+        assert_eq!(
+            elf_machine_and_interp(&exe),
+            (elf_machine(name), false),
+            "{name}"
+        );
+        // The symbol table names it (host nm may not read every target's ELF).
+        let bytes = std::fs::read(&exe).unwrap();
+        let needle = b"libusb_submit_transfer";
+        assert!(
+            bytes.windows(needle.len()).any(|w| w == needle),
+            "{name}: libusb is not linked in"
+        );
+        let target = Target::resolve(name).unwrap();
+        let mut cmd = match target.run_prefix().split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        let out = cmd
+            .env("WAFER_USB_BACKEND", "sim")
+            .env("WAFER_USB_SIM", &conf)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(51), "{name}: {}", text(&out.stderr));
+    }
+}
