@@ -515,15 +515,14 @@ fn interface_ok(open: &OpenDevice, interface: u8) -> Result<(), UsbError> {
     grant::check_interface(&open.grant, interface).map_err(refuse)
 }
 
+/// Runs on every transfer: no allocation unless it refuses.
 fn endpoint_ok(open: &OpenDevice, endpoint: u8) -> Result<(), UsbError> {
-    let interfaces: Vec<u8> = open
+    grant::check_endpoint(&open.grant, endpoint, None).map_err(refuse)?;
+    for &(_, i) in open
         .endpoint_interfaces
         .iter()
         .filter(|(e, _)| *e == endpoint)
-        .map(|(_, i)| *i)
-        .collect();
-    grant::check_endpoint(&open.grant, endpoint, None).map_err(refuse)?;
-    for i in interfaces {
+    {
         grant::check_endpoint(&open.grant, endpoint, Some(i)).map_err(refuse)?;
     }
     Ok(())
