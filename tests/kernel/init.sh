@@ -35,14 +35,44 @@ esac
 echo "RESULT kernel.i2cget.0x51 $(i2cget -y 0 0x51 0x00 b 2>/dev/null || echo none)"
 echo "RESULT kernel.i2cget.0x60 $(i2cget -y 0 0x60 0x00 b 2>/dev/null || echo none)"
 
-# WAFER_TRACE=i2c: the runtime says on stderr why a call was refused.
-export WAFER_TRACE=i2c
+# USB: the xHCI root hubs (USB 2 and 3) and QEMU's keyboard and stick, as usbfs nodes that
+# devtmpfs makes under /dev/bus/usb, where libusb opens them (it enumerates through /sys).
+tries=0
+while [ "$(ls /dev/bus/usb/*/* 2>/dev/null | wc -l)" -lt 4 ] && [ "$tries" -lt 100 ]; do
+    sleep 0.1
+    tries=$((tries + 1))
+done
+echo "RESULT kernel.usb.nodes $(ls /dev/bus/usb/*/* 2>/dev/null | wc -l)"
+
+# The stick as the kernel's usb-storage sees it before the sandboxed block driver writes it.
+stick() {
+    dd if=/dev/sda bs=512 skip="$1" count=1 2>/dev/null | od -An -tx1 -N16 | tr -d ' \n'
+}
+tries=0
+while [ ! -e /dev/sda ] && [ "$tries" -lt 100 ]; do
+    sleep 0.1
+    tries=$((tries + 1))
+done
+echo "RESULT kernel.usb-stick.before.lba0 $(stick 0)"
+
+# WAFER_TRACE=i2c,usb: the runtime says on stderr why a call was refused.
+export WAFER_TRACE=i2c,usb
 while read -r driver args; do
     echo "WAFER-KERNEL begin $driver"
     # shellcheck disable=SC2086 # args are split on purpose
     "/drivers/$driver" $args
     echo "WAFER-KERNEL end $driver status=$?"
 done </drivers/run-list
+
+# The usb-storage driver gave the interface back: the kernel binds its driver again and must
+# read what the sandboxed driver wrote.
+tries=0
+while [ ! -e /dev/sda ] && [ "$tries" -lt 100 ]; do
+    sleep 0.1
+    tries=$((tries + 1))
+done
+echo "RESULT kernel.usb-stick.after.lba0 $(stick 0)"
+echo "RESULT kernel.usb-stick.after.lba30720 $(stick 30720)"
 
 echo "WAFER-KERNEL done"
 poweroff -f

@@ -150,6 +150,28 @@ build_drivers() {
     # The same module, granted only 0x50: the echo device must stay out of reach.
     "$wafer" build "$wasm" -o "$work/kernel-i2c-restricted" --i2c smbus=/dev/i2c-0:0x50
     add_driver i2c-restricted "$work/kernel-i2c-restricted" restricted
+
+    # USB through the Linux backend (libusb, usbfs). QEMU's usb-kbd is 0627:0001, its
+    # usb-storage 46f4:0001; each build is granted one, and must see only that one.
+    wasm=$(build_guest usb-driver kernel-usb)
+    "$wafer" build "$wasm" -o "$work/kernel-usb-kbd" --usb 0627:0001
+    add_driver usb-kbd "$work/kernel-usb-kbd" kbd
+    "$wafer" build "$wasm" -o "$work/kernel-usb-storage" --usb 46f4:0001
+    add_driver usb-storage-list "$work/kernel-usb-storage" storage
+    # The examples, unchanged: lsusb (its listing lands in the console log) and the
+    # bulk-only/SCSI block driver, which detaches the kernel's usb-storage, writes, reads back
+    # and verifies, and exits non-zero on any difference.
+    local example
+    for example in lsusb usb-storage; do
+        cargo build --quiet --release --target wasm32-wasip1 \
+            --manifest-path "$root/examples/$example/Cargo.toml" --target-dir "$work/cargo" >&2 ||
+            die "building examples/$example failed"
+    done
+    "$wafer" build "$work/cargo/wasm32-wasip1/release/lsusb.wasm" -o "$work/lsusb-kbd" --usb 0627:0001
+    add_driver lsusb-kbd "$work/lsusb-kbd"
+    "$wafer" build "$work/cargo/wasm32-wasip1/release/usb-storage.wasm" -o "$work/usb-storage" \
+        --usb 46f4:0001
+    add_driver usb-storage "$work/usb-storage"
 }
 build_drivers
 t_build=$(elapsed "$t")
@@ -158,7 +180,7 @@ t_build=$(elapsed "$t")
 
 t=$(now)
 cp "$busybox" "$initrd_dir/bin/busybox"
-for applet in sh mount insmod cat sleep poweroff echo ls i2cget dmesg grep; do
+for applet in sh mount insmod cat sleep poweroff echo ls i2cget dmesg grep wc dd od tr; do
     ln -sf busybox "$initrd_dir/bin/$applet"
 done
 
@@ -206,8 +228,10 @@ cp "$here/init.sh" "$initrd_dir/init"
 chmod +x "$initrd_dir/init"
 (cd "$initrd_dir" && find . | "$busybox" cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initramfs.cpio.gz"
 
-# A blank stick for the USB storage device.
-[ -f "$work/usb-stick.img" ] || truncate -s 16M "$work/usb-stick.img"
+# A blank stick for the USB storage device, new for every boot so that what the kernel reads
+# back can only come from this run's driver.
+rm -f "$work/usb-stick.img"
+truncate -s 16M "$work/usb-stick.img"
 t_initrd=$(elapsed "$t")
 
 # --- boot ------------------------------------------------------------------------------------
