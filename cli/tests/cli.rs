@@ -1,27 +1,15 @@
 //! The `wafer` command as users run it: building, running, traps, exit codes and bad input.
 
+mod common;
+
+use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn wafer() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wafer"))
-}
-
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("wafer-cli-test-")
-        .tempdir()
-        .unwrap()
-}
 
 fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     path
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Builds `wat` with the given extra flags and runs the executable with `args`.
@@ -474,31 +462,7 @@ fn c_hello_example_runs() {
 /// the Rust target).
 #[test]
 fn rust_hello_example_runs() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let target_dir = root.join("target").join("examples-rust");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let built = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--target",
-            "wasm32-wasip1",
-            "--manifest-path",
-        ])
-        .arg(root.join("examples/hello-rust/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .unwrap();
-    assert!(
-        built.success(),
-        "building the Rust guest failed: run scripts/setup.sh"
-    );
-    let wasm = target_dir.join("wasm32-wasip1/release/hello-rust.wasm");
+    let wasm = build_example("hello-rust");
     let dir = scratch();
     let exe = dir.path().join("hello-rust");
     let build = wafer()

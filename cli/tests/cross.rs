@@ -4,6 +4,9 @@
 //!
 //! scripts/setup.sh installs the cross toolchains and qemu-user these tests need.
 
+mod common;
+
+use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use wafer::Target;
@@ -11,25 +14,6 @@ use wafer::Target;
 /// The targets every test here runs on; the host's executables run directly.
 const TARGETS: [&str; 3] = ["x86_64", "aarch64", "riscv64"];
 const BOARDS: [&str; 3] = ["rpi4", "rpi5", "visionfive2"];
-
-fn wafer() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wafer"))
-}
-
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("wafer-cross-test-")
-        .tempdir()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
 
 /// `--target NAME` or `--board NAME`, whichever `name` is.
 fn target_flag(name: &str) -> [&str; 2] {

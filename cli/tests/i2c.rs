@@ -2,49 +2,11 @@
 //! (with the published `bme280` driver, unchanged), capability enforcement, and hostile
 //! guests written in WAT that break the canonical ABI on purpose.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::*;
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn wafer() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wafer"))
-}
-
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("wafer-i2c-test-")
-        .tempdir()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-/// Builds an example guest crate for wasm32-wasip1 (scripts/setup.sh adds the target).
-fn build_example(name: &str) -> PathBuf {
-    let target_dir = root().join("target").join("examples-rust");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let built = Command::new(cargo)
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip1"])
-        .arg("--manifest-path")
-        .arg(root().join("examples").join(name).join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .unwrap();
-    assert!(
-        built.success(),
-        "building {name} failed: run scripts/setup.sh"
-    );
-    target_dir.join(format!("wasm32-wasip1/release/{name}.wasm"))
-}
 
 fn build(input: &Path, exe: &Path, grants: &[&str]) {
     let mut cmd = wafer();

@@ -3,12 +3,10 @@
 //! i2c-i801 SMBus, an i2c-echo device, the board's SPD EEPROMs). The rig installs QEMU 10
 //! and unpacks a kernel on first use (apt, as root or through sudo).
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
+use common::*;
+use std::process::{Command, Output};
 
 fn rig(args: &[&str], expect_wrong: bool) -> Output {
     let mut cmd = Command::new("bash");
