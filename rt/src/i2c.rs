@@ -31,6 +31,7 @@ use wafer_abi::{extern_kind, valtype, TrapKind, VmCtx};
 
 use crate::guest_mem::GuestMemory;
 use crate::instance::{CallError, Instance};
+use crate::resources::Table;
 use wafer_devices::i2c::bus::{Bus, ErrorCode, Op};
 use wafer_devices::i2c::grant::{self, Access, I2cGrant};
 use wafer_devices::i2c::trace::trace;
@@ -65,30 +66,21 @@ enum Resource {
     Delay,
 }
 
-/// One instance's handles: index + 1 is the handle, so 0 is never valid.
+/// One instance's I2C and delay handles.
 #[derive(Default)]
 pub struct Handles {
-    slots: Vec<Option<Resource>>,
+    table: Table<Resource>,
 }
 
 impl Handles {
     fn insert(&mut self, r: Resource) -> Result<u32, Fault> {
-        let index = match self.slots.iter().position(Option::is_none) {
-            Some(i) => {
-                self.slots[i] = Some(r);
-                i
-            }
-            None => {
-                self.slots.push(Some(r));
-                self.slots.len() - 1
-            }
-        };
-        u32::try_from(index + 1).map_err(|_| fault(TrapKind::UnknownHandle, "handle table full"))
+        self.table
+            .insert(r)
+            .ok_or_else(|| fault(TrapKind::UnknownHandle, "handle table full"))
     }
 
     fn get(&mut self, handle: i32) -> Option<&mut Resource> {
-        let index = (handle as u32 as usize).checked_sub(1)?;
-        self.slots.get_mut(index)?.as_mut()
+        self.table.get_mut(handle)
     }
 
     fn bus(&mut self, handle: i32) -> Result<(&'static I2cGrant, &mut (dyn Bus + Send)), Fault> {
@@ -113,7 +105,7 @@ impl Handles {
                 format!("{what} handle {handle} is not owned by this instance"),
             ));
         }
-        self.slots[handle as u32 as usize - 1] = None;
+        self.table.remove(handle);
         Ok(())
     }
 }

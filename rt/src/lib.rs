@@ -9,6 +9,7 @@ pub mod instance;
 pub mod libcalls;
 pub mod limits;
 pub mod memory;
+pub mod resources;
 pub mod signature;
 pub mod spec;
 pub mod table;

@@ -43,6 +43,7 @@ use wafer_devices::usb::types::{ConfigDescriptor, Setup, TransferRequest, Transf
 use crate::guest_mem::GuestMemory;
 use crate::i2c::{fault, guest_alloc, memory, oob, ret_area, Fault};
 use crate::instance::Instance;
+use crate::resources::Table;
 
 /// The largest transfer a guest may ask for: Linux's usbfs refuses more by default
 /// (`usbfs_memory_mb` = 16), and the simulation keeps the same limit. Larger is `no-mem`.
@@ -105,34 +106,22 @@ fn kind_name(k: Kind) -> &'static str {
 }
 
 /// One instance's USB state: the backend's host once `init` (or the first call) opened it, and
-/// the resource table (index + 1 is the handle, so 0 is never valid).
+/// its device, device-handle and transfer resources.
 #[derive(Default)]
 pub struct Handles {
     host: Option<Box<dyn Host>>,
-    slots: Vec<Option<Resource>>,
+    table: Table<Resource>,
 }
 
 impl Handles {
     fn insert(&mut self, r: Resource) -> Result<u32, Fault> {
-        let index = match self.slots.iter().position(Option::is_none) {
-            Some(i) => {
-                self.slots[i] = Some(r);
-                i
-            }
-            None => {
-                self.slots.push(Some(r));
-                self.slots.len() - 1
-            }
-        };
-        u32::try_from(index + 1)
-            .ok()
-            .filter(|h| *h <= i32::MAX as u32)
+        self.table
+            .insert(r)
             .ok_or_else(|| fault(TrapKind::UnknownHandle, "handle table full"))
     }
 
     fn get(&mut self, handle: i32, kind: Kind) -> Result<&mut Resource, Fault> {
-        let index = (handle as u32 as usize).checked_sub(1);
-        match index.and_then(|i| self.slots.get_mut(i)?.as_mut()) {
+        match self.table.get_mut(handle) {
             Some(r) if r.kind() == kind => Ok(r),
             _ => Err(fault(
                 TrapKind::UnknownHandle,
@@ -146,9 +135,7 @@ impl Handles {
 
     fn remove(&mut self, handle: i32, kind: Kind) -> Result<Resource, Fault> {
         self.get(handle, kind)?;
-        Ok(self.slots[handle as u32 as usize - 1]
-            .take()
-            .expect("checked by get"))
+        Ok(self.table.remove(handle).expect("checked by get"))
     }
 
     fn host(&mut self) -> Result<&mut Box<dyn Host>, UsbError> {
