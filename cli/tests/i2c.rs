@@ -295,35 +295,10 @@ fn lm75_and_eeprom24x_drivers_share_a_bus() {
 /// there is covered here without editing the test.
 #[test]
 fn a_guest_importing_every_i2c_function_builds() {
-    use wafer_abi::{valtype, HOST_FUNCS, WAFER_HAL_BUSES, WASI_I2C, WASI_I2C_DELAY};
-    let wasm_type = |code: &u8| match *code {
-        valtype::I32 => "i32",
-        valtype::I64 => "i64",
-        other => panic!("unexpected type code {other} in an I2C signature"),
-    };
-    let i2c_funcs: Vec<_> = HOST_FUNCS
-        .iter()
-        .filter(|f| [WASI_I2C, WASI_I2C_DELAY, WAFER_HAL_BUSES].contains(&f.module))
-        .collect();
-    assert!(
-        i2c_funcs.len() >= 9,
-        "{} I2C functions listed",
-        i2c_funcs.len()
-    );
-    let imports: String = i2c_funcs
-        .iter()
-        .map(|f| {
-            let params: Vec<_> = f.params.iter().map(wasm_type).collect();
-            let results: Vec<_> = f.results.iter().map(wasm_type).collect();
-            format!(
-                "(import {:?} {:?} (func (param {}) (result {})))\n",
-                f.module,
-                f.name,
-                params.join(" "),
-                results.join(" ")
-            )
-        })
-        .collect();
+    use wafer_abi::{WAFER_HAL_BUSES, WASI_I2C, WASI_I2C_DELAY};
+    let (imports, count) =
+        imports_of_host_functions(|m| [WASI_I2C, WASI_I2C_DELAY, WAFER_HAL_BUSES].contains(&m));
+    assert!(count >= 9, "{count} I2C functions listed");
     let dir = scratch();
     let input = dir.path().join("all.wat");
     std::fs::write(

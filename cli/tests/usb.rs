@@ -411,35 +411,13 @@ fn usb_storage_driver_writes_reads_and_verifies_through_bot_and_scsi() {
 /// contract's table, so a function added there is covered here without editing the test.
 #[test]
 fn a_guest_importing_every_usb_function_builds() {
-    use wafer_abi::{valtype, HOST_FUNCS};
-    let usb_module = |m: &str| m.starts_with("component:usb/") || m.starts_with("wasi:usb/");
-    let wasm_type = |code: &u8| match *code {
-        valtype::I32 => "i32",
-        valtype::I64 => "i64",
-        other => panic!("unexpected type code {other} in a USB signature"),
-    };
-    let usb_funcs: Vec<_> = HOST_FUNCS.iter().filter(|f| usb_module(f.module)).collect();
     for spelling in ["component:usb/", "wasi:usb/"] {
-        let count = usb_funcs
-            .iter()
-            .filter(|f| f.module.starts_with(spelling))
-            .count();
+        let (_, count) = imports_of_host_functions(|m| m.starts_with(spelling));
         assert!(count >= 28, "{count} functions under {spelling}");
     }
-    let imports: String = usb_funcs
-        .iter()
-        .map(|f| {
-            let params: Vec<_> = f.params.iter().map(wasm_type).collect();
-            let results: Vec<_> = f.results.iter().map(wasm_type).collect();
-            format!(
-                "(import {:?} {:?} (func (param {}) (result {})))\n",
-                f.module,
-                f.name,
-                params.join(" "),
-                results.join(" ")
-            )
-        })
-        .collect();
+    let (imports, _) = imports_of_host_functions(|m| {
+        m.starts_with("component:usb/") || m.starts_with("wasi:usb/")
+    });
     let dir = scratch();
     let input = dir.path().join("all.wat");
     std::fs::write(

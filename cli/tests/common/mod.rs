@@ -49,3 +49,32 @@ pub fn build_example(name: &str) -> PathBuf {
     );
     target_dir.join(format!("wasm32-wasip1/release/{name}.wasm"))
 }
+
+/// WAT imports of every host function the runtime lists whose import module satisfies
+/// `wanted`, with the signature the contract gives it.
+pub fn imports_of_host_functions(wanted: impl Fn(&str) -> bool) -> (String, usize) {
+    use wafer_abi::{valtype, HOST_FUNCS};
+    let wasm_type = |code: &u8| match *code {
+        valtype::I32 => "i32",
+        valtype::I64 => "i64",
+        valtype::F32 => "f32",
+        valtype::F64 => "f64",
+        other => panic!("unexpected type code {other} in a host signature"),
+    };
+    let funcs: Vec<_> = HOST_FUNCS.iter().filter(|f| wanted(f.module)).collect();
+    let text = funcs
+        .iter()
+        .map(|f| {
+            let params: Vec<_> = f.params.iter().map(wasm_type).collect();
+            let results: Vec<_> = f.results.iter().map(wasm_type).collect();
+            format!(
+                "(import {:?} {:?} (func (param {}) (result {})))\n",
+                f.module,
+                f.name,
+                params.join(" "),
+                results.join(" ")
+            )
+        })
+        .collect();
+    (text, funcs.len())
+}
