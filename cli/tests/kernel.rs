@@ -1,12 +1,19 @@
 //! Drivers on a real Linux kernel: runs tests/kernel/run.sh, which boots a Debian kernel in a
 //! QEMU q35 system guest and checks what wafer-built I2C drivers see on its i2c-dev (the
-//! i2c-i801 SMBus, an i2c-echo device, the board's SPD EEPROMs). The rig installs QEMU 10
-//! and unpacks a kernel on first use (apt, as root or through sudo).
+//! i2c-i801 SMBus, an i2c-echo device, the board's SPD EEPROMs) and USB drivers see on its
+//! xHCI; then the same on an aarch64 `virt` guest (Debian's arm64 kernel, i2c-stub for I2C).
+//! The rig installs QEMU 10 and unpacks the kernels on first use (apt, as root or through
+//! sudo).
 
 mod common;
 
 use common::*;
 use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// The rig's install step and cargo target directory are shared by both guests: one boot at
+/// a time.
+static RIG: Mutex<()> = Mutex::new(());
 
 fn rig(args: &[&str], expect_wrong: bool) -> Output {
     let mut cmd = Command::new("bash");
@@ -14,6 +21,8 @@ fn rig(args: &[&str], expect_wrong: bool) -> Output {
         .args(args)
         .current_dir(root())
         .env("WAFER", env!("CARGO_BIN_EXE_wafer"))
+        // The aarch64 test reads the console from the default work directory.
+        .env_remove("WORK")
         // The guest crate is built for wasm32-wasip1: host flags must not leak into it.
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
@@ -34,9 +43,9 @@ fn text(out: &Output) -> String {
     )
 }
 
-// One test, so the boots share target/kernel one after the other.
 #[test]
 fn i2c_drivers_on_a_real_kernel() {
+    let _one = RIG.lock().unwrap_or_else(|e| e.into_inner());
     let out = rig(&[], false);
     let log = text(&out);
     assert!(out.status.success(), "kernel rig failed:\n{log}");
@@ -46,6 +55,35 @@ fn i2c_drivers_on_a_real_kernel() {
 
     // The same command with one expectation flipped must fail, naming the mismatch.
     let wrong = rig(&[], true);
+    let wrong_log = text(&wrong);
+    assert!(
+        !wrong.status.success(),
+        "a wrong expectation passed:\n{wrong_log}"
+    );
+    assert!(
+        wrong_log.contains("expected, not seen") && wrong_log.contains("deliberately-wrong"),
+        "{wrong_log}"
+    );
+}
+
+#[test]
+fn drivers_on_a_real_aarch64_kernel() {
+    let _one = RIG.lock().unwrap_or_else(|e| e.into_inner());
+    let out = rig(&["--arch", "aarch64"], false);
+    let log = text(&out);
+    assert!(out.status.success(), "aarch64 kernel rig failed:\n{log}");
+    assert!(log.contains("kernel.i2c-0 i2c-stub"), "{log}");
+    assert!(
+        log.contains("i2c.spd.readback_block 01 02 03 04 05 06 07 08"),
+        "{log}"
+    );
+    assert!(log.contains("usb.kbd.0627:0001.hid.detach ok"), "{log}");
+    assert!(log.contains("results as expected"), "{log}");
+
+    // The aarch64 expectations are checked too: one flipped must fail on the same console.
+    let console = root().join("target/kernel/aarch64/console.log");
+    let console = console.to_str().unwrap();
+    let wrong = rig(&["--arch", "aarch64", "--check", console], true);
     let wrong_log = text(&wrong);
     assert!(
         !wrong.status.success(),

@@ -27,11 +27,12 @@ done
 name=$(cat /sys/class/i2c-dev/i2c-0/name 2>/dev/null)
 case "$name" in
 "SMBus I801 adapter"*) echo "RESULT kernel.i2c-0 i801" ;;
+"SMBus stub driver"*) echo "RESULT kernel.i2c-0 i2c-stub" ;;
 *) echo "RESULT kernel.i2c-0 ${name:-missing}" ;;
 esac
 
-# The kernel's own view, to tell the sandbox from the bus: an EEPROM answers at 0x51 (which
-# the drivers are not granted), nothing at 0x60.
+# The kernel's own view, to tell the sandbox from the bus: an EEPROM (on aarch64 an i2c-stub
+# chip) answers at 0x51, which the drivers are not granted; nothing at 0x60.
 echo "RESULT kernel.i2cget.0x51 $(i2cget -y 0 0x51 0x00 b 2>/dev/null || echo none)"
 echo "RESULT kernel.i2cget.0x60 $(i2cget -y 0 0x60 0x00 b 2>/dev/null || echo none)"
 

@@ -7,6 +7,13 @@
 #
 #   bash tests/kernel/run.sh                       # install (once), build, boot, check
 #   bash tests/kernel/run.sh --check CONSOLE_LOG   # only compare an earlier boot's console
+#   bash tests/kernel/run.sh --arch aarch64 [--check CONSOLE_LOG]
+#
+# --arch aarch64 boots Debian's arm64 kernel in qemu-system-aarch64 -M virt (cortex-a72,
+# TCG) with the same xHCI keyboard and stick, and drivers built with --target aarch64. virt
+# has no I2C bus, so the I2C drivers run on i2c-stub's register chips (built by install.sh);
+# its results are checked against tests/kernel/expect/aarch64/ and its files live in
+# $WORK/aarch64.
 #
 # Environment:
 #   WAFER                      the wafer executable (default: target/release/wafer, built here)
@@ -15,15 +22,36 @@
 #   WAFER_KERNEL_ACCEL         QEMU accelerator (default tcg; kvm where /dev/kvm is usable)
 #   WAFER_KERNEL_TIMEOUT       seconds before the guest is killed (default 300)
 #
-# Adding a driver (the USB checks slot in here): build it in build_drivers with add_driver,
-# and write tests/kernel/expect/<name>.txt. The QEMU command already has an xHCI controller
-# with a USB keyboard and a USB storage stick, and the initramfs loads their kernel modules.
+# Adding a driver: build it in build_drivers with wafer_build and add_driver, and write its
+# results into tests/kernel/expect/<name>.txt and tests/kernel/expect/aarch64/<name>.txt. Both
+# QEMU commands have an xHCI controller with a USB keyboard and a USB storage stick, and the
+# initramfs loads their kernel modules.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 export WORK=${WORK:-$root/target/kernel}
-work=$WORK
+
+arch=x86_64
+check_log=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --arch) arch=${2:-} && shift 2 ;;
+    --check) check_log=${2:-} && check_only=1 && shift 2 ;;
+    *) echo "kernel rig: unknown argument '$1'" >&2 && exit 2 ;;
+    esac
+done
+case "$arch" in
+x86_64)
+    work=$WORK
+    expect_dir=$here/expect
+    ;;
+aarch64)
+    work=$WORK/aarch64
+    expect_dir=$here/expect/aarch64
+    ;;
+*) echo "kernel rig: unknown --arch '$arch' (x86_64 or aarch64)" >&2 && exit 2 ;;
+esac
 console=$work/console.log
 
 say() { echo "kernel rig: $*" >&2; }
@@ -46,7 +74,7 @@ check() {
     actual=$(mktemp)
     # shellcheck disable=SC2064
     trap "rm -f '$expected' '$actual'" RETURN
-    cat "$here"/expect/*.txt | sed -e 's/[[:space:]]*#.*$//' -e '/^[[:space:]]*$/d' |
+    cat "$expect_dir"/*.txt | sed -e 's/[[:space:]]*#.*$//' -e '/^[[:space:]]*$/d' |
         sort >"$expected"
     if [ "${WAFER_KERNEL_EXPECT_WRONG:-0}" = 1 ]; then
         # The first expectation gets a value no driver prints.
@@ -82,15 +110,15 @@ check() {
         bad=1
     done < <(comm -13 "$expected" "$actual")
     if [ "$bad" -ne 0 ]; then
-        say "FAIL: the drivers did not see what tests/kernel/expect/ says (console: $log)"
+        say "FAIL: the drivers did not see what ${expect_dir#"$root"/} says (console: $log)"
         return 1
     fi
     say "ok: $(wc -l <"$expected") results as expected"
 }
 
-if [ "${1:-}" = "--check" ]; then
-    [ -f "${2:-}" ] || die "--check needs a console log"
-    check "$2"
+if [ "${check_only:-0}" = 1 ]; then
+    [ -f "$check_log" ] || die "--check needs a console log"
+    check "$check_log"
     exit
 fi
 
@@ -98,12 +126,14 @@ fi
 
 t_total=$(now)
 t=$(now)
-bash "$here/install.sh"
+bash "$here/install.sh" --arch "$arch"
 t_install=$(elapsed "$t")
 
 kver=$(ls "$work/kernel/lib/modules")
 moddir=$work/kernel/lib/modules/$kver
 busybox=$work/busybox/bin/busybox
+# busybox for this machine (depmod, cpio): the x86_64 guest's.
+host_busybox=$WORK/busybox/bin/busybox
 vmlinuz=$work/kernel/boot/vmlinuz-$kver
 
 # --- drivers ---------------------------------------------------------------------------------
@@ -134,29 +164,35 @@ add_driver() {
 build_guest() {
     local crate=$1 name=$2
     cargo build --quiet --release --target wasm32-wasip1 \
-        --manifest-path "$here/$crate/Cargo.toml" --target-dir "$work/cargo" >&2 ||
+        --manifest-path "$here/$crate/Cargo.toml" --target-dir "$WORK/cargo" >&2 ||
         die "building $crate failed (scripts/setup.sh adds the wasm32-wasip1 target)"
-    echo "$work/cargo/wasm32-wasip1/release/$name.wasm"
+    echo "$WORK/cargo/wasm32-wasip1/release/$name.wasm"
+}
+
+# wafer_build ARGS...: wafer build for the guest's architecture.
+wafer_build() {
+    "$wafer" build --target "$arch" "$@"
 }
 
 build_drivers() {
     local wasm
     wasm=$(build_guest i2c-driver kernel-i2c)
-    # The q35 SMBus is the guest's first (and only) I2C adapter. 0x51 stays out of the grant
-    # although an EEPROM answers there; nothing answers at 0x60.
-    "$wafer" build "$wasm" -o "$work/kernel-i2c" \
+    # The q35 SMBus (on aarch64 i2c-stub, with chips at the same addresses) is the guest's
+    # first and only I2C adapter. 0x51 stays out of the grant although a device answers
+    # there; nothing answers at 0x60.
+    wafer_build "$wasm" -o "$work/kernel-i2c" \
         --i2c smbus=/dev/i2c-0:0x42,0x50,0x52,0x53,0x54,0x55,0x56,0x57,0x60
     add_driver i2c "$work/kernel-i2c" full
     # The same module, granted only 0x50: the echo device must stay out of reach.
-    "$wafer" build "$wasm" -o "$work/kernel-i2c-restricted" --i2c smbus=/dev/i2c-0:0x50
+    wafer_build "$wasm" -o "$work/kernel-i2c-restricted" --i2c smbus=/dev/i2c-0:0x50
     add_driver i2c-restricted "$work/kernel-i2c-restricted" restricted
 
     # USB through the Linux backend (libusb, usbfs). QEMU's usb-kbd is 0627:0001, its
     # usb-storage 46f4:0001; each build is granted one, and must see only that one.
     wasm=$(build_guest usb-driver kernel-usb)
-    "$wafer" build "$wasm" -o "$work/kernel-usb-kbd" --usb 0627:0001
+    wafer_build "$wasm" -o "$work/kernel-usb-kbd" --usb 0627:0001
     add_driver usb-kbd "$work/kernel-usb-kbd" kbd
-    "$wafer" build "$wasm" -o "$work/kernel-usb-storage" --usb 46f4:0001
+    wafer_build "$wasm" -o "$work/kernel-usb-storage" --usb 46f4:0001
     add_driver usb-storage-list "$work/kernel-usb-storage" storage
     # The examples, unchanged: lsusb (its listing lands in the console log) and the
     # bulk-only/SCSI block driver, which detaches the kernel's usb-storage, writes, reads back
@@ -164,12 +200,12 @@ build_drivers() {
     local example
     for example in lsusb usb-storage; do
         cargo build --quiet --release --target wasm32-wasip1 \
-            --manifest-path "$root/examples/$example/Cargo.toml" --target-dir "$work/cargo" >&2 ||
+            --manifest-path "$root/examples/$example/Cargo.toml" --target-dir "$WORK/cargo" >&2 ||
             die "building examples/$example failed"
     done
-    "$wafer" build "$work/cargo/wasm32-wasip1/release/lsusb.wasm" -o "$work/lsusb-kbd" --usb 0627:0001
+    wafer_build "$WORK/cargo/wasm32-wasip1/release/lsusb.wasm" -o "$work/lsusb-kbd" --usb 0627:0001
     add_driver lsusb-kbd "$work/lsusb-kbd"
-    "$wafer" build "$work/cargo/wasm32-wasip1/release/usb-storage.wasm" -o "$work/usb-storage" \
+    wafer_build "$WORK/cargo/wasm32-wasip1/release/usb-storage.wasm" -o "$work/usb-storage" \
         --usb 46f4:0001
     add_driver usb-storage "$work/usb-storage"
 }
@@ -186,10 +222,16 @@ done
 
 # Kernel modules and their dependencies (modules.dep, made by busybox depmod since the
 # package ships none), dependencies first, each once.
-[ -f "$moddir/modules.dep" ] || "$busybox" depmod -b "$work/kernel" "$kver"
-wanted=(i2c-dev i2c-i801 xhci-pci usb-storage sd_mod usbhid hid-generic)
-# Module parameters, by module name (none needed now; e.g. [i2c-i801]="disable_features=..").
+[ -f "$moddir/modules.dep" ] || "$host_busybox" depmod -b "$work/kernel" "$kver"
+# Module parameters, by module name (e.g. [i2c-i801]="disable_features=..").
 declare -A module_params=()
+if [ "$arch" = aarch64 ]; then
+    wanted=(i2c-dev xhci-pci usb-storage sd_mod usbhid hid-generic)
+    # Register chips where the x86_64 guest has its devices, 0x51 included.
+    module_params[i2c-stub]="chip_addr=0x42,0x50,0x51,0x52,0x53,0x54,0x55,0x56,0x57"
+else
+    wanted=(i2c-dev i2c-i801 xhci-pci usb-storage sd_mod usbhid hid-generic)
+fi
 declare -A loaded=()
 order=()
 module_path() {
@@ -224,9 +266,15 @@ for rel in "${order[@]}"; do
     echo "${base%.ko*}.ko ${module_params[${base%.ko*}]:-}" >>"$initrd_dir/modules/order"
 done
 
+# i2c-stub (built by install.sh, outside the kernel package) last: it needs only i2c-core.
+if [ "$arch" = aarch64 ]; then
+    cp "$work/i2c-stub/i2c-stub.ko" "$initrd_dir/modules/"
+    echo "i2c-stub.ko ${module_params[i2c-stub]}" >>"$initrd_dir/modules/order"
+fi
+
 cp "$here/init.sh" "$initrd_dir/init"
 chmod +x "$initrd_dir/init"
-(cd "$initrd_dir" && find . | "$busybox" cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initramfs.cpio.gz"
+(cd "$initrd_dir" && find . | "$host_busybox" cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initramfs.cpio.gz"
 
 # A blank stick for the USB storage device, new for every boot so that what the kernel reads
 # back can only come from this run's driver.
@@ -238,13 +286,21 @@ t_initrd=$(elapsed "$t")
 
 t=$(now)
 accel=${WAFER_KERNEL_ACCEL:-tcg}
-say "booting $kver ($accel), console in $console"
+say "booting $kver on $arch ($accel), console in $console"
 status=0
+if [ "$arch" = aarch64 ]; then
+    # virt's PCI host carries the xHCI controller; its PL011 is the console.
+    qemu=(qemu-system-aarch64 -accel "$accel" -M virt -cpu cortex-a72 -m 512 -smp 1
+        -nographic -no-reboot -kernel "$vmlinuz" -initrd "$work/initramfs.cpio.gz"
+        -append "console=ttyAMA0 panic=-1 quiet loglevel=4")
+else
+    qemu=(qemu-system-x86_64 -accel "$accel" -M q35 -m 512 -smp 1 -nographic -no-reboot
+        -kernel "$vmlinuz" -initrd "$work/initramfs.cpio.gz"
+        -append "console=ttyS0 panic=-1 quiet loglevel=4"
+        -device i2c-echo,address=0x42)
+fi
 timeout --foreground -k 5 "${WAFER_KERNEL_TIMEOUT:-300}" \
-    qemu-system-x86_64 -accel "$accel" -M q35 -m 512 -smp 1 -nographic -no-reboot \
-    -kernel "$vmlinuz" -initrd "$work/initramfs.cpio.gz" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=4" \
-    -device i2c-echo,address=0x42 \
+    "${qemu[@]}" \
     -device qemu-xhci,id=xhci \
     -device usb-kbd,bus=xhci.0 \
     -drive if=none,id=stick,format=raw,file="$work/usb-stick.img" \
