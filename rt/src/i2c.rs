@@ -327,19 +327,7 @@ unsafe fn read_impl(
     len: i64,
     retptr: i32,
 ) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 12, 4)?;
-    let data = on_bus(vmctx, this, |grant, bus| {
-        let addr = grant.check(address as u16, Access::Read).map_err(refuse)?;
-        let mut buf = Buffer::zeroed(check_len(len as u64)?);
-        traced(grant, "read", addr, bus.read(addr, &mut buf))?;
-        Ok(buf)
-    })?;
-    let lowered = match data {
-        Ok(bytes) => Ok(unsafe { lower_bytes(vmctx, &bytes) }?),
-        Err(e) => Err(e),
-    };
-    write_list_result(vmctx, retptr, lowered)
+    unsafe { read_into_guest(vmctx, this, address, None, len, retptr) }
 }
 
 unsafe fn write_read_impl(
@@ -351,21 +339,42 @@ unsafe fn write_read_impl(
     read_len: i64,
     retptr: i32,
 ) -> Result<(), Fault> {
+    unsafe { read_into_guest(vmctx, this, address, Some((wptr, wlen)), read_len, retptr) }
+}
+
+/// `read`, and `write-read` when `write` names the guest's (pointer, length) of bytes to send
+/// first: once the grant allows the address, `read_len` bytes come back to the guest as
+/// `result<list<u8>, error-code>` at `retptr`.
+unsafe fn read_into_guest(
+    vmctx: *mut VmCtx,
+    this: i32,
+    address: i32,
+    write: Option<(i32, i32)>,
+    read_len: i64,
+    retptr: i32,
+) -> Result<(), Fault> {
     let mem = unsafe { memory(vmctx) }?;
     let retptr = ret_area(&mem, retptr, 12, 4)?;
-    let out = read_list(&mem, wptr as u32, wlen as u32)?;
+    let out = match write {
+        Some((ptr, len)) => Some(read_list(&mem, ptr as u32, len as u32)?),
+        None => None,
+    };
     let data = on_bus(vmctx, this, |grant, bus| {
-        let addr = grant
-            .check(address as u16, Access::WriteRead)
-            .map_err(refuse)?;
-        check_len(out.len() as u64)?;
+        let access = if out.is_some() {
+            Access::WriteRead
+        } else {
+            Access::Read
+        };
+        let addr = grant.check(address as u16, access).map_err(refuse)?;
+        if let Some(out) = &out {
+            check_len(out.len() as u64)?;
+        }
         let mut buf = Buffer::zeroed(check_len(read_len as u64)?);
-        traced(
-            grant,
-            "write-read",
-            addr,
-            bus.write_read(addr, &out, &mut buf),
-        )?;
+        let (what, result) = match &out {
+            Some(out) => ("write-read", bus.write_read(addr, out, &mut buf)),
+            None => ("read", bus.read(addr, &mut buf)),
+        };
+        traced(grant, what, addr, result)?;
         Ok(buf)
     })?;
     let lowered = match data {
