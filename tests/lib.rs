@@ -24,7 +24,7 @@ pub mod scope;
 use std::path::{Path, PathBuf};
 use wafer_abi::BoundsChecks;
 
-pub use plan::{plan_script, Plan, Verdict};
+pub use plan::{plan_script, Plan, SettledOutcome, Verdict};
 pub use report::Report;
 
 /// The compiler as the harness needs it.

@@ -295,7 +295,7 @@ impl Planner<'_, '_> {
             WastDirective::Thread(_) | WastDirective::Wait { .. } => self.settle(
                 line,
                 "thread",
-                SettledOutcome::Unsupported("threads".into()),
+                SettledOutcome::Unsupported("script threads (thread and wait commands)".into()),
             ),
         }
     }

@@ -24,6 +24,10 @@ pub struct Scope {
     pub files: BTreeMap<String, Entry>,
     /// Subdirectories (`proposals/threads`, `legacy`) by path relative to the suite.
     pub groups: BTreeMap<String, Entry>,
+    /// Assertions of proposal scripts that a later standard overturned, by script path and
+    /// line (`"proposals/threads/imports.wast:309"`), with the reason. They count as skipped
+    /// under `superseded: <reason>` when wafer follows the newer rule.
+    pub superseded: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -32,6 +36,8 @@ struct Raw {
     files: BTreeMap<String, String>,
     #[serde(default)]
     groups: BTreeMap<String, String>,
+    #[serde(default)]
+    superseded: BTreeMap<String, String>,
 }
 
 /// `"in"`, `"in: why"` or `"out: why"`; an exclusion needs its reason.
@@ -65,6 +71,7 @@ impl Scope {
         Ok(Scope {
             files: convert(raw.files)?,
             groups: convert(raw.groups)?,
+            superseded: raw.superseded,
         })
     }
 
@@ -97,6 +104,13 @@ impl Scope {
             }
         }
         Ok(problems)
+    }
+
+    /// Why the assertion at `line` of `file` no longer holds, if the list says so.
+    pub fn superseded(&self, file: &str, line: usize) -> Option<&str> {
+        self.superseded
+            .get(&format!("{file}:{line}"))
+            .map(String::as_str)
     }
 
     /// The in-scope scripts, as paths relative to `root` (`i32.wast`, `custom/x.wast`).

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use wafer::Target;
 use wafer_abi::BoundsChecks;
 use wafer_tests::{
-    mode_name, parse_mode, plan_file, run, run_plan, scope, Backend, Report, Verdict,
+    mode_name, parse_mode, plan_file, run, run_plan, scope, Backend, Report, SettledOutcome,
+    Verdict,
 };
 
 /// The real thing: wafer's own build API, as `wafer build` uses it, for one target.
@@ -148,7 +149,25 @@ fn runs(config: &Config) -> impl Iterator<Item = Run> + '_ {
         .flat_map(|target| (0..config.modes.len()).map(move |mode| Run { target, mode }))
 }
 
-fn test_file(root: &Path, file: &str, config: &Config, backends: &[Wafer]) -> FileResult {
+/// Reclassifies the failed assertions that the scope list marks as overturned by a later
+/// standard; one that passes stays a pass (nothing to excuse).
+fn apply_superseded(plan: &mut wafer_tests::Plan, file: &str, scope: &scope::Scope) {
+    for settled in &mut plan.settled {
+        if let Some(why) = scope.superseded(file, settled.line) {
+            if matches!(settled.outcome, SettledOutcome::Failed { .. }) {
+                settled.outcome = SettledOutcome::Unsupported(format!("superseded: {why}"));
+            }
+        }
+    }
+}
+
+fn test_file(
+    root: &Path,
+    file: &str,
+    config: &Config,
+    backends: &[Wafer],
+    scope: &scope::Scope,
+) -> FileResult {
     let same_for_all = |report: Report| {
         runs(config)
             .map(|run| (run, report.clone(), Duration::ZERO))
@@ -160,18 +179,21 @@ fn test_file(root: &Path, file: &str, config: &Config, backends: &[Wafer]) -> Fi
         Err(e) => same_for_all(Report::fatal(1, "reading the script", e.to_string())),
         Ok(text) => match plan_file(&text, &backends[0]) {
             Err(report) => same_for_all(report),
-            Ok(plan) => runs(config)
-                .map(|run| {
-                    let started = Instant::now();
-                    let report = run_plan(
-                        &plan,
-                        &backends[run.target],
-                        config.modes[run.mode],
-                        &config.limits,
-                    );
-                    (run, report, started.elapsed())
-                })
-                .collect(),
+            Ok(mut plan) => {
+                apply_superseded(&mut plan, file, scope);
+                runs(config)
+                    .map(|run| {
+                        let started = Instant::now();
+                        let report = run_plan(
+                            &plan,
+                            &backends[run.target],
+                            config.modes[run.mode],
+                            &config.limits,
+                        );
+                        (run, report, started.elapsed())
+                    })
+                    .collect()
+            }
         },
     };
     FileResult {
@@ -260,7 +282,7 @@ fn main() -> ExitCode {
         for _ in 0..config.jobs.min(files.len().max(1)) {
             threads.spawn(|| {
                 while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = test_file(&root, file, &config, &backends);
+                    let result = test_file(&root, file, &config, &backends, &scope);
                     for (run, report, _) in &result.reports {
                         println!(
                             "spec {} {} {}: {} passed, {} failed, {} unsupported",

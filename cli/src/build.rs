@@ -17,6 +17,8 @@ pub struct BuildOptions {
     pub static_link: bool,
     /// Directories and environment variables the driver may use (none by default).
     pub capabilities: wafer_abi::capabilities::Capabilities,
+    /// Native stack for wasm code per thread in bytes; `None`: the module kind's default.
+    pub wasm_stack: Option<u64>,
 }
 
 impl Default for BuildOptions {
@@ -27,6 +29,7 @@ impl Default for BuildOptions {
             memory_cap_pages: MAX_WASM_PAGES as u32,
             static_link: true,
             capabilities: Default::default(),
+            wasm_stack: None,
         }
     }
 }
@@ -40,6 +43,7 @@ impl BuildOptions {
             memory_cap_pages: self.memory_cap_pages,
             symbol_prefix: prefix.to_string(),
             resolve_host_imports,
+            wasm_stack: self.wasm_stack,
         })
     }
 }

@@ -117,6 +117,15 @@ fn format_capabilities(arch: &str, caps: &Capabilities) -> String {
 }
 
 /// A human-readable report of a module's interface.
+/// How inspect marks a shared memory (threads proposal).
+fn sharing(shared: bool) -> &'static str {
+    if shared {
+        ", shared between threads"
+    } else {
+        ""
+    }
+}
+
 pub fn describe(wasm: &[u8]) -> Result<String> {
     let mut types = Vec::new();
     let mut out = String::new();
@@ -145,10 +154,24 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
                                 host_status(import.module, import.name, types.get(t as usize)),
                             )
                         }
-                        TypeRef::Memory(m) => (
-                            format!("memory {}", limits(m.initial, m.maximum)),
-                            "not provided",
-                        ),
+                        TypeRef::Memory(m) => {
+                            // The one memory import a driver may have: the runtime creates it.
+                            let provided =
+                                (import.module, import.name) == wafer_abi::DRIVER_MEMORY_IMPORT;
+                            memories.push(format!(
+                                "  memory {} pages (64 KiB each){}, imported (created by wafer)",
+                                limits(m.initial, m.maximum),
+                                sharing(m.shared)
+                            ));
+                            (
+                                format!(
+                                    "memory {}{}",
+                                    limits(m.initial, m.maximum),
+                                    sharing(m.shared)
+                                ),
+                                if provided { "provided" } else { "not provided" },
+                            )
+                        }
                         TypeRef::Table(t) => (
                             format!("table {}", limits(t.initial, t.maximum)),
                             "not provided",
@@ -172,8 +195,9 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
                 for m in reader {
                     let m = m.context("malformed memory section")?;
                     memories.push(format!(
-                        "  memory {} pages (64 KiB each)",
-                        limits(m.initial, m.maximum)
+                        "  memory {} pages (64 KiB each){}",
+                        limits(m.initial, m.maximum),
+                        sharing(m.shared)
                     ));
                 }
             }

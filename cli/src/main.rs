@@ -58,6 +58,10 @@ struct BuildArgs {
     /// Cap on linear memory in 64 KiB pages, whatever the module declares.
     #[arg(long, default_value_t = MAX_WASM_PAGES as u32, value_parser = clap::value_parser!(u32).range(0..=MAX_WASM_PAGES as i64))]
     max_memory_pages: u32,
+    /// Native stack for wasm code on each thread, in KiB (default 1024, or 4096 for WALI
+    /// programs).
+    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u64).range(64..=1048576))]
+    stack_kib: Option<u64>,
     /// Link against the system's shared C library instead of statically.
     #[arg(long, conflicts_with = "static_link")]
     dynamic: bool,
@@ -109,6 +113,7 @@ impl BuildArgs {
             memory_cap_pages: self.max_memory_pages,
             static_link: !self.dynamic,
             capabilities: self.capabilities()?,
+            wasm_stack: self.stack_kib.map(|k| k * 1024),
         })
     }
 

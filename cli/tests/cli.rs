@@ -17,19 +17,7 @@ fn build_and_run(wat: &str, flags: &[&str], args: &[&str]) -> Output {
     let dir = scratch();
     let input = write(dir.path(), "m.wat", wat);
     let exe = dir.path().join("m");
-    let build = wafer()
-        .arg("build")
-        .arg(&input)
-        .arg("-o")
-        .arg(&exe)
-        .args(flags)
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "build failed: {}",
-        text(&build.stderr)
-    );
+    wafer_build(&input, &exe, flags);
     Command::new(&exe).args(args).output().unwrap()
 }
 

@@ -630,3 +630,83 @@ fn usb_drivers_link_statically_with_libusb_on_every_target() {
         assert_eq!(out.status.code(), Some(51), "{name}: {}", text(&out.stderr));
     }
 }
+
+/// A contended atomic read-modify-write (threads proposal) on a shared memory.
+const ATOMIC_WORK: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory 1 1 shared)
+  (func $bump (param i32) (result i32) (i32.atomic.rmw.add (local.get 0) (i32.const 3)))
+  (func (export "_start")
+    (drop (call $bump (i32.const 8)))
+    (drop (call $bump (i32.const 8)))
+    (call $exit (i32.atomic.load (i32.const 8)))))
+"#;
+
+/// Counts the 32-bit instruction words of an object's code sections that match `mask`/`bits`.
+fn count_instructions(object_bytes: &[u8], mask: u32, bits: u32) -> usize {
+    use object::{Object, ObjectSection, SectionKind};
+    let file = object::File::parse(object_bytes).unwrap();
+    file.sections()
+        .filter(|s| s.kind() == SectionKind::Text)
+        .map(|s| {
+            s.data()
+                .unwrap()
+                .chunks_exact(4)
+                .filter(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) & mask == bits)
+                .count()
+        })
+        .sum()
+}
+
+#[test]
+fn rpi5_atomics_use_lse_instructions() {
+    // The board's `has_lse` is what makes its code differ from plain aarch64 for atomics:
+    // one LDADDAL instead of a load-exclusive/store-exclusive loop.
+    let wasm = wat::parse_str(ATOMIC_WORK).unwrap();
+    let object_for = |name: &str| {
+        let target = Target::resolve(name).unwrap();
+        let mut opts = wafer_compiler::CompileOptions::host("wafer");
+        opts.triple = target.triple().unwrap();
+        opts.isa_flags = target.isa_flags.clone();
+        wafer_compiler::compile(&wasm, &opts).unwrap()
+    };
+    // LDADD{,A,L,AL} of any size (LSE), and LDAXR of any size (exclusive load-acquire).
+    let (ldadd_mask, ldadd) = (0x3F20_FC00, 0x3820_0000);
+    let (ldaxr_mask, ldaxr) = (0x3FFF_FC00, 0x085F_FC00);
+    let rpi5 = object_for("rpi5");
+    let plain = object_for("aarch64");
+    assert!(count_instructions(&rpi5, ldadd_mask, ldadd) >= 1);
+    assert_eq!(count_instructions(&rpi5, ldaxr_mask, ldaxr), 0);
+    assert_eq!(count_instructions(&plain, ldadd_mask, ldadd), 0);
+    assert!(count_instructions(&plain, ldaxr_mask, ldaxr) >= 1);
+
+    // And it runs: on the board's CPU it computes the same as everywhere; on a Cortex-A72
+    // (ARMv8.0, no LSE) the rpi5 build dies on an illegal instruction, the plain one works.
+    let dir = scratch();
+    let input = dir.path().join("atomic.wat");
+    std::fs::write(&input, ATOMIC_WORK).unwrap();
+    for name in ["rpi5", "aarch64"] {
+        let exe = dir.path().join(name);
+        build(&input, name, &[], &exe);
+        let on = |cpu: &str| {
+            Command::new("qemu-aarch64")
+                .args(["-cpu", cpu])
+                .arg(&exe)
+                .output()
+                .unwrap()
+        };
+        assert_eq!(on("cortex-a76").status.code(), Some(6), "{name}");
+        let old = on("cortex-a72");
+        if name == "rpi5" {
+            assert!(
+                text(&old.stderr).contains("wafer: fatal signal 4"),
+                "{:?}: {}",
+                old.status,
+                text(&old.stderr)
+            );
+        } else {
+            assert_eq!(old.status.code(), Some(6));
+        }
+    }
+}

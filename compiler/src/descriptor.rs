@@ -35,6 +35,7 @@ pub struct Symbols<'a> {
 pub struct DescriptorOptions<'a> {
     pub symbol: &'a str,
     pub memory_cap_pages: u32,
+    pub wasm_stack: u64,
 }
 
 /// Bytes under construction plus the relocations they need.
@@ -257,6 +258,7 @@ pub fn emit(
     );
     if let Some(memory) = &info.memory {
         arrays.u8(base + off::MEMORY_IMPORTED, memory.imported as u8);
+        arrays.u8(base + off::MEMORY_SHARED, memory.shared as u8);
         arrays.u64(base + off::MEMORY_INITIAL_PAGES, memory.initial_pages);
         let max = memory.maximum_pages.unwrap_or(wafer_abi::NONE_U64);
         arrays.u64(base + off::MEMORY_MAXIMUM_PAGES, max);
@@ -374,6 +376,7 @@ pub fn emit(
     );
     let cap = opts.memory_cap_pages.min(wafer_abi::MAX_WASM_PAGES as u32);
     desc.u32(off::MODULE_MEMORY_CAP_PAGES, cap);
+    desc.u64(off::MODULE_WASM_STACK_BYTES, opts.wasm_stack);
     desc.func_addr(off::MODULE_INIT, syms.init);
     pool.str(
         &mut desc,

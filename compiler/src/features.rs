@@ -12,6 +12,7 @@ pub fn supported() -> WasmFeatures {
         | WasmFeatures::REFERENCE_TYPES
         | WasmFeatures::FLOATS
         | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::THREADS
         // wasmparser gates even `externref` behind this flag; the GC proposal's instructions
         // and heap types stay off (they need `GC`).
         | WasmFeatures::GC_TYPES
@@ -19,11 +20,10 @@ pub fn supported() -> WasmFeatures {
 
 /// Proposals wafer refuses, by the name users know them by. Some wasmparser flags only make
 /// sense together, so one entry may stand for several flags.
-fn unsupported() -> [(&'static str, WasmFeatures); 18] {
+fn unsupported() -> [(&'static str, WasmFeatures); 17] {
     [
         ("simd", WasmFeatures::SIMD),
         ("relaxed-simd", WasmFeatures::RELAXED_SIMD),
-        ("threads", WasmFeatures::THREADS),
         (
             "shared-everything-threads",
             WasmFeatures::SHARED_EVERYTHING_THREADS,

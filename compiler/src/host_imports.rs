@@ -3,8 +3,8 @@
 
 use crate::error::{CompileError, Result};
 use crate::module::valtype_byte;
-use crate::module_info::ModuleInfo;
-use wafer_abi::{extern_kind, host_func};
+use crate::module_info::{HostTarget, ModuleInfo};
+use wafer_abi::{extern_kind, host_func, wali, DRIVER_MEMORY_IMPORT};
 use wasmparser::FuncType;
 
 /// Sets `host_symbol` on every import, or refuses the module naming the first import the
@@ -16,12 +16,38 @@ pub fn resolve(info: &mut ModuleInfo) -> Result<()> {
             module: import.module.clone(),
             field: import.field.clone(),
         };
+        if import.kind == extern_kind::MEMORY
+            && (import.module.as_str(), import.field.as_str()) == DRIVER_MEMORY_IMPORT
+        {
+            // The runtime creates it with the declared limits (wasi-threads modules).
+            continue;
+        }
         if import.kind != extern_kind::FUNC {
             return Err(unknown());
         }
-        let host = host_func(&import.module, &import.field).ok_or_else(unknown)?;
         let ty = info.func_type(import.index);
         let (params, results) = signature_codes(ty)?;
+        if import.module == wali::MODULE {
+            let target = match wali::bind(&import.field, &params, &results) {
+                Ok(wali::Binding::Aux(symbol)) => HostTarget::Symbol(symbol),
+                Ok(wali::Binding::Syscall { index, drop_result }) => {
+                    HostTarget::WaliSyscall { index, drop_result }
+                }
+                Ok(wali::Binding::Enosys) => HostTarget::Enosys,
+                Err(wali::BindError::Unknown) => return Err(unknown()),
+                Err(wali::BindError::Signature { expected }) => {
+                    return Err(CompileError::ImportSignature {
+                        module: import.module.clone(),
+                        field: import.field.clone(),
+                        expected: describe(expected.0, expected.1),
+                        found: describe(&params, &results),
+                    })
+                }
+            };
+            info.imports[i].host = Some(target);
+            continue;
+        }
+        let host = host_func(&import.module, &import.field).ok_or_else(unknown)?;
         if params != host.params || results != host.results {
             return Err(CompileError::ImportSignature {
                 module: import.module.clone(),
@@ -30,7 +56,7 @@ pub fn resolve(info: &mut ModuleInfo) -> Result<()> {
                 found: describe(&params, &results),
             });
         }
-        info.imports[i].host_symbol = Some(host.symbol);
+        info.imports[i].host = Some(HostTarget::Symbol(host.symbol.to_string()));
     }
     Ok(())
 }

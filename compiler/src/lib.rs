@@ -11,6 +11,7 @@ mod entry;
 pub mod error;
 mod features;
 mod host_imports;
+mod host_stubs;
 mod init_func;
 mod isa;
 mod module;
@@ -42,6 +43,9 @@ pub struct CompileOptions {
     /// false (spec harness): every import is left for the runtime to bind by name (host_code
     /// null).
     pub resolve_host_imports: bool,
+    /// Native stack for wasm code per thread, in bytes; `None` picks the default for the
+    /// module's kind (1 MiB, or 4 MiB for a WALI program, as WALI's reference engine gives).
+    pub wasm_stack: Option<u64>,
 }
 
 impl CompileOptions {
@@ -55,6 +59,7 @@ impl CompileOptions {
             memory_cap_pages: wafer_abi::MAX_WASM_PAGES as u32,
             symbol_prefix: prefix.into(),
             resolve_host_imports: true,
+            wasm_stack: None,
         }
     }
 }
@@ -93,12 +98,23 @@ pub fn compile(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<u8>> {
         },
     )?;
     check_memory_cap(&parsed.info, opts.memory_cap_pages)?;
+    let is_wali = parsed
+        .info
+        .imports
+        .iter()
+        .any(|i| i.module == wafer_abi::wali::MODULE);
+    let wasm_stack = opts.wasm_stack.unwrap_or(if is_wali {
+        wafer_abi::wali::DEFAULT_STACK
+    } else {
+        wafer_abi::DEFAULT_WASM_STACK
+    });
     object::emit(
         parsed,
         isa,
         &object::ObjectOptions {
             prefix: &opts.symbol_prefix,
             memory_cap_pages: opts.memory_cap_pages,
+            wasm_stack,
         },
     )
 }

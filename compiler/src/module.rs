@@ -266,6 +266,7 @@ fn memory_info(ty: wasmparser::MemoryType, imported: bool) -> MemoryInfo {
         initial_pages: ty.initial,
         maximum_pages: ty.maximum,
         imported,
+        shared: ty.shared,
     }
 }
 
@@ -440,7 +441,7 @@ fn read_import(info: &mut ModuleInfo, import: wasmparser::Import<'_>) -> Result<
         field: import.name.to_string(),
         kind,
         index,
-        host_symbol: None,
+        host: None,
     });
     Ok(())
 }

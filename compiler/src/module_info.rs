@@ -37,6 +37,8 @@ pub struct MemoryInfo {
     pub initial_pages: u64,
     pub maximum_pages: Option<u64>,
     pub imported: bool,
+    /// Declared `shared` (threads proposal).
+    pub shared: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -83,8 +85,21 @@ pub struct Import {
     pub field: String,
     pub kind: u8,
     pub index: u32,
-    /// Symbol of the runtime host function bound at build time, if any.
-    pub host_symbol: Option<&'static str>,
+    /// What a function import is bound to at build time, if anything.
+    pub host: Option<HostTarget>,
+}
+
+/// The build-time binding of a function import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostTarget {
+    /// A runtime function with the import's signature.
+    Symbol(String),
+    /// A WALI syscall: the compiler emits an adapter that widens the arguments and calls the
+    /// runtime's syscall entry with this index (`wafer_abi::wali::Binding::Syscall`).
+    WaliSyscall { index: u32, drop_result: bool },
+    /// A stub the compiler emits: it answers `wafer_abi::wali::ENOSYS_RESULT` in every
+    /// integer result (an unimplemented WALI syscall).
+    Enosys,
 }
 
 #[derive(Clone, Debug)]

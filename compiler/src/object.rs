@@ -4,9 +4,10 @@
 use crate::descriptor::{self, DescriptorOptions, FunctionCode, Symbols};
 use crate::error::{CompileError, Result};
 use crate::module::ParsedModule;
+use crate::module_info::HostTarget;
 use crate::module_info::ModuleInfo;
 use crate::translate::{libcall_signature, translate_function, wasm_signature};
-use crate::{init_func, trampoline};
+use crate::{host_stubs, init_func, trampoline};
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, TrapCode, UserExternalName, UserFuncName};
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
@@ -20,6 +21,7 @@ use wasmparser::FunctionBody;
 pub struct ObjectOptions<'a> {
     pub prefix: &'a str,
     pub memory_cap_pages: u32,
+    pub wasm_stack: u64,
 }
 
 /// Machine code of one function, ready to be placed in the text section.
@@ -127,15 +129,47 @@ pub fn emit(
     }
 
     let mut host_code = Vec::with_capacity(info.imports.len());
-    for import in &info.imports {
-        host_code.push(match import.host_symbol {
-            Some(symbol) => {
-                let sig = wasm_signature(module.isa(), info.func_type(import.index));
-                Some(
-                    module
-                        .declare_function(symbol, Linkage::Import, &sig)
-                        .map_err(module_error)?,
-                )
+    for (i, import) in info.imports.iter().enumerate() {
+        let sig = || wasm_signature(module.isa(), info.func_type(import.index));
+        host_code.push(match &import.host {
+            Some(HostTarget::Symbol(symbol)) => Some(
+                module
+                    .declare_function(symbol, Linkage::Import, &sig())
+                    .map_err(module_error)?,
+            ),
+            Some(HostTarget::Enosys) => {
+                let sig = sig();
+                let id = module
+                    .declare_function(&format!("{prefix}_enosys{i}"), Linkage::Local, &sig)
+                    .map_err(module_error)?;
+                let mut func =
+                    ir::Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig);
+                host_stubs::build_enosys(module.isa(), &mut func);
+                define_built(&mut module, id, func)?;
+                Some(id)
+            }
+            Some(HostTarget::WaliSyscall { index, drop_result }) => {
+                let sig = sig();
+                let entry_sig = host_stubs::syscall_entry_signature(module.isa());
+                let entry = module
+                    .declare_function(wafer_abi::wali::SYSCALL_ENTRY, Linkage::Import, &entry_sig)
+                    .map_err(module_error)?;
+                let name = wafer_abi::wali::SYSCALLS[*index as usize].name;
+                let id = module
+                    .declare_function(&format!("{prefix}_wali_{name}_{i}"), Linkage::Local, &sig)
+                    .map_err(module_error)?;
+                let mut func =
+                    ir::Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig);
+                let entry = module.declare_func_in_func(entry, &mut func);
+                host_stubs::build_syscall_adapter(
+                    module.isa(),
+                    &mut func,
+                    entry,
+                    *index,
+                    *drop_result,
+                );
+                define_built(&mut module, id, func)?;
+                Some(id)
             }
             None => None,
         });
@@ -219,6 +253,7 @@ pub fn emit(
         &DescriptorOptions {
             symbol: symbol.as_str(),
             memory_cap_pages: opts.memory_cap_pages,
+            wasm_stack: opts.wasm_stack,
         },
     )?;
 

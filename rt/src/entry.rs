@@ -6,7 +6,8 @@ use std::io::Write;
 
 use wafer_abi::{extern_kind, EntryMode, ModuleDescriptor, TRAP_EXIT_STATUS};
 
-use crate::instance::{host_binding, import_name, CallError, Instance, InstantiateError};
+use crate::instance::{host_binding, import_name, CallError, Extern, Instance, InstantiateError};
+use crate::memory::LinearMemory;
 use crate::trap::Trap;
 use crate::{limits, spec, trap, wasi};
 
@@ -26,8 +27,6 @@ pub unsafe extern "C" fn wafer_rt_main(
     limits::mark_stack_top();
     trap::install_handlers();
     trap::ensure_alt_stack();
-    // SAFETY: no wasm code runs yet.
-    unsafe { limits::set_stack_limit(limits::compute_stack_limit()) };
 
     let args = unsafe { collect_args(argc, argv) };
     let descriptors: Vec<&'static ModuleDescriptor> = if modules.is_null() {
@@ -37,6 +36,13 @@ pub unsafe extern "C" fn wafer_rt_main(
             .filter_map(|i| unsafe { (*modules.add(i)).as_ref() })
             .collect()
     };
+    // The driver's build chose its stack; spec scripts get the default.
+    let wasm_stack = match descriptors.first() {
+        Some(d) if mode == EntryMode::Driver as u32 && d.wasm_stack_bytes > 0 => d.wasm_stack_bytes,
+        _ => wafer_abi::DEFAULT_WASM_STACK,
+    };
+    // SAFETY: no wasm code runs yet.
+    unsafe { limits::set_stack_limit(limits::compute_stack_limit(wasm_stack)) };
     let capabilities = if capabilities.is_null() || capabilities_len == 0 {
         &[][..]
     } else {
@@ -44,7 +50,9 @@ pub unsafe extern "C" fn wafer_rt_main(
         unsafe { std::slice::from_raw_parts(capabilities, capabilities_len) }
     };
     if mode == EntryMode::Driver as u32 {
-        run_driver(args, &descriptors, capabilities)
+        // Ended here rather than by returning, so that a guest thread calling proc_exit at
+        // the same moment cannot run the C library's exit concurrently.
+        crate::threads::exit_process(run_driver(args, &descriptors, capabilities))
     } else if mode == EntryMode::SpecScript as u32 {
         spec::run(&args, &descriptors)
     } else {
@@ -76,6 +84,24 @@ pub fn report_trap(trap: &Trap) {
     );
 }
 
+/// The memory a driver imports (`env.memory`, as wasi-threads modules do), created with the
+/// limits and sharing the module declares. It lives as long as the process.
+fn driver_memory(desc: &ModuleDescriptor) -> Result<Extern, String> {
+    // SAFETY: descriptors are static data emitted by the compiler.
+    let m = unsafe { desc.memories.as_slice() }
+        .first()
+        .ok_or("the module imports a memory its descriptor does not describe")?;
+    let max = (m.maximum_pages != wafer_abi::NONE_U64).then_some(m.maximum_pages);
+    let memory = LinearMemory::with_sharing(
+        m.initial_pages,
+        max,
+        desc.memory_cap_pages as u64,
+        m.shared != 0,
+    )
+    .map_err(|e| format!("cannot create the imported memory: {e}"))?;
+    Ok(Extern::Memory(&mut Box::leak(memory).def))
+}
+
 fn run_driver(
     args: Vec<Vec<u8>>,
     modules: &[&'static ModuleDescriptor],
@@ -88,7 +114,18 @@ fn run_driver(
     let mut imports = Vec::new();
     // SAFETY: descriptors are static data emitted by the compiler.
     for import in unsafe { desc.imports.as_slice() } {
-        match host_binding(desc, import) {
+        let binding = if import.kind == extern_kind::MEMORY {
+            match driver_memory(desc) {
+                Ok(memory) => Some(memory),
+                Err(msg) => {
+                    eprintln!("wafer: {msg}");
+                    return 1;
+                }
+            }
+        } else {
+            host_binding(desc, import)
+        };
+        match binding {
             Some(binding) => imports.push(binding),
             None => {
                 let what = match import.kind {

@@ -1,6 +1,13 @@
 //! Checked access to a guest's linear memory for host functions. Every pointer and length the
 //! guest passes is checked against the memory's current length with 64-bit arithmetic before
 //! anything is read or written; a bad one yields `EFAULT` and never touches host memory.
+//!
+//! A shared memory may be written by other guest threads during a host call. That is the
+//! guest's own race, and it cannot reach the host as long as host code only copies through raw
+//! pointers (never a Rust reference into guest memory) and reads each value it checks once,
+//! using that copy afterwards: paths and iovec lists are copied out before they are checked.
+//! The base of a memory never moves and its length only grows, so a range checked once stays
+//! valid for the whole call.
 
 use wafer_abi::{MemoryDef, VmCtx, VmctxLayout};
 
@@ -22,11 +29,28 @@ impl GuestMemory {
         let def = unsafe {
             *((vmctx as *const u8).add(VmctxLayout::MEMORY as usize) as *const *const MemoryDef)
         };
-        let def = unsafe { def.as_ref() }.ok_or(errno::FAULT)?;
+        if def.is_null() {
+            return Err(errno::FAULT);
+        }
+        // Another thread may be growing a shared memory, which publishes the new length with
+        // an atomic store: read it atomically too (once; the memory only grows).
+        let len = unsafe {
+            std::sync::atomic::AtomicU64::from_ptr(std::ptr::addr_of!((*def).length) as *mut u64)
+        }
+        .load(std::sync::atomic::Ordering::Acquire);
         Ok(GuestMemory {
-            base: def.base,
-            len: def.length,
+            base: unsafe { (*def).base },
+            len,
         })
+    }
+
+    /// The memory's length as it was when this view was taken.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Host address of `[ptr, ptr + len)`, if the range lies in the memory.
@@ -70,7 +94,15 @@ impl GuestMemory {
         if len as u64 > max {
             return Err(too_long);
         }
-        Ok(unsafe { std::slice::from_raw_parts(at, len as usize) }.to_vec())
+        let mut out = Vec::new();
+        out.try_reserve_exact(len as usize)
+            .map_err(|_| errno::NOMEM)?;
+        // A raw copy, not a slice: other threads may be writing these bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(at, out.as_mut_ptr(), len as usize);
+            out.set_len(len as usize);
+        }
+        Ok(out)
     }
 
     /// Writes as much of `bytes` as fits in `[ptr, ptr + len)`; returns how much that was.
@@ -96,7 +128,8 @@ impl GuestMemory {
     }
 
     /// Reads `count` WASI iovecs (`{buf: u32, buf_len: u32}`) at `iovs` and checks each buffer;
-    /// returns host iovecs for readv/writev.
+    /// returns host iovecs for readv/writev. Each entry is read once: the host copy is what was
+    /// checked and what the kernel gets.
     pub fn iovecs(&self, iovs: u32, count: u32) -> Result<Vec<libc::iovec>, Errno> {
         self.range(iovs, count as u64 * 8)?;
         let mut out = Vec::new();

@@ -27,6 +27,7 @@
 
 #![allow(clippy::missing_safety_doc)]
 
+use std::sync::{Arc, Mutex};
 use wafer_abi::{extern_kind, valtype, TrapKind, VmCtx};
 
 use crate::guest_mem::GuestMemory;
@@ -58,10 +59,14 @@ pub(crate) fn oob(why: impl Into<String>) -> Fault {
     fault(TrapKind::MemoryOutOfBounds, why)
 }
 
+/// An open bus. Each has its own lock, taken for the length of one transfer after the handle
+/// table's lock is released, so threads using different buses do not wait for each other.
+type SharedBus = Arc<Mutex<Box<dyn Bus + Send>>>;
+
 enum Resource {
     I2c {
         grant: &'static I2cGrant,
-        bus: Box<dyn Bus + Send>,
+        bus: SharedBus,
     },
     Delay,
 }
@@ -83,9 +88,9 @@ impl Handles {
         self.table.get_mut(handle)
     }
 
-    fn bus(&mut self, handle: i32) -> Result<(&'static I2cGrant, &mut (dyn Bus + Send)), Fault> {
+    fn bus(&mut self, handle: i32) -> Result<(&'static I2cGrant, SharedBus), Fault> {
         match self.get(handle) {
-            Some(Resource::I2c { grant, bus }) => Ok((*grant, bus.as_mut())),
+            Some(Resource::I2c { grant, bus }) => Ok((*grant, Arc::clone(bus))),
             _ => Err(fault(
                 TrapKind::UnknownHandle,
                 format!("i2c handle {handle} is not owned by this instance"),
@@ -114,8 +119,7 @@ impl Handles {
 fn with_handles<T>(vmctx: *mut VmCtx, f: impl FnOnce(&mut Handles) -> T) -> T {
     // SAFETY: host functions are called by compiled code with the caller's live vmctx.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
-    let mut state = instance.host_state();
-    f(&mut state.i2c)
+    f(&mut crate::instance::lock(&instance.host_state().i2c))
 }
 
 /// Ends a host call: a fault becomes the trap, after everything it owns is dropped.
@@ -149,10 +153,11 @@ fn read_list(mem: &GuestMemory, ptr: u32, len: u32) -> Result<Buffer, Fault> {
     let at = mem
         .range(ptr, len as u64)
         .map_err(|_| oob(format!("list {ptr:#x}+{len} is outside memory")))?;
-    // SAFETY: the range was checked against the memory.
-    Ok(Buffer::copy_of(unsafe {
-        std::slice::from_raw_parts(at, len as usize)
-    }))
+    let mut buf = Buffer::zeroed(len as usize);
+    // SAFETY: the range was checked against the memory. A raw copy, never a slice: other
+    // threads of the guest may be writing these bytes (see crate::guest_mem).
+    unsafe { std::ptr::copy_nonoverlapping(at, buf.as_mut_ptr(), len as usize) };
+    Ok(buf)
 }
 
 /// The bytes of one transfer: inline for the short transfers sensors make, so the common
@@ -177,12 +182,6 @@ impl Buffer {
         } else {
             Buffer::Heap(vec![0; len])
         }
-    }
-
-    fn copy_of(src: &[u8]) -> Buffer {
-        let mut buf = Buffer::zeroed(src.len());
-        buf.copy_from_slice(src);
-        buf
     }
 }
 
@@ -229,7 +228,7 @@ pub(crate) unsafe fn guest_alloc(vmctx: *mut VmCtx, align: u32, size: u32) -> Re
 /// The function index of the instance's `cabi_realloc`, checked to have the canonical ABI's
 /// type `(i32 i32 i32 i32) -> i32`; looked up once per instance.
 fn cabi_realloc(instance: &Instance) -> Result<u32, Fault> {
-    if let Some(index) = instance.host_state().cabi_realloc {
+    if let Some(&index) = instance.host_state().cabi_realloc.get() {
         return Ok(index);
     }
     let func = instance
@@ -245,7 +244,7 @@ fn cabi_realloc(instance: &Instance) -> Result<u32, Fault> {
             "cabi_realloc does not have the type (i32 i32 i32 i32) -> i32",
         ));
     }
-    instance.host_state().cabi_realloc = Some(func.index);
+    let _ = instance.host_state().cabi_realloc.set(func.index);
     Ok(func.index)
 }
 
@@ -302,10 +301,9 @@ fn on_bus<T>(
     handle: i32,
     f: impl FnOnce(&'static I2cGrant, &mut (dyn Bus + Send)) -> Result<T, ErrorCode>,
 ) -> Result<Result<T, ErrorCode>, Fault> {
-    with_handles(vmctx, |h| {
-        let (grant, bus) = h.bus(handle)?;
-        Ok(f(grant, bus))
-    })
+    let (grant, bus) = with_handles(vmctx, |h| h.bus(handle))?;
+    let mut bus = crate::instance::lock(&bus);
+    Ok(f(grant, bus.as_mut()))
 }
 
 fn traced(
@@ -516,7 +514,10 @@ unsafe fn open_i2c_impl(vmctx: *mut VmCtx, ptr: i32, len: i32, retptr: i32) -> R
         }
         Some(g) => match wafer_devices::i2c::backend::open(g) {
             Ok(bus) => Ok(with_handles(vmctx, |h| {
-                h.insert(Resource::I2c { grant: g, bus })
+                h.insert(Resource::I2c {
+                    grant: g,
+                    bus: Arc::new(Mutex::new(bus)),
+                })
             })?),
             Err(why) => {
                 // Always said: the deployment, not the driver, has to fix this.

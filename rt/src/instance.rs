@@ -6,7 +6,8 @@
 //! exporter must outlive its importers; the spec harness keeps every instance alive until exit.
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
-use std::cell::{Cell, RefCell, RefMut};
+use std::cell::Cell;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use wafer_abi::{
     extern_kind, ExportDesc, FuncRef, FuncTypeDesc, ImportDesc, ImportedFunc, MemoryDef,
@@ -75,18 +76,40 @@ pub struct Instance {
     /// holds a shared reference to it further up the stack.
     dropped_data: Box<[Cell<bool>]>,
     dropped_elems: Box<[Cell<bool>]>,
-    /// What host interfaces keep per instance (resource handle tables). Borrowed only for the
-    /// length of one host-side step, never across a call back into the guest.
-    host_state: RefCell<HostState>,
+    /// What host interfaces keep for the guest (resource handle tables), shared by every
+    /// thread's instance of one guest: a handle opened on one thread is valid on all.
+    host_state: SharedHostState,
 }
 
-/// Per-instance state of the host interfaces, owned by (and dropped with) the instance.
+/// The host interfaces' state of one guest, shared by its threads' instances.
+pub type SharedHostState = Arc<HostState>;
+
+/// How a new instance relates to instances that already exist.
+#[derive(Default)]
+pub struct InstanceOptions {
+    /// Share this host state (a new thread of the same guest) instead of starting afresh.
+    pub host_state: Option<SharedHostState>,
+    /// Use this memory for the module's defined memory instead of creating one (a new
+    /// thread's instance of a module that defines its shared memory).
+    pub memory: Option<*mut MemoryDef>,
+}
+
+/// State of the host interfaces, owned by (and dropped with) the last instance using it.
+/// Each interface has its own lock, so a slow I2C transfer on one thread does not hold up USB
+/// calls on another. A lock is held for one host-side step only, never across a call back
+/// into the guest (which would deadlock a re-entering host function or another thread).
 #[derive(Default)]
 pub struct HostState {
-    pub i2c: crate::i2c::Handles,
-    pub usb: crate::usb::Handles,
-    /// Function index of the guest's `cabi_realloc`, once a host function has needed it.
-    pub cabi_realloc: Option<u32>,
+    pub i2c: Mutex<crate::i2c::Handles>,
+    pub usb: Mutex<crate::usb::Handles>,
+    /// Function index of the guest's `cabi_realloc`, once a host function has needed it
+    /// (the same in every thread's instance: they are instances of one module).
+    pub cabi_realloc: OnceLock<u32>,
+}
+
+/// Locks one interface's state; a panic elsewhere never makes it unusable.
+pub fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The binding for a function import that `wafer build` resolved to a runtime host function
@@ -154,12 +177,13 @@ pub fn check_import(
                 .get(index)
                 .ok_or("bad memory index in descriptor")?;
             let have = unsafe { LinearMemory::from_def(*def) };
-            limits_match(
-                have.pages(),
-                have.declared_max(),
-                want.initial_pages,
-                want.maximum_pages,
-            )
+            (want.shared != 0) == have.is_shared()
+                && limits_match(
+                    have.pages(),
+                    have.declared_max(),
+                    want.initial_pages,
+                    want.maximum_pages,
+                )
         }
         (extern_kind::GLOBAL, Extern::Global { ty, mutable, .. }) => {
             let want = unsafe { desc.globals.as_slice() }
@@ -211,6 +235,15 @@ impl Instance {
         desc: &'static ModuleDescriptor,
         imports: &[Extern],
     ) -> Result<Box<Instance>, InstantiateError> {
+        Self::with_options(desc, imports, InstanceOptions::default())
+    }
+
+    /// [`Instance::new`] with the sharing that a new guest thread needs.
+    pub fn with_options(
+        desc: &'static ModuleDescriptor,
+        imports: &[Extern],
+        options: InstanceOptions,
+    ) -> Result<Box<Instance>, InstantiateError> {
         check_descriptor(desc).map_err(InstantiateError::Error)?;
         let import_descs = unsafe { desc.imports.as_slice() };
         if imports.len() != import_descs.len() {
@@ -223,8 +256,8 @@ impl Instance {
         for (import, ext) in import_descs.iter().zip(imports) {
             check_import(desc, import, ext).map_err(InstantiateError::Unlinkable)?;
         }
-        let mut instance = Self::allocate(desc)?;
-        instance.bind(import_descs, imports)?;
+        let mut instance = Self::allocate(desc, options.host_state)?;
+        instance.bind(import_descs, imports, options.memory)?;
         register_module(desc);
 
         let inst: &Instance = &instance;
@@ -244,7 +277,10 @@ impl Instance {
     }
 
     /// Memory, tables, the `vmctx` header and the per-function arrays of a fresh instance.
-    fn allocate(desc: &'static ModuleDescriptor) -> Result<Box<Instance>, InstantiateError> {
+    fn allocate(
+        desc: &'static ModuleDescriptor,
+        host_state: Option<SharedHostState>,
+    ) -> Result<Box<Instance>, InstantiateError> {
         let layout: VmctxLayout = desc.vmctx_layout();
         let vmctx_alloc = Layout::from_size_align(layout.size().max(16) as usize, 16)
             .map_err(|e| InstantiateError::Error(e.to_string()))?;
@@ -281,7 +317,7 @@ impl Instance {
             dropped_data: (0..desc.data_segments.len)
                 .map(|_| Cell::new(false))
                 .collect(),
-            host_state: RefCell::new(HostState::default()),
+            host_state: host_state.unwrap_or_default(),
             dropped_elems: (0..desc.elem_segments.len)
                 .map(|_| Cell::new(false))
                 .collect(),
@@ -293,6 +329,7 @@ impl Instance {
         &mut self,
         import_descs: &[ImportDesc],
         imports: &[Extern],
+        shared_memory: Option<*mut MemoryDef>,
     ) -> Result<(), InstantiateError> {
         let desc = self.desc;
         let layout = desc.vmctx_layout();
@@ -333,11 +370,17 @@ impl Instance {
             return Err(err("a table import was not bound".into()));
         }
         if let Some(m) = unsafe { desc.memories.as_slice() }.first() {
-            if m.imported == 0 {
+            if let (0, Some(def)) = (m.imported, shared_memory) {
+                self.memory = def;
+            } else if m.imported == 0 {
                 let max = (m.maximum_pages != NONE_U64).then_some(m.maximum_pages);
-                let mut memory =
-                    LinearMemory::new(m.initial_pages, max, desc.memory_cap_pages as u64)
-                        .map_err(err)?;
+                let mut memory = LinearMemory::with_sharing(
+                    m.initial_pages,
+                    max,
+                    desc.memory_cap_pages as u64,
+                    m.shared != 0,
+                )
+                .map_err(err)?;
                 self.memory = &mut memory.def;
                 self._owned_memory = Some(memory);
             } else if self.memory.is_null() {
@@ -387,10 +430,14 @@ impl Instance {
         }
     }
 
-    /// The host interfaces' state of this instance; panics if already borrowed, which would
-    /// mean a host function re-entered itself through the guest while holding it.
-    pub fn host_state(&self) -> RefMut<'_, HostState> {
-        self.host_state.borrow_mut()
+    /// The host interfaces' state of this guest (see [`HostState`] for its locks).
+    pub fn host_state(&self) -> &HostState {
+        &self.host_state
+    }
+
+    /// The shared host state, for a new thread's instance.
+    pub fn shared_host_state(&self) -> SharedHostState {
+        Arc::clone(&self.host_state)
     }
 
     pub fn descriptor(&self) -> &'static ModuleDescriptor {

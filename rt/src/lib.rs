@@ -13,8 +13,10 @@ pub mod resources;
 pub mod signature;
 pub mod spec;
 pub mod table;
+pub mod threads;
 pub mod trap;
 pub mod usb;
+pub mod wali;
 pub mod wasi;
 
 #[cfg(test)]

@@ -1,56 +1,57 @@
-//! The process-wide [`Limits`] every `vmctx` points at, and the stack limit computation.
+//! The per-thread [`Limits`] that every `vmctx` created on a thread points at, and the stack
+//! limit computation. Each thread running wasm (the main one, and every wasi-threads thread)
+//! has its own stack, so its own limit and its own stack top.
 
-use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::{Cell, UnsafeCell};
 
-use wafer_abi::{Limits, DEFAULT_WASM_STACK};
+use wafer_abi::Limits;
 
 /// Stack kept free below the wasm limit for host code that wasm calls (WASI, libcalls, the
 /// signal handler's caller frames).
 const HOST_STACK_HEADROOM: usize = 256 * 1024;
 
-#[repr(transparent)]
-pub struct SharedLimits(UnsafeCell<Limits>);
+thread_local! {
+    /// Until `set_stack_limit` runs the limit is 0, which disables the check (used by unit
+    /// tests, whose "wasm" functions are Rust). Written only while no wasm code runs on the
+    /// thread; compiled code only reads it. A thread-local has a fixed address for the
+    /// thread's lifetime, so instances keep a pointer to it.
+    static LIMITS: UnsafeCell<Limits> = const { UnsafeCell::new(Limits { stack_limit: 0 }) };
 
-// SAFETY: written only by `set_stack_limit` before any wasm code runs; compiled code only reads.
-unsafe impl Sync for SharedLimits {}
+    /// The stack pointer when the runtime took control of this thread: every frame of wasm
+    /// code and of the host code it calls lies below it. 0 until set.
+    static STACK_TOP: Cell<usize> = const { Cell::new(0) };
+}
 
-/// Until `set_stack_limit` runs the limit is 0, which disables the check (used by unit tests,
-/// whose "wasm" functions are Rust).
-pub static LIMITS: SharedLimits = SharedLimits(UnsafeCell::new(Limits { stack_limit: 0 }));
-
-/// The stack pointer when the runtime took control of this (the only wasm) thread: every frame
-/// of wasm code and of the host code it calls lies below it. 0 until set.
-static STACK_TOP: AtomicUsize = AtomicUsize::new(0);
-
-/// Records the current stack position as [`stack_top`]; called by the entry point.
+/// Records the current stack position as [`stack_top`]; called by the entry point and by
+/// every new guest thread.
 #[inline(always)]
 pub fn mark_stack_top() {
     let marker = 0u8;
-    STACK_TOP.store(std::ptr::addr_of!(marker) as usize, Ordering::Relaxed);
+    STACK_TOP.with(|t| t.set(std::ptr::addr_of!(marker) as usize));
 }
 
 pub fn stack_top() -> usize {
-    STACK_TOP.load(Ordering::Relaxed)
+    STACK_TOP.with(Cell::get)
 }
 
+/// The calling thread's limits: what instances created on this thread point at.
 pub fn limits_ptr() -> *const Limits {
-    LIMITS.0.get()
+    LIMITS.with(|l| l.get() as *const Limits)
 }
 
 /// # Safety
-/// No wasm code may be running.
+/// No wasm code may be running on this thread.
 pub unsafe fn set_stack_limit(limit: usize) {
-    unsafe { (*LIMITS.0.get()).stack_limit = limit };
+    LIMITS.with(|l| unsafe { (*l.get()).stack_limit = limit });
 }
 
-/// The limit for wasm running on the current thread: [`DEFAULT_WASM_STACK`] below the current
+/// The limit for wasm running on the current thread: `wasm_stack` bytes below the current
 /// stack pointer, but never closer than [`HOST_STACK_HEADROOM`] to the thread's real stack
 /// bottom (a small `ulimit -s` shrinks wasm's share instead of letting host code overflow).
-pub fn compute_stack_limit() -> usize {
+pub fn compute_stack_limit(wasm_stack: u64) -> usize {
     let marker = 0u8;
     let sp = std::ptr::addr_of!(marker) as usize;
-    let wanted = sp.saturating_sub(DEFAULT_WASM_STACK as usize);
+    let wanted = sp.saturating_sub(wasm_stack as usize);
     let floor = stack_bottom(sp).saturating_add(HOST_STACK_HEADROOM);
     wanted.max(floor).min(sp)
 }
@@ -95,12 +96,13 @@ fn stack_bottom(sp: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wafer_abi::DEFAULT_WASM_STACK;
 
     #[test]
     fn limit_is_below_sp_and_above_bottom() {
         let marker = 0u8;
         let sp = std::ptr::addr_of!(marker) as usize;
-        let limit = compute_stack_limit();
+        let limit = compute_stack_limit(DEFAULT_WASM_STACK);
         assert!(limit < sp);
         assert!(limit >= sp - DEFAULT_WASM_STACK as usize - 4096);
         assert!(limit >= stack_bottom(sp) + HOST_STACK_HEADROOM);

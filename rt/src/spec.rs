@@ -303,6 +303,8 @@ pub fn format_value(v: ValueSlot, ty: u8) -> String {
 pub struct SpecTest {
     table: Box<Table>,
     memory: Box<LinearMemory>,
+    /// The threads proposal's `shared_memory` (1 to 2 pages, shared).
+    shared_memory: Box<LinearMemory>,
     /// global_i32, global_i64, global_f32, global_f64.
     globals: Box<[ValueSlot; 4]>,
 }
@@ -314,9 +316,14 @@ impl SpecTest {
             eprintln!("wafer: cannot create the spectest memory: {e}");
             std::process::exit(1)
         });
+        let shared_memory = LinearMemory::with_sharing(1, Some(2), 2, true).unwrap_or_else(|e| {
+            eprintln!("wafer: cannot create the spectest shared memory: {e}");
+            std::process::exit(1)
+        });
         SpecTest {
             table,
             memory,
+            shared_memory,
             globals: Box::new([666, 666, 666.6f32.to_bits() as u64, 666.6f64.to_bits()]),
         }
     }
@@ -348,6 +355,7 @@ impl SpecTest {
             b"global_f64" => global(unsafe { g.add(3) }, F64),
             b"table" => Extern::Table(&mut self.table.def),
             b"memory" => Extern::Memory(&mut self.memory.def),
+            b"shared_memory" => Extern::Memory(&mut self.shared_memory.def),
             _ => return None,
         })
     }

@@ -108,6 +108,7 @@ fn descriptor() -> ModuleDescriptor {
         layout_num_tables: 0,
         layout_num_imported_globals: 0,
         layout_num_defined_globals: 0,
+        wasm_stack_bytes: wafer_abi::DEFAULT_WASM_STACK,
     }
 }
 
@@ -186,7 +187,8 @@ fn module_a() -> &'static ModuleDescriptor {
         }]),
         memories: leak(vec![MemoryDesc {
             imported: 0,
-            _pad: [0; 7],
+            shared: 0,
+            _pad: [0; 6],
             initial_pages: 1,
             maximum_pages: 2,
         }]),
@@ -219,6 +221,7 @@ fn module_a() -> &'static ModuleDescriptor {
         init: init_a,
         layout_num_tables: 1,
         layout_num_defined_globals: 1,
+        wasm_stack_bytes: wafer_abi::DEFAULT_WASM_STACK,
         ..descriptor()
     }))
 }
@@ -248,7 +251,8 @@ fn module_b(func_type: u32, memory_min: u64, memory_max: u64) -> &'static Module
         ]),
         memories: leak(vec![MemoryDesc {
             imported: 1,
-            _pad: [0; 7],
+            shared: 0,
+            _pad: [0; 6],
             initial_pages: memory_min,
             maximum_pages: memory_max,
         }]),
@@ -270,7 +274,7 @@ fn call_i(inst: &Instance, name: &str, args: &[u64]) -> Result<u64, CallError> {
 /// The instance's memory bytes (tests only: the memory is shared state reached by pointer).
 #[allow(clippy::mut_from_ref)]
 fn memory_bytes(inst: &Instance) -> &mut [u8] {
-    unsafe { LinearMemory::from_def(inst.memory_def()) }.bytes_mut()
+    unsafe { LinearMemory::from_def(inst.memory_def()).bytes_mut() }
 }
 
 #[test]
@@ -493,7 +497,8 @@ mod faults {
             functions: leak(vec![func(T_I_I, code, "faulty")]),
             memories: leak(vec![MemoryDesc {
                 imported: 0,
-                _pad: [0; 7],
+                shared: 0,
+                _pad: [0; 6],
                 initial_pages: 1,
                 maximum_pages: NONE_U64,
             }]),

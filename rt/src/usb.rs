@@ -156,8 +156,7 @@ impl Handles {
 fn with_handles<T>(vmctx: *mut VmCtx, f: impl FnOnce(&mut Handles) -> T) -> T {
     // SAFETY: host functions are called by compiled code with the caller's live vmctx.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
-    let mut state = instance.host_state();
-    f(&mut state.usb)
+    f(&mut crate::instance::lock(&instance.host_state().usb))
 }
 
 fn finish(outcome: Result<(), Fault>) {
@@ -527,11 +526,9 @@ fn unrestricted(open: &OpenDevice, what: &str) -> Result<(), UsbError> {
 
 fn read_endpoints(mem: &GuestMemory, ptr: i32, len: i32) -> Result<Vec<u8>, Fault> {
     let (ptr, len) = (ptr as u32, len as u32);
-    let at = mem
-        .range(ptr, len as u64)
-        .map_err(|_| oob(format!("list {ptr:#x}+{len} is outside memory")))?;
-    // SAFETY: the range was checked against the memory.
-    Ok(unsafe { std::slice::from_raw_parts(at, len as usize) }.to_vec())
+    // A copy, never a slice: other threads of the guest may be writing these bytes.
+    mem.read_bytes(ptr, len, u64::MAX, crate::wasi::errno::FAULT)
+        .map_err(|_| oob(format!("list {ptr:#x}+{len} is outside memory")))
 }
 
 unsafe fn streams_impl(
@@ -642,7 +639,7 @@ unsafe fn submit_impl(
 ) -> Result<(), Fault> {
     let mem = unsafe { memory(vmctx) }?;
     let retptr = ret_area(&mem, retptr, 2, 1)?;
-    let data_at = mem.range(ptr as u32, len as u32 as u64).map_err(|_| {
+    mem.range(ptr as u32, len as u32 as u64).map_err(|_| {
         oob(format!(
             "list {:#x}+{} is outside memory",
             ptr as u32, len as u32
@@ -667,9 +664,11 @@ unsafe fn submit_impl(
                 });
                 return Ok(Err(UsbError::InvalidParam));
             }
-            // SAFETY: the range was checked against the memory above; nothing ran since.
-            request.data =
-                unsafe { std::slice::from_raw_parts(data_at, len as u32 as usize) }.to_vec();
+            // Checked above (a memory never shrinks); a copy, never a slice: other threads of
+            // the guest may be writing these bytes.
+            request.data = mem
+                .read_bytes(ptr as u32, len as u32, u64::MAX, crate::wasi::errno::FAULT)
+                .map_err(|_| oob("OUT data outside memory"))?;
         }
         let submitted = match lock_handle(handle).as_mut() {
             Some(device) => device.submit(request),

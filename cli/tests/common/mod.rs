@@ -1,5 +1,6 @@
 //! Helpers every test file of the `wafer` command shares: running the command, scratch
-//! directories, and building the Rust guests in `examples/` for wasm32-wasip1.
+//! directories, building the Rust guests in `examples/` for wasm32-wasip1, and building a
+//! standalone guest crate (such as tests/guests/threads-rust) for any Rust target.
 
 // Each test file is its own crate and uses only some of these.
 #![allow(dead_code)]
@@ -29,25 +30,92 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
-pub fn build_example(name: &str) -> PathBuf {
-    let target_dir = root().join("target").join("examples-rust");
+/// Runs `cargo build --release` for the guest crate at `manifest` (its binaries with `bins`)
+/// for `triple` into `target_dir`, without the outer build's settings. Native targets are
+/// linked statically (executables for other architectures then run under qemu-user without
+/// their C library), with `linker` naming the cross gcc. Returns `target_dir/triple/release`.
+fn cargo_build(
+    manifest: &Path,
+    triple: &str,
+    target_dir: &Path,
+    bins: bool,
+    linker: Option<&str>,
+) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let built = Command::new(cargo)
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip1"])
+    let mut cargo = Command::new(cargo);
+    cargo
+        .args(["build", "--quiet", "--release", "--target", triple])
         .arg("--manifest-path")
-        .arg(root().join("examples").join(name).join("Cargo.toml"))
+        .arg(manifest)
         .arg("--target-dir")
-        .arg(&target_dir)
+        .arg(target_dir)
         .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
         .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .unwrap();
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    if bins {
+        cargo.arg("--bins");
+    }
+    if !triple.starts_with("wasm") {
+        let var = |what: &str| {
+            let triple = triple.to_uppercase().replace('-', "_");
+            format!("CARGO_TARGET_{triple}_{what}")
+        };
+        cargo.env(var("RUSTFLAGS"), "-C target-feature=+crt-static");
+        if let Some(linker) = linker {
+            cargo.env(var("LINKER"), linker);
+        }
+    }
+    let out = cargo.output().unwrap();
     assert!(
-        built.success(),
-        "building {name} failed: run scripts/setup.sh"
+        out.status.success(),
+        "building {} for {triple} failed (run scripts/setup.sh): {}",
+        manifest.display(),
+        text(&out.stderr)
     );
-    target_dir.join(format!("wasm32-wasip1/release/{name}.wasm"))
+    target_dir.join(triple).join("release")
+}
+
+/// Builds `examples/NAME` for wasm32-wasip1; the path of its `.wasm`.
+pub fn build_example(name: &str) -> PathBuf {
+    let manifest = root().join("examples").join(name).join("Cargo.toml");
+    let target_dir = root().join("target").join("examples-rust");
+    cargo_build(&manifest, "wasm32-wasip1", &target_dir, false, None).join(format!("{name}.wasm"))
+}
+
+/// Builds every binary of the standalone guest crate `crate_dir` (relative to the workspace
+/// root) for the Rust target `triple`, with one cargo invocation, and returns the directory
+/// holding the results (`NAME.wasm` for a wasm target, `NAME` for a native one); `linker`
+/// names the cross gcc of a native target.
+pub fn build_guest_crate(crate_dir: &str, triple: &str, linker: Option<&str>) -> PathBuf {
+    let manifest = root().join(crate_dir).join("Cargo.toml");
+    let name = Path::new(crate_dir).file_name().unwrap().to_string_lossy();
+    let target_dir = root().join("target").join(format!("guests-{name}"));
+    cargo_build(&manifest, triple, &target_dir, true, linker)
+}
+
+/// Builds every binary of the guest crate `crate_dir` (relative to the workspace root) that
+/// uses `sdk/`, for the wasm target `triple`, in the target directory [`build_example`] uses:
+/// the host side of wit-bindgen's macro (wasmparser, wit-parser, ...), most of a cold build, is
+/// then compiled once for every sdk guest. Returns the directory holding the `NAME.wasm` files.
+pub fn build_sdk_guest_crate(crate_dir: &str, triple: &str) -> PathBuf {
+    let manifest = root().join(crate_dir).join("Cargo.toml");
+    let target_dir = root().join("target").join("examples-rust");
+    cargo_build(&manifest, triple, &target_dir, true, None)
+}
+
+/// Builds `input` with `wafer build` and `flags` into `exe`, failing the test with wafer's
+/// message if it refuses.
+pub fn wafer_build(input: &Path, exe: &Path, flags: &[&str]) {
+    let out = wafer()
+        .arg("build")
+        .arg(input)
+        .arg("-o")
+        .arg(exe)
+        .args(flags)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "build failed: {}", text(&out.stderr));
 }
 
 /// WAT imports of every host function the runtime lists whose import module satisfies

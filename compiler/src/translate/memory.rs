@@ -80,7 +80,7 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
     Ok(true)
 }
 
-fn check_memory_index(index: u32) -> Result<()> {
+pub(crate) fn check_memory_index(index: u32) -> Result<()> {
     if index == 0 {
         Ok(())
     } else {
@@ -96,11 +96,24 @@ fn heap_flags() -> MemFlagsData {
 
 /// The memory's current byte length. Not readonly: `memory.grow` (here or in another
 /// instance sharing the memory) changes it.
-fn memory_length(t: &mut FuncTranslator) -> Value {
+pub(crate) fn memory_length(t: &mut FuncTranslator) -> Value {
     let def = vmctx::load_fixed_ptr(&mut t.builder, t.info, t.vmctx, VmctxLayout::MEMORY);
     t.builder
         .ins()
         .load(types::I64, vmctx::trusted(), def, MEMORY_DEF_LENGTH as i32)
+}
+
+/// Traps `MemoryOutOfBounds` when the 64-bit end offset `end` of an access lies past the
+/// memory's current length.
+pub(crate) fn trap_if_past_end(t: &mut FuncTranslator, end: Value) {
+    let length = memory_length(t);
+    let out_of_bounds = t
+        .builder
+        .ins()
+        .icmp(IntCC::UnsignedGreaterThan, end, length);
+    t.builder
+        .ins()
+        .trapnz(out_of_bounds, trap_code(TrapKind::MemoryOutOfBounds));
 }
 
 /// Pops the index operand and returns the native address and static offset of an access of
@@ -126,14 +139,7 @@ fn address(t: &mut FuncTranslator, memarg: &MemArg, size: u64) -> Result<(Value,
     if t.info.bounds_checks == BoundsChecks::Explicit {
         // index < 2^32, offset < 2^32 and size <= 8, so the sum cannot wrap in 64 bits.
         let end = t.builder.ins().iadd_imm_u(index, (offset + size) as i64);
-        let length = memory_length(t);
-        let out_of_bounds = t
-            .builder
-            .ins()
-            .icmp(IntCC::UnsignedGreaterThan, end, length);
-        t.builder
-            .ins()
-            .trapnz(out_of_bounds, trap_code(TrapKind::MemoryOutOfBounds));
+        trap_if_past_end(t, end);
     }
     let addr = t.builder.ins().iadd(base, index);
     match i32::try_from(offset) {

@@ -7,6 +7,7 @@
 //!
 //! Submodules handle one family of operators each and share the [`FuncTranslator`] state.
 
+mod atomics;
 mod calls;
 mod const_expr;
 mod control;
@@ -224,6 +225,7 @@ impl<'a> FuncTranslator<'a> {
             || self.translate_variable(&op)?
             || numeric::translate(self, &op)?
             || memory::translate(self, &op)?
+            || atomics::translate(self, &op)?
             || calls::translate(self, &op)?
             || tables::translate(self, &op)?
         {

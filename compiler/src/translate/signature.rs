@@ -54,6 +54,7 @@ pub fn try_wasm_signature(isa: &dyn TargetIsa, ty: &FuncType) -> Result<Signatur
 pub fn libcall_signature(isa: &dyn TargetIsa, symbol: &str) -> Signature {
     let ptr = isa.pointer_type();
     let i32 = types::I32;
+    let i64 = types::I64;
     let (params, returns): (&[Type], &[Type]) = match symbol {
         libcall::MEMORY_GROW => (&[i32], &[i32]),
         libcall::MEMORY_FILL | libcall::MEMORY_COPY => (&[i32, i32, i32], &[]),
@@ -64,6 +65,9 @@ pub fn libcall_signature(isa: &dyn TargetIsa, symbol: &str) -> Signature {
         libcall::TABLE_GROW => (&[i32, ptr, i32], &[i32]),
         libcall::TABLE_FILL => (&[i32, i32, ptr, i32], &[]),
         libcall::TABLE_COPY | libcall::TABLE_INIT => (&[i32, i32, i32, i32, i32], &[]),
+        libcall::MEMORY_ATOMIC_WAIT32 => (&[i64, i32, i64], &[i32]),
+        libcall::MEMORY_ATOMIC_WAIT64 => (&[i64, i64, i64], &[i32]),
+        libcall::MEMORY_ATOMIC_NOTIFY => (&[i64, i32], &[i32]),
         other => panic!("`{other}` is not a wafer libcall"),
     };
     let mut sig = Signature::new(isa.default_call_conv());

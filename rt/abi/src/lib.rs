@@ -35,12 +35,13 @@
 extern crate alloc;
 
 pub mod capabilities;
+pub mod wali;
 
 use core::mem::size_of;
 
 /// Bumped whenever anything in this crate changes meaning; the runtime refuses a descriptor
 /// whose `abi_version` differs, so a stale object cannot be linked against a newer runtime.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Wasm page size in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -124,9 +125,21 @@ pub mod libcall {
     pub const TABLE_INIT: &str = "wafer_rt_table_init";
     /// `(vmctx, segment: u32)`.
     pub const ELEM_DROP: &str = "wafer_rt_elem_drop";
+    /// `memory.atomic.wait32`: `(vmctx, address: u64, expected: u32, timeout_ns: i64) -> u32`
+    /// where `address` is the effective address (index + static offset, so it may exceed
+    /// 32 bits) and a negative timeout waits forever. Returns 0 (woken by a notify), 1 (the
+    /// value differed) or 2 (timed out). Traps `UnalignedAtomic`, `MemoryOutOfBounds`, and
+    /// `WaitOnUnsharedMemory` on a memory that is not shared.
+    pub const MEMORY_ATOMIC_WAIT32: &str = "wafer_rt_memory_atomic_wait32";
+    /// `memory.atomic.wait64`: as [`MEMORY_ATOMIC_WAIT32`] with `expected: u64`.
+    pub const MEMORY_ATOMIC_WAIT64: &str = "wafer_rt_memory_atomic_wait64";
+    /// `memory.atomic.notify`: `(vmctx, address: u64, count: u32) -> u32`, the number of
+    /// waiters woken (0 on an unshared memory, which nobody can wait on). Traps
+    /// `UnalignedAtomic` and `MemoryOutOfBounds`.
+    pub const MEMORY_ATOMIC_NOTIFY: &str = "wafer_rt_memory_atomic_notify";
 
     /// Every libcall.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 15] = [
         MEMORY_GROW,
         MEMORY_FILL,
         MEMORY_COPY,
@@ -139,6 +152,9 @@ pub mod libcall {
         TABLE_COPY,
         TABLE_INIT,
         ELEM_DROP,
+        MEMORY_ATOMIC_WAIT32,
+        MEMORY_ATOMIC_WAIT64,
+        MEMORY_ATOMIC_NOTIFY,
     ];
 }
 
@@ -172,10 +188,16 @@ pub enum TrapKind {
     /// A host call named a resource handle the instance does not own (never issued, already
     /// dropped, or of another resource type): the component model's trap.
     UnknownHandle = 12,
+    /// An atomic access whose effective address is not a multiple of its size.
+    UnalignedAtomic = 13,
+    /// `memory.atomic.wait32/64` on a memory that is not shared.
+    WaitOnUnsharedMemory = 14,
+    /// A WALI guest called `longjmp`, which compiled frames cannot honour.
+    Longjmp = 15,
 }
 
 impl TrapKind {
-    pub const ALL: [TrapKind; 12] = [
+    pub const ALL: [TrapKind; 15] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::IntegerDivisionByZero,
@@ -188,6 +210,9 @@ impl TrapKind {
         TrapKind::TableOutOfBounds,
         TrapKind::NullReference,
         TrapKind::UnknownHandle,
+        TrapKind::UnalignedAtomic,
+        TrapKind::WaitOnUnsharedMemory,
+        TrapKind::Longjmp,
     ];
 
     pub fn from_u8(byte: u8) -> Option<TrapKind> {
@@ -209,6 +234,9 @@ impl TrapKind {
             TrapKind::TableOutOfBounds => "out of bounds table access",
             TrapKind::NullReference => "null reference",
             TrapKind::UnknownHandle => "unknown handle",
+            TrapKind::UnalignedAtomic => "unaligned atomic",
+            TrapKind::WaitOnUnsharedMemory => "expected shared memory",
+            TrapKind::Longjmp => "longjmp is not supported (setjmp returned 0 once)",
         }
     }
 }
@@ -315,8 +343,8 @@ pub const IMPORTED_FUNC_CODE: u32 = 0;
 pub const IMPORTED_FUNC_VMCTX: u32 = 8;
 pub const IMPORTED_FUNC_SIZE: u32 = size_of::<ImportedFunc>() as u32;
 
-/// Process-wide limits shared by every instance (all instances of a process run on the same
-/// thread's stack).
+/// Per-thread limits: every instance running on one native thread points at that thread's
+/// (a wasi-threads thread has its own instance, stack and limits).
 #[repr(C)]
 pub struct Limits {
     /// Lowest stack address wasm code may use; every compiled prologue compares against it.
@@ -475,7 +503,10 @@ pub struct TableDesc {
 #[repr(C)]
 pub struct MemoryDesc {
     pub imported: u8,
-    pub _pad: [u8; 7],
+    /// 1 for a shared memory (threads proposal): its length is read and grown atomically
+    /// and `memory.atomic.wait*` may block on it.
+    pub shared: u8,
+    pub _pad: [u8; 6],
     pub initial_pages: u64,
     /// [`NONE_U64`] when unbounded.
     pub maximum_pages: u64,
@@ -587,6 +618,9 @@ pub struct ModuleDescriptor {
     pub layout_num_tables: u32,
     pub layout_num_imported_globals: u32,
     pub layout_num_defined_globals: u32,
+    /// Native stack granted to wasm code on each thread, in bytes (the build's choice:
+    /// [`DEFAULT_WASM_STACK`], or [`wali::DEFAULT_STACK`] for WALI programs).
+    pub wasm_stack_bytes: u64,
 }
 
 impl ModuleDescriptor {
@@ -623,7 +657,8 @@ pub mod desc_offsets {
     pub const MODULE_LAYOUT_NUM_TABLES: u32 = 204;
     pub const MODULE_LAYOUT_NUM_IMPORTED_GLOBALS: u32 = 208;
     pub const MODULE_LAYOUT_NUM_DEFINED_GLOBALS: u32 = 212;
-    pub const MODULE_SIZE: u32 = 216;
+    pub const MODULE_WASM_STACK_BYTES: u32 = 216;
+    pub const MODULE_SIZE: u32 = 224;
 
     pub const FUNC_TYPE_PARAMS: u32 = 0;
     pub const FUNC_TYPE_RESULTS: u32 = 16;
@@ -649,6 +684,7 @@ pub mod desc_offsets {
     pub const TABLE_SIZE: u32 = 24;
 
     pub const MEMORY_IMPORTED: u32 = 0;
+    pub const MEMORY_SHARED: u32 = 1;
     pub const MEMORY_INITIAL_PAGES: u32 = 8;
     pub const MEMORY_MAXIMUM_PAGES: u32 = 16;
     pub const MEMORY_SIZE: u32 = 24;
@@ -737,6 +773,23 @@ pub const USB_HOTPLUG: &str = "component:usb/usb-hotplug@0.2.1";
 pub const WASI_USB_DEVICE: &str = "wasi:usb/device@0.2.1";
 pub const WASI_USB_TRANSFERS: &str = "wasi:usb/transfers@0.2.1";
 pub const WASI_USB_HOTPLUG: &str = "wasi:usb/hotplug@0.2.1";
+/// wasi-threads: `thread-spawn`, as `wasm32-wasip1-threads` imports it.
+pub const WASI_THREADS: &str = "wasi";
+
+/// The one memory import a driver may have: the runtime creates it with the limits (and
+/// sharedness) the module declares. wasi-threads modules import their shared memory so.
+pub const DRIVER_MEMORY_IMPORT: (&str, &str) = ("env", "memory");
+
+/// Most guest threads (besides the main one) alive at once in one process. Each reserves
+/// [`guest_thread_stack`] of address space for its native stack, committed only as it is
+/// used; `thread-spawn` beyond the cap answers a negative value, which wasi-libc turns into
+/// EAGAIN.
+pub const MAX_GUEST_THREADS: u32 = 256;
+/// Native stack reserved for a guest thread whose wasm code may use `wasm_stack` bytes: that
+/// plus 1 MiB for the host functions it calls.
+pub const fn guest_thread_stack(wasm_stack: u64) -> u64 {
+    wasm_stack + (1 << 20)
+}
 
 macro_rules! host_funcs {
     ($( $module:expr, $name:literal ( $($p:ident),* ) -> ( $($r:ident),* ) => $sym:literal; )*) => {
@@ -798,6 +851,7 @@ host_funcs! {
     WASI_P1, "proc_raise"(I32) -> (I32) => "wafer_wasi_proc_raise";
     WASI_P1, "random_get"(I32, I32) -> (I32) => "wafer_wasi_random_get";
     WASI_P1, "sched_yield"() -> (I32) => "wafer_wasi_sched_yield";
+    WASI_THREADS, "thread-spawn"(I32) -> (I32) => "wafer_wasi_thread_spawn";
     WASI_P1, "sock_accept"(I32, I32, I32) -> (I32) => "wafer_wasi_sock_accept";
     WASI_P1, "sock_recv"(I32, I32, I32, I32, I32, I32) -> (I32) => "wafer_wasi_sock_recv";
     WASI_P1, "sock_send"(I32, I32, I32, I32, I32) -> (I32) => "wafer_wasi_sock_send";
@@ -873,6 +927,7 @@ host_funcs! {
 /// [`HOST_FUNCS`] does not list is an error at build time.
 pub const HOST_MODULES: &[&str] = &[
     WASI_P1,
+    WASI_THREADS,
     WASI_I2C,
     WASI_I2C_DELAY,
     WAFER_HAL_BUSES,
@@ -983,6 +1038,10 @@ mod tests {
             offset_of!(ModuleDescriptor, layout_num_defined_globals) as u32,
             MODULE_LAYOUT_NUM_DEFINED_GLOBALS
         );
+        assert_eq!(
+            offset_of!(ModuleDescriptor, wasm_stack_bytes) as u32,
+            MODULE_WASM_STACK_BYTES
+        );
         assert_eq!(size_of::<ModuleDescriptor>() as u32, MODULE_SIZE);
 
         assert_eq!(offset_of!(FuncTypeDesc, results) as u32, FUNC_TYPE_RESULTS);
@@ -1003,6 +1062,7 @@ mod tests {
         assert_eq!(offset_of!(TableDesc, initial) as u32, TABLE_INITIAL);
         assert_eq!(offset_of!(TableDesc, maximum) as u32, TABLE_MAXIMUM);
         assert_eq!(size_of::<TableDesc>() as u32, TABLE_SIZE);
+        assert_eq!(offset_of!(MemoryDesc, shared) as u32, MEMORY_SHARED);
         assert_eq!(
             offset_of!(MemoryDesc, initial_pages) as u32,
             MEMORY_INITIAL_PAGES

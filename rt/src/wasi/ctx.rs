@@ -1,24 +1,66 @@
 //! The guest's view of the outside world: its arguments, its environment and its descriptor
 //! table, built once at startup from the executable's capabilities.
 //!
-//! Wasm runs on the thread that called `wafer_rt_main`, so the context is thread-local (which
-//! also gives every unit test a fresh one).
+//! # Threads
+//!
+//! A wasi-threads guest runs several native threads, each with its own instance, and all of
+//! them share one context: a [`SharedCtx`], a [`WasiCtx`] behind a mutex. Every thread holds
+//! a handle to it in a thread-local; a new thread starts with a fresh, empty context (which
+//! also gives every unit test its own) until it [`adopt`]s the one its creator [`share`]d.
+//!
+//! [`with`] locks the context for the length of one closure. No call holds the lock across a
+//! host call that can block indefinitely (or for long): those look up the descriptor and
+//! check its rights under the lock, take a clone of its [`Host`] out of the table
+//! ([`FdEntry::hold`]) and make the syscall after the lock is released. The clone keeps the
+//! host descriptor open, so a concurrent `fd_close` or `fd_renumber` on another thread takes
+//! the descriptor out of the table at once (later calls get `EBADF`) while the host close
+//! waits for the last call using it, and the number cannot be reused for something else in
+//! between.
+//!
+//! Without the lock: `fd_read`, `fd_write`, `fd_pread`, `fd_pwrite`, `poll_oneoff` (the waits
+//! that can block indefinitely), `path_open` (opening a FIFO waits for the other end), and
+//! `fd_sync`, `fd_datasync`, `fd_allocate`, `fd_filestat_set_size` (they can take long).
+//! Holding it for their short duration: every other call on the table (`fd_close`,
+//! `fd_renumber`, `fd_seek`, `fd_tell`, `fd_advise`, `fd_fdstat_*`, `fd_filestat_get`,
+//! `fd_filestat_set_times`, `fd_prestat_*`, `fd_readdir`), every `path_*` call but
+//! `path_open` (they only resolve paths with `O_PATH` and act with one `*at()` call), and
+//! `args_*` / `environ_*`. Calls that never look at the context (`clock_*`, `random_get`,
+//! `proc_*`, `sched_yield`, `sock_*`) take no lock.
 
 use std::cell::RefCell;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use wafer_abi::capabilities::{self, Capabilities, EnvGrant};
 
 use super::errno::{self, Errno};
 use super::types::{filetype, rights};
 
-/// The host side of a guest descriptor.
+/// The host side of a guest descriptor. A clone held by a call keeps an owned descriptor open
+/// until the call is done, whatever happens to the table entry meanwhile.
+#[derive(Clone)]
 pub enum Host {
     /// A standard stream of the process: never closed by the guest, because the runtime still
     /// reports traps on stderr.
     Stdio(RawFd),
-    Owned(OwnedFd),
+    /// Closed when the table entry and every call holding a clone have let go of it.
+    Owned(Arc<OwnedFd>),
+}
+
+impl Host {
+    pub fn raw(&self) -> RawFd {
+        match self {
+            Host::Stdio(fd) => *fd,
+            Host::Owned(fd) => fd.as_raw_fd(),
+        }
+    }
+}
+
+impl AsRawFd for Host {
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw()
+    }
 }
 
 /// One entry of the guest's descriptor table.
@@ -38,7 +80,7 @@ pub struct FdEntry {
 impl FdEntry {
     pub fn new(host: OwnedFd, filetype: u8, base: u64, inheriting: u64) -> FdEntry {
         FdEntry {
-            host: Host::Owned(host),
+            host: Host::Owned(Arc::new(host)),
             filetype,
             rights_base: base,
             rights_inheriting: inheriting,
@@ -48,17 +90,26 @@ impl FdEntry {
         }
     }
 
+    /// The host descriptor number; valid only while the context is locked (see [`Self::hold`]).
     pub fn raw(&self) -> RawFd {
-        match &self.host {
-            Host::Stdio(fd) => *fd,
-            Host::Owned(fd) => fd.as_raw_fd(),
-        }
+        self.host.raw()
     }
 
-    /// The host descriptor, if this one holds every right in `needed`.
+    /// The host descriptor, if this one holds every right in `needed`; for use while the
+    /// context stays locked.
     pub fn with_rights(&self, needed: u64) -> Result<RawFd, Errno> {
+        self.check(needed).map(|()| self.raw())
+    }
+
+    /// A clone of the host side, if this descriptor holds every right in `needed`: it stays
+    /// open for as long as the clone lives, so the call can release the lock before using it.
+    pub fn hold(&self, needed: u64) -> Result<Host, Errno> {
+        self.check(needed).map(|()| self.host.clone())
+    }
+
+    fn check(&self, needed: u64) -> Result<(), Errno> {
         if self.rights_base & needed == needed {
-            Ok(self.raw())
+            Ok(())
         } else {
             Err(errno::NOTCAPABLE)
         }
@@ -120,16 +171,17 @@ impl WasiCtx {
         Ok(self.fds[fd as usize].take().expect("checked above"))
     }
 
-    /// `fd_renumber`: `to` must be open; it is closed and `from` takes its number.
-    pub fn renumber(&mut self, from: i32, to: i32) -> Result<(), Errno> {
+    /// `fd_renumber`: `to` must be open; it is closed and `from` takes its number. Returns
+    /// the entry that was at `to`: dropping it closes its host descriptor (stdio excepted),
+    /// which the caller does once the context is unlocked.
+    pub fn renumber(&mut self, from: i32, to: i32) -> Result<Option<FdEntry>, Errno> {
         self.get(from)?;
         self.get(to)?;
-        if from != to {
-            let entry = self.fds[from as usize].take();
-            // Dropping the old entry closes its host descriptor (stdio excepted).
-            self.fds[to as usize] = entry;
+        if from == to {
+            return Ok(None);
         }
-        Ok(())
+        let entry = self.fds[from as usize].take();
+        Ok(std::mem::replace(&mut self.fds[to as usize], entry))
     }
 
     /// Adds the standard streams that are open in the process.
@@ -160,13 +212,47 @@ impl WasiCtx {
     }
 }
 
-thread_local! {
-    static CTX: RefCell<WasiCtx> = RefCell::new(WasiCtx::default());
+/// A handle to a context that several threads share.
+#[derive(Clone, Default)]
+pub struct SharedCtx(Arc<Mutex<WasiCtx>>);
+
+impl SharedCtx {
+    /// Runs `f` with the context locked. A thread that panicked while holding the lock leaves
+    /// the context usable: every change to it is complete or not made.
+    pub fn with<R>(&self, f: impl FnOnce(&mut WasiCtx) -> R) -> R {
+        let mut ctx = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut ctx)
+    }
 }
 
-/// Runs `f` on the calling thread's context.
+thread_local! {
+    /// The calling thread's handle: a fresh, empty context until [`adopt`] replaces it.
+    static CTX: RefCell<SharedCtx> = RefCell::new(SharedCtx::default());
+}
+
+/// The calling thread's context, for a thread it starts to [`adopt`].
+pub fn share() -> SharedCtx {
+    CTX.with(|c| c.borrow().clone())
+}
+
+/// Makes the calling thread use `ctx` (its previous context is dropped with its last handle).
+/// Not from inside [`with`].
+pub fn adopt(ctx: SharedCtx) {
+    let old = CTX.with(|c| c.replace(ctx));
+    drop(old);
+}
+
+/// Runs `f` on the calling thread's context, locked for the duration of `f` (which must not
+/// call `with` again: the lock is not reentrant).
 pub fn with<R>(f: impl FnOnce(&mut WasiCtx) -> R) -> R {
-    CTX.with(|c| f(&mut c.borrow_mut()))
+    CTX.with(|c| c.borrow().with(f))
+}
+
+/// Replaces what the calling thread's context holds, for every thread sharing it; the old
+/// descriptors are closed after the lock is released.
+fn replace(ctx: WasiCtx) {
+    let old = with(|c| std::mem::replace(c, ctx));
+    drop(old);
 }
 
 /// Sets the arguments the guest sees.
@@ -194,8 +280,7 @@ pub fn init(encoded: &[u8], args: Vec<Vec<u8>>) -> Result<(), String> {
         let map = capabilities::parse_dir_map(map.as_bytes()).map_err(|e| e.to_string())?;
         capabilities::apply_dir_map(&mut caps, &map).map_err(|e| e.to_string())?;
     }
-    let ctx = build(&caps, args)?;
-    CTX.with(|c| *c.borrow_mut() = ctx);
+    replace(build(&caps, args)?);
     Ok(())
 }
 
@@ -254,6 +339,5 @@ fn open_dir(path: &[u8]) -> Result<OwnedFd, std::io::Error> {
 
 #[cfg(test)]
 pub(crate) fn install(caps: &Capabilities) {
-    let ctx = build(caps, Vec::new()).expect("test capabilities");
-    CTX.with(|c| *c.borrow_mut() = ctx);
+    replace(build(caps, Vec::new()).expect("test capabilities"));
 }

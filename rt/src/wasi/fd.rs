@@ -2,10 +2,10 @@
 
 use wafer_abi::VmCtx;
 
-use super::ctx::{FdEntry, WasiCtx};
+use super::ctx::{self, FdEntry, Host, WasiCtx};
 use super::errno::{self, Errno};
 use super::types::{self, fdflags, rights as r, size};
-use super::{call, status};
+use super::{call, call_unlocked, status};
 use crate::guest_mem::GuestMemory;
 
 /// Most iovecs handed to one readv/writev (Linux's IOV_MAX); a longer list is a short transfer,
@@ -22,10 +22,10 @@ fn host_offset(value: i64) -> Result<libc::off_t, Errno> {
 }
 
 /// Shared body of fd_read, fd_write, fd_pread and fd_pwrite (`at`: the positioned variants).
-#[allow(clippy::too_many_arguments)] // the four calls' parameters, in their order
+/// The context is locked only to look the descriptor up: the transfer itself may block for
+/// as long as the stream likes (a pipe, a terminal) and other threads must go on meanwhile.
 fn transfer(
     mem: &GuestMemory,
-    ctx: &WasiCtx,
     fd: i32,
     iovs: i32,
     iovs_len: i32,
@@ -33,26 +33,30 @@ fn transfer(
     nbytes: i32,
     write: bool,
 ) -> Result<(), Errno> {
-    let entry = ctx.get(fd)?;
     let mut needed = if write { r::FD_WRITE } else { r::FD_READ };
     if at.is_some() {
         needed |= r::FD_SEEK;
     }
-    let host = entry.with_rights(needed)?;
+    // Kept open by this clone until the transfer is done, even if another thread closes the
+    // guest's descriptor meanwhile.
+    let host = ctx::with(|c| c.get(fd)?.hold(needed))?;
     // Check the result pointer first, so a bad one has no side effect on the stream.
     mem.range(nbytes as u32, 4)?;
+    // Read from the guest once: the kernel gets exactly the buffers checked here.
     let vecs = mem.iovecs(iovs as u32, iovs_len as u32)?;
     let vecs = &vecs[..vecs.len().min(IOV_MAX)];
     let pos = at.map(host_offset).transpose()?;
     let count = vecs.len() as i32;
+    let raw = host.raw();
     let done = errno::retry(|| unsafe {
         match (write, pos) {
-            (true, None) => libc::writev(host, vecs.as_ptr(), count),
-            (false, None) => libc::readv(host, vecs.as_ptr(), count),
-            (true, Some(p)) => libc::pwritev(host, vecs.as_ptr(), count, p),
-            (false, Some(p)) => libc::preadv(host, vecs.as_ptr(), count, p),
+            (true, None) => libc::writev(raw, vecs.as_ptr(), count),
+            (false, None) => libc::readv(raw, vecs.as_ptr(), count),
+            (true, Some(p)) => libc::pwritev(raw, vecs.as_ptr(), count, p),
+            (false, Some(p)) => libc::preadv(raw, vecs.as_ptr(), count, p),
         }
     })?;
+    drop(host);
     mem.write_u32(
         nbytes as u32,
         u32::try_from(done).map_err(|_| errno::OVERFLOW)?,
@@ -68,8 +72,8 @@ pub unsafe extern "C" fn wafer_wasi_fd_read(
     nread: i32,
 ) -> i32 {
     unsafe {
-        call(vmctx, |m, c| {
-            transfer(m, c, fd, iovs, iovs_len, None, nread, false)
+        call_unlocked(vmctx, |m| {
+            transfer(m, fd, iovs, iovs_len, None, nread, false)
         })
     }
 }
@@ -83,8 +87,8 @@ pub unsafe extern "C" fn wafer_wasi_fd_write(
     nwritten: i32,
 ) -> i32 {
     unsafe {
-        call(vmctx, |m, c| {
-            transfer(m, c, fd, iovs, iovs_len, None, nwritten, true)
+        call_unlocked(vmctx, |m| {
+            transfer(m, fd, iovs, iovs_len, None, nwritten, true)
         })
     }
 }
@@ -99,8 +103,8 @@ pub unsafe extern "C" fn wafer_wasi_fd_pread(
     nread: i32,
 ) -> i32 {
     unsafe {
-        call(vmctx, |m, c| {
-            transfer(m, c, fd, iovs, iovs_len, Some(offset), nread, false)
+        call_unlocked(vmctx, |m| {
+            transfer(m, fd, iovs, iovs_len, Some(offset), nread, false)
         })
     }
 }
@@ -115,8 +119,8 @@ pub unsafe extern "C" fn wafer_wasi_fd_pwrite(
     nwritten: i32,
 ) -> i32 {
     unsafe {
-        call(vmctx, |m, c| {
-            transfer(m, c, fd, iovs, iovs_len, Some(offset), nwritten, true)
+        call_unlocked(vmctx, |m| {
+            transfer(m, fd, iovs, iovs_len, Some(offset), nwritten, true)
         })
     }
 }
@@ -164,41 +168,44 @@ pub unsafe extern "C" fn wafer_wasi_fd_tell(vmctx: *mut VmCtx, fd: i32, offset: 
     }
 }
 
-/// Runs a call that needs only the descriptor table.
+/// Runs a call that needs only the descriptor table, locked for the whole call.
 unsafe fn on_fd(f: impl FnOnce(&mut WasiCtx) -> Result<(), Errno>) -> i32 {
-    status(super::ctx::with(f))
+    status(ctx::with(f))
+}
+
+/// Runs a call that may take long on the host descriptor of `fd` (which must hold `needed`)
+/// with the context unlocked: only the lookup locks it.
+fn on_held(fd: i32, needed: u64, f: impl FnOnce(i32) -> Result<(), Errno>) -> i32 {
+    status(ctx::with(|c| c.get(fd)?.hold(needed)).and_then(|host: Host| f(host.raw())))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn wafer_wasi_fd_close(_vmctx: *mut VmCtx, fd: i32) -> i32 {
-    // Dropping the entry closes its host descriptor; a standard stream stays open on the host
-    // (the runtime still reports traps on stderr) but is gone for the guest.
-    unsafe { on_fd(|c| c.remove(fd).map(drop)) }
+    // The entry leaves the table at once. Dropping it (after the lock is released) closes its
+    // host descriptor, or, if a call on another thread still uses it, leaves that to the
+    // call's end; a standard stream stays open on the host (the runtime still reports traps
+    // on stderr) but is gone for the guest.
+    status(ctx::with(|c| c.remove(fd)).map(drop))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn wafer_wasi_fd_renumber(_vmctx: *mut VmCtx, from: i32, to: i32) -> i32 {
-    unsafe { on_fd(|c| c.renumber(from, to)) }
+    // What was at `to` is closed as fd_close closes, after the lock is released.
+    status(ctx::with(|c| c.renumber(from, to)).map(drop))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn wafer_wasi_fd_sync(_vmctx: *mut VmCtx, fd: i32) -> i32 {
-    unsafe {
-        on_fd(|c| {
-            let host = c.get(fd)?.with_rights(r::FD_SYNC)?;
-            errno::retry(|| libc::fsync(host)).map(drop)
-        })
-    }
+    on_held(fd, r::FD_SYNC, |host| {
+        errno::retry(|| unsafe { libc::fsync(host) }).map(drop)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn wafer_wasi_fd_datasync(_vmctx: *mut VmCtx, fd: i32) -> i32 {
-    unsafe {
-        on_fd(|c| {
-            let host = c.get(fd)?.with_rights(r::FD_DATASYNC)?;
-            errno::retry(|| libc::fdatasync(host)).map(drop)
-        })
-    }
+    on_held(fd, r::FD_DATASYNC, |host| {
+        errno::retry(|| unsafe { libc::fdatasync(host) }).map(drop)
+    })
 }
 
 #[no_mangle]
@@ -237,18 +244,15 @@ pub unsafe extern "C" fn wafer_wasi_fd_allocate(
     offset: i64,
     len: i64,
 ) -> i32 {
-    unsafe {
-        on_fd(|c| {
-            let host = c.get(fd)?.with_rights(r::FD_ALLOCATE)?;
-            if offset.checked_add(len).is_none() {
-                return Err(errno::FBIG);
-            }
-            match libc::posix_fallocate(host, host_offset(offset)?, host_offset(len)?) {
-                0 => Ok(()),
-                e => Err(errno::from_host(e)),
-            }
-        })
-    }
+    on_held(fd, r::FD_ALLOCATE, |host| {
+        if offset.checked_add(len).is_none() {
+            return Err(errno::FBIG);
+        }
+        match unsafe { libc::posix_fallocate(host, host_offset(offset)?, host_offset(len)?) } {
+            0 => Ok(()),
+            e => Err(errno::from_host(e)),
+        }
+    })
 }
 
 /// The `fdflags` a descriptor has now.
@@ -358,12 +362,9 @@ pub unsafe extern "C" fn wafer_wasi_fd_filestat_set_size(
     fd: i32,
     size: i64,
 ) -> i32 {
-    unsafe {
-        on_fd(|c| {
-            let host = c.get(fd)?.with_rights(r::FD_FILESTAT_SET_SIZE)?;
-            errno::retry(|| libc::ftruncate(host, size)).map(drop)
-        })
-    }
+    on_held(fd, r::FD_FILESTAT_SET_SIZE, |host| {
+        errno::retry(|| unsafe { libc::ftruncate(host, size) }).map(drop)
+    })
 }
 
 #[no_mangle]

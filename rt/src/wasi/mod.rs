@@ -6,9 +6,10 @@
 //! and the standard streams; nothing else of the host shows. Every guest pointer and length
 //! goes through [`GuestMemory`]'s checks, and every path through [`sandbox`].
 //!
-//! Modules: [`ctx`] (the descriptor table, arguments, environment, startup), `args_env`,
-//! `clock`, `fd` (descriptor calls), `dir` (`fd_readdir`), `path` (path calls), `poll`
-//! (`poll_oneoff`), `proc` (exit, signals, randomness, sockets).
+//! Modules: [`ctx`] (the descriptor table, arguments, environment, startup, and how threads
+//! share them: which calls hold its lock and which release it before a blocking syscall),
+//! `args_env`, `clock`, `fd` (descriptor calls), `dir` (`fd_readdir`), `path` (path calls),
+//! `poll` (`poll_oneoff`), `proc` (exit, signals, randomness, sockets).
 //!
 //! # Rights
 //!
@@ -47,7 +48,7 @@ mod tests;
 use wafer_abi::VmCtx;
 
 use crate::guest_mem::GuestMemory;
-pub use ctx::{init, set_args};
+pub use ctx::{adopt, init, set_args, share, SharedCtx};
 use errno::Errno;
 
 fn status(result: Result<(), Errno>) -> i32 {
@@ -61,10 +62,20 @@ unsafe fn memory(vmctx: *mut VmCtx) -> Result<GuestMemory, Errno> {
     unsafe { GuestMemory::from_vmctx(vmctx) }
 }
 
-/// Runs a host call that needs the guest's memory and the WASI context.
+/// Runs a host call that needs the guest's memory and the WASI context, locked for the whole
+/// call (for calls that cannot block for long: see [`ctx`]).
 unsafe fn call(
     vmctx: *mut VmCtx,
     f: impl FnOnce(&GuestMemory, &mut ctx::WasiCtx) -> Result<(), Errno>,
 ) -> i32 {
     status(unsafe { memory(vmctx) }.and_then(|mem| ctx::with(|c| f(&mem, c))))
+}
+
+/// Runs a host call that needs the guest's memory and locks the context itself, only around
+/// its descriptor lookups (see [`ctx`]).
+unsafe fn call_unlocked(
+    vmctx: *mut VmCtx,
+    f: impl FnOnce(&GuestMemory) -> Result<(), Errno>,
+) -> i32 {
+    status(unsafe { memory(vmctx) }.and_then(|mem| f(&mem)))
 }

@@ -5,11 +5,11 @@ use std::os::fd::AsRawFd;
 
 use wafer_abi::VmCtx;
 
-use super::call;
-use super::ctx::{FdEntry, WasiCtx};
+use super::ctx::{self, FdEntry};
 use super::errno::{self, Errno};
 use super::sandbox::{self, Last, MAX_PATH};
 use super::types::{self, fdflags, filetype, lookupflags, oflags, rights as r, size};
+use super::{call, call_unlocked};
 use crate::guest_mem::GuestMemory;
 
 /// A guest path: in range (else `EFAULT`), at most [`MAX_PATH`] bytes (else `ENAMETOOLONG`),
@@ -350,9 +350,11 @@ fn open_request(
     })
 }
 
+/// `path_open` locks the context only to look the directory up and to add the new
+/// descriptor: opening may wait indefinitely (a FIFO waits for its other end, which another
+/// thread may be about to open). `dir` keeps the directory open meanwhile.
 #[allow(clippy::too_many_arguments)] // path_open's parameters, in their order
 fn open(
-    c: &mut WasiCtx,
     fd: i32,
     dirflags: i32,
     path: &[u8],
@@ -361,10 +363,17 @@ fn open(
     inheriting: u64,
     fdflags_: i32,
 ) -> Result<u32, Errno> {
-    let dir_entry = c.get(fd)?;
-    let dir = dir_entry.dir(r::PATH_OPEN)?;
-    let req = open_request(dir_entry, dirflags, oflags_, base, inheriting, fdflags_)?;
-    let file = sandbox::open_beneath(dir, path, req.flags, 0o666)?;
+    let (dir, req) = ctx::with(|c| {
+        let dir_entry = c.get(fd)?;
+        if dir_entry.filetype != filetype::DIRECTORY {
+            return Err(errno::NOTDIR);
+        }
+        let dir = dir_entry.hold(r::PATH_OPEN)?;
+        let req = open_request(dir_entry, dirflags, oflags_, base, inheriting, fdflags_)?;
+        Ok((dir, req))
+    })?;
+    let file = sandbox::open_beneath(dir.raw(), path, req.flags, 0o666)?;
+    drop(dir);
     let st = super::fd::fstat(file.as_raw_fd())?;
     let kind = filetype::from_mode(st.st_mode);
     let (base, inheriting) = if kind == filetype::DIRECTORY {
@@ -374,7 +383,7 @@ fn open(
     };
     let mut entry = FdEntry::new(file, kind, base, inheriting);
     entry.sync_flags = req.sync_flags;
-    c.insert(entry)
+    ctx::with(|c| c.insert(entry))
 }
 
 #[no_mangle]
@@ -391,11 +400,10 @@ pub unsafe extern "C" fn wafer_wasi_path_open(
     opened: i32,
 ) -> i32 {
     unsafe {
-        call(vmctx, |mem, c| {
+        call_unlocked(vmctx, |mem| {
             let path = read_path(mem, path, path_len)?;
             mem.range(opened as u32, 4)?;
             let new = open(
-                c,
                 fd,
                 dirflags,
                 &path,

@@ -4,12 +4,16 @@
 //! is converted when the call starts); descriptors go to `ppoll`. The call returns the events
 //! that are ready when it wakes: descriptors that are ready, subscriptions that failed (their
 //! event carries the error), and every clock whose deadline has passed.
+//!
+//! The context is locked only while the subscriptions are read: each descriptor's host side is
+//! held by its subscription (open even if another thread closes the guest's descriptor), and
+//! the wait runs unlocked.
 
 use wafer_abi::VmCtx;
 
-use super::call;
+use super::call_unlocked;
 use super::clock::{self, MONOTONIC, REALTIME};
-use super::ctx::WasiCtx;
+use super::ctx::{self, Host, WasiCtx};
 use super::errno::{self, Errno};
 use super::types::{filetype, rights as r, size};
 use crate::guest_mem::GuestMemory;
@@ -43,18 +47,18 @@ impl Event {
 enum Sub {
     /// Fires at this monotonic time.
     Clock { userdata: u64, deadline: u64 },
-    /// Waits on `pollfds[index]`.
+    /// Waits on `pollfds[index]`, whose descriptor `host` keeps open.
     Fd {
         userdata: u64,
         kind: u8,
         index: usize,
-        host: i32,
+        host: Host,
         regular: bool,
     },
 }
 
-/// Reads the subscriptions; a subscription that cannot be waited on becomes an immediate
-/// event with its error.
+/// Reads the subscriptions (each once) with the context locked; a subscription that cannot be
+/// waited on becomes an immediate event with its error.
 fn subscriptions(
     mem: &GuestMemory,
     ctx: &WasiCtx,
@@ -105,11 +109,11 @@ fn subscriptions(
                 let fd = mem.read_u32(s + 16)? as i32;
                 let host = ctx
                     .get(fd)
-                    .and_then(|e| e.with_rights(r::POLL_FD_READWRITE).map(|h| (h, e.filetype)));
+                    .and_then(|e| e.hold(r::POLL_FD_READWRITE).map(|h| (h, e.filetype)));
                 match host {
                     Ok((host, kind)) => {
                         pollfds.push(libc::pollfd {
-                            fd: host,
+                            fd: host.raw(),
                             events: if tag == EVENTTYPE_FD_READ {
                                 libc::POLLIN
                             } else {
@@ -151,14 +155,7 @@ fn readable_bytes(host: i32, regular: bool) -> u64 {
     }
 }
 
-fn poll(
-    mem: &GuestMemory,
-    ctx: &WasiCtx,
-    input: u32,
-    output: u32,
-    count: u32,
-    nevents: u32,
-) -> Result<(), Errno> {
+fn poll(mem: &GuestMemory, input: u32, output: u32, count: u32, nevents: u32) -> Result<(), Errno> {
     if count == 0 {
         return Err(errno::INVAL);
     }
@@ -168,7 +165,7 @@ fn poll(
     let start = clock::now(libc::CLOCK_MONOTONIC)?;
     let mut pollfds = Vec::new();
     let mut ready = Vec::new();
-    let subs = subscriptions(mem, ctx, input, count, start, &mut pollfds, &mut ready)?;
+    let subs = ctx::with(|c| subscriptions(mem, c, input, count, start, &mut pollfds, &mut ready))?;
     let earliest = subs
         .iter()
         .filter_map(|s| match s {
@@ -220,7 +217,7 @@ fn poll(
                     userdata,
                     kind,
                     index,
-                    host,
+                    ref host,
                     regular,
                 } => {
                     let revents = pollfds[index].revents;
@@ -237,7 +234,7 @@ fn poll(
                         errno::SUCCESS
                     };
                     let nbytes = if kind == EVENTTYPE_FD_READ && error == errno::SUCCESS {
-                        readable_bytes(host, regular)
+                        readable_bytes(host.raw(), regular)
                     } else {
                         0
                     };
@@ -276,10 +273,9 @@ pub unsafe extern "C" fn wafer_wasi_poll_oneoff(
     nevents: i32,
 ) -> i32 {
     unsafe {
-        call(vmctx, |mem, c| {
+        call_unlocked(vmctx, |mem| {
             poll(
                 mem,
-                c,
                 input as u32,
                 output as u32,
                 nsubscriptions as u32,

@@ -9,7 +9,7 @@ use super::{memory, status};
 #[no_mangle]
 pub unsafe extern "C" fn wafer_wasi_proc_exit(_vmctx: *mut VmCtx, code: i32) {
     // Guest writes are unbuffered, so there is nothing to flush.
-    unsafe { libc::exit(code) }
+    crate::threads::exit_process(code)
 }
 
 /// The host signal for a WASI `signal` number (1..=30), and whether its default action ends

@@ -2,7 +2,10 @@
 //! descriptors, paths that try to leave their directory, rights that were not granted.
 
 use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use wafer_abi::capabilities::{Capabilities, DirGrant, EnvGrant};
 
@@ -15,7 +18,7 @@ use super::fd::*;
 use super::path::*;
 use super::poll::*;
 use super::proc::*;
-use super::types::rights;
+use super::types::{filetype, oflags, rights};
 use crate::guest_mem::tests::FakeGuest;
 
 /// A scratch directory removed when dropped (the runtime has no dev-dependencies).
@@ -701,4 +704,355 @@ fn errno_mapping() {
     assert_eq!(errno::from_host(libc::EXDEV), 75);
     assert_eq!(errno::from_host(9999), errno::IO);
     assert_eq!(errno::NOTCAPABLE, 76);
+}
+
+// Threads: several threads share one context, as the threads of a wasi-threads guest do.
+
+/// Long enough for anything that is not stuck.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A pipe: its read end and its write end.
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Hands `fd` to the guest with `base` rights; its guest number.
+fn give(fd: OwnedFd, base: u64) -> i32 {
+    ctx::with(|c| c.insert(ctx::FdEntry::new(fd, filetype::UNKNOWN, base, 0))).unwrap() as i32
+}
+
+/// How many hold the host side of guest descriptor `fd`: the table, and each call using it.
+fn holders(fd: i32) -> usize {
+    ctx::with(|c| match &c.get(fd).unwrap().host {
+        ctx::Host::Owned(host) => Arc::strong_count(host),
+        ctx::Host::Stdio(_) => 0,
+    })
+}
+
+fn host_raw(fd: i32) -> RawFd {
+    ctx::with(|c| c.get(fd).unwrap().raw())
+}
+
+fn gettid() -> i32 {
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+/// Waits until `cond` holds, failing after [`PATIENCE`].
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Waits until thread `tid` of this process sleeps in the kernel in one of `syscalls` (where
+/// the kernel does not say which call, only that it sleeps).
+fn wait_blocked_in(tid: i32, syscalls: &[libc::c_long]) {
+    wait_until(&format!("thread {tid} blocks in {syscalls:?}"), || {
+        let task = format!("/proc/self/task/{tid}");
+        let stat = std::fs::read_to_string(format!("{task}/stat")).unwrap();
+        let asleep = stat[stat.rfind(')').unwrap() + 1..]
+            .trim_start()
+            .starts_with('S');
+        let call = std::fs::read_to_string(format!("{task}/syscall"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<libc::c_long>().ok());
+        asleep && call.is_none_or(|n| syscalls.contains(&n))
+    });
+}
+
+/// The poll events of a host descriptor right now.
+fn revents(fd: RawFd, events: i16) -> i16 {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    assert!(unsafe { libc::poll(&mut p, 1, 0) } >= 0);
+    p.revents
+}
+
+fn host_write(fd: &OwnedFd, bytes: &[u8]) {
+    let n = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+    assert_eq!(n, bytes.len() as isize);
+}
+
+/// A guest memory with one iovec at 0 (16 bytes at 0x100) and the byte count at 0x10: enough
+/// for one `fd_read`/`fd_write` call.
+fn one_iovec_guest() -> FakeGuest {
+    let mut g = FakeGuest::new(0x1000);
+    g.put_u32(0, 0x100);
+    g.put_u32(4, 16);
+    g
+}
+
+#[test]
+fn a_new_thread_has_its_own_context_until_it_adopts_one() {
+    let (_s, _root) = sandbox();
+    let shared = ctx::share();
+    let (fresh, adopted) = std::thread::spawn(move || {
+        let mut g = FakeGuest::new(0x100);
+        let vm = g.vmctx();
+        let fresh = unsafe { wafer_wasi_fd_prestat_get(vm, 3, 0x10) };
+        ctx::adopt(shared);
+        let adopted = unsafe { wafer_wasi_fd_prestat_get(vm, 3, 0x10) };
+        // The adopting thread's changes are everyone's.
+        assert_eq!(unsafe { wafer_wasi_fd_close(vm, 4) }, 0);
+        (fresh, adopted)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(fresh, errno::BADF, "a fresh context has no preopens");
+    assert_eq!(adopted, 0);
+    let mut g = FakeGuest::new(0x100);
+    let vm = g.vmctx();
+    assert_eq!(
+        unsafe { wafer_wasi_fd_prestat_get(vm, 4, 0x10) },
+        errno::BADF
+    );
+    assert_eq!(unsafe { wafer_wasi_fd_prestat_get(vm, 3, 0x10) }, 0);
+}
+
+#[test]
+fn a_thread_panicking_with_the_lock_held_poisons_nothing() {
+    let (_s, _root) = sandbox();
+    let shared = ctx::share();
+    let panicked = std::thread::spawn(move || {
+        ctx::adopt(shared);
+        ctx::with(|_| panic!("a host call panicked with the context locked"));
+    })
+    .join();
+    assert!(panicked.is_err());
+    let mut g = FakeGuest::new(0x100);
+    let vm = g.vmctx();
+    assert_eq!(unsafe { wafer_wasi_fd_prestat_get(vm, 3, 0x10) }, 0);
+    assert_eq!(unsafe { wafer_wasi_fd_close(vm, 4) }, 0);
+}
+
+#[test]
+fn threads_open_write_read_and_close_files_at_once() {
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 40;
+    let (_s, root) = sandbox();
+    let shared = ctx::share();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                ctx::adopt(shared);
+                let mut g = FakeGuest::new(0x2000);
+                let vm = g.vmctx();
+                let name = format!("file-{t}");
+                let (p, n) = put(&mut g, PATH_AT, name.as_bytes());
+                let base = (rights::FD_READ | rights::FD_WRITE | rights::FD_SEEK) as i64;
+                let create = (oflags::CREAT | oflags::TRUNC) as i32;
+                for round in 0..ROUNDS {
+                    let text = format!("thread {t} round {round}");
+                    let (at, len) = put(&mut g, 0x400, text.as_bytes());
+                    g.put_u32(0x300, at as u32);
+                    g.put_u32(0x304, len as u32);
+                    g.put_u32(0x308, 0x600);
+                    g.put_u32(0x30C, 0x100);
+                    unsafe {
+                        assert_eq!(
+                            wafer_wasi_path_open(vm, 3, 0, p, n, create, base, 0, 0, OUT),
+                            0
+                        );
+                        let fd = g.u32_at(OUT as usize) as i32;
+                        assert!(fd >= 5, "fd {fd} is a standard stream or a preopen");
+                        assert_eq!(wafer_wasi_fd_write(vm, fd, 0x300, 1, 0x310), 0);
+                        assert_eq!(g.u32_at(0x310), len as u32);
+                        // Positioned, then from the start through the stream position.
+                        assert_eq!(wafer_wasi_fd_pread(vm, fd, 0x308, 1, 0, 0x310), 0);
+                        assert_eq!(g.u32_at(0x310), len as u32);
+                        assert_eq!(&g.bytes[0x600..0x600 + len as usize], text.as_bytes());
+                        g.bytes[0x600..0x700].fill(0);
+                        assert_eq!(wafer_wasi_fd_seek(vm, fd, 0, 0, 0x318), 0);
+                        assert_eq!(wafer_wasi_fd_read(vm, fd, 0x308, 1, 0x310), 0);
+                        assert_eq!(g.u32_at(0x310), len as u32);
+                        assert_eq!(&g.bytes[0x600..0x600 + len as usize], text.as_bytes());
+                        assert_eq!(wafer_wasi_fd_close(vm, fd), 0);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for t in 0..THREADS {
+        let text = std::fs::read_to_string(root.join(format!("file-{t}"))).unwrap();
+        assert_eq!(text, format!("thread {t} round {}", ROUNDS - 1));
+    }
+    // Every descriptor the threads opened is closed.
+    assert_eq!(
+        ctx::with(|c| (5..64).filter(|&fd| c.get(fd).is_ok()).count()),
+        0
+    );
+}
+
+#[test]
+fn a_blocked_read_or_poll_does_not_hold_up_other_threads() {
+    ctx::install(&Capabilities::default());
+    let (waiting_r, waiting_w) = pipe();
+    let (other_r, other_w) = pipe();
+    let waiting = give(waiting_r, rights::FD_READ | rights::POLL_FD_READWRITE);
+    let other = give(other_w, rights::FD_WRITE);
+    let shared = ctx::share();
+
+    // One thread reads the waiting pipe (4 bytes), one polls it: both block, nothing is
+    // written yet.
+    let (read_tx, read_rx) = mpsc::channel();
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let reader = {
+        let (shared, tid_tx) = (shared.clone(), tid_tx.clone());
+        std::thread::spawn(move || {
+            ctx::adopt(shared);
+            let mut g = one_iovec_guest();
+            g.put_u32(4, 4);
+            let vm = g.vmctx();
+            tid_tx.send(gettid()).unwrap();
+            let e = unsafe { wafer_wasi_fd_read(vm, waiting, 0, 1, 0x10) };
+            read_tx
+                .send((e, g.u32_at(0x10), g.bytes[0x100..0x104].to_vec()))
+                .unwrap();
+        })
+    };
+    let (poll_tx, poll_rx) = mpsc::channel();
+    let poller = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            ctx::adopt(shared);
+            let mut g = FakeGuest::new(0x1000);
+            g.bytes[0..8].copy_from_slice(&42u64.to_le_bytes());
+            g.bytes[8] = 1; // fd_read
+            g.put_u32(16, waiting as u32);
+            let vm = g.vmctx();
+            tid_tx.send(gettid()).unwrap();
+            let e = unsafe { wafer_wasi_poll_oneoff(vm, 0, 0x200, 1, 0x300) };
+            poll_tx
+                .send((
+                    e,
+                    g.u32_at(0x300),
+                    g.u32_at(0x200),
+                    g.bytes[0x208],
+                    g.bytes[0x20A],
+                ))
+                .unwrap();
+        })
+    };
+    let tids = [tid_rx.recv().unwrap(), tid_rx.recv().unwrap()];
+
+    // Meanwhile another thread looks at the table and writes to the other pipe. If the waiting
+    // calls held the context locked, it would wait for them for ever.
+    let (write_tx, write_rx) = mpsc::channel();
+    let writer = std::thread::spawn(move || {
+        ctx::adopt(shared);
+        for tid in tids {
+            wait_blocked_in(tid, &[libc::SYS_readv, libc::SYS_ppoll]);
+        }
+        // The table's and one for each waiting call.
+        let held = holders(waiting);
+        let mut g = one_iovec_guest();
+        g.bytes[0x100..0x104].copy_from_slice(b"ping");
+        g.put_u32(4, 4);
+        let vm = g.vmctx();
+        write_tx
+            .send((unsafe { wafer_wasi_fd_write(vm, other, 0, 1, 0x10) }, held))
+            .unwrap();
+    });
+    // Longer than the writer waits for the others to block, so its own failure shows as such.
+    let wrote = write_rx.recv_timeout(2 * PATIENCE);
+    // Wake the waiting calls whatever happened; more than the read takes, so that the poll
+    // still finds the pipe readable however the two threads are scheduled.
+    host_write(&waiting_w, b"pongpong");
+    let (wrote, held) = wrote.expect("fd_write waited for another thread's blocked fd_read");
+    assert_eq!(wrote, 0);
+    assert_eq!(held, 3, "each blocked call holds the descriptor");
+    let mut buf = [0u8; 4];
+    let n = unsafe { libc::read(other_r.as_raw_fd(), buf.as_mut_ptr().cast(), 4) };
+    assert_eq!((n, &buf), (4, b"ping"));
+    let (e, n, bytes) = read_rx.recv_timeout(PATIENCE).unwrap();
+    assert_eq!((e, n, &bytes[..]), (0, 4, &b"pong"[..]));
+    let (e, nevents, userdata, error, kind) = poll_rx.recv_timeout(PATIENCE).unwrap();
+    assert_eq!((e, nevents, userdata, error, kind), (0, 1, 42, 0, 1));
+    for t in [reader, poller, writer] {
+        t.join().unwrap();
+    }
+    assert_eq!(holders(waiting), 1, "the calls let go of the descriptor");
+}
+
+#[test]
+fn closing_a_descriptor_with_a_read_in_flight() {
+    let (_s, _root) = sandbox();
+    let (r, w) = pipe();
+    let fd = give(r, rights::FD_READ);
+    let pipe_raw = host_raw(fd);
+    let shared = ctx::share();
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let (read_tx, read_rx) = mpsc::channel();
+    let reader = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            ctx::adopt(shared);
+            let mut g = one_iovec_guest();
+            let vm = g.vmctx();
+            tid_tx.send(gettid()).unwrap();
+            let e = unsafe { wafer_wasi_fd_read(vm, fd, 0, 1, 0x10) };
+            read_tx.send((e, g.u32_at(0x10), g.bytes[0x100])).unwrap();
+        })
+    };
+    let tid = tid_rx.recv().unwrap();
+    // Close on another thread (so a lock held by the read would fail the test, not hang it).
+    let (close_tx, close_rx) = mpsc::channel();
+    let closer = std::thread::spawn(move || {
+        ctx::adopt(shared);
+        wait_blocked_in(tid, &[libc::SYS_readv]);
+        // The table's and the read's.
+        let held = holders(fd);
+        let mut g = one_iovec_guest();
+        let vm = g.vmctx();
+        let closed = unsafe { wafer_wasi_fd_close(vm, fd) };
+        // Gone from the table at once.
+        let after = unsafe {
+            [
+                wafer_wasi_fd_read(vm, fd, 0, 1, 0x10),
+                wafer_wasi_fd_fdstat_get(vm, fd, 0x200),
+                wafer_wasi_fd_close(vm, fd),
+            ]
+        };
+        // The lowest free number is the closed one, yet the host cannot hand out the pipe's
+        // descriptor again: it is still open.
+        let (p, n) = put(&mut g, PATH_AT, b"file");
+        let opened = unsafe { wafer_wasi_path_open(vm, 3, 0, p, n, 0, 0, 0, 0, OUT) };
+        let reused = g.u32_at(OUT as usize) as i32;
+        close_tx
+            .send((held, closed, after, opened, reused, host_raw(reused)))
+            .unwrap();
+    });
+    let closed = close_rx.recv_timeout(2 * PATIENCE);
+    // Still open for the read: the write end has a reader.
+    let ev = revents(w.as_raw_fd(), libc::POLLOUT);
+    host_write(&w, b"x");
+    let (held, closed, after, opened, reused, reused_raw) =
+        closed.expect("fd_close waited for fd_read");
+    assert_eq!(closed, 0);
+    assert_eq!(after, [errno::BADF; 3]);
+    assert_eq!((opened, reused), (0, fd));
+    assert_ne!(
+        reused_raw, pipe_raw,
+        "the host reused the pipe's descriptor under the read"
+    );
+    assert_eq!(held, 2, "the read holds the descriptor");
+    assert_eq!(ev & libc::POLLERR, 0, "the pipe was closed under the read");
+    // The read completes with what was written.
+    assert_eq!(read_rx.recv_timeout(PATIENCE).unwrap(), (0, 1, b'x'));
+    reader.join().unwrap();
+    closer.join().unwrap();
+    // And only then is the pipe closed: no reader left.
+    let ev = revents(w.as_raw_fd(), libc::POLLOUT);
+    assert_ne!(ev & libc::POLLERR, 0, "the pipe stayed open after the read");
 }

@@ -3,6 +3,7 @@
 //! timed out) and cancels for us, so WASI-USB's submit → await/cancel maps onto it directly.
 
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 use rusb::constants::*;
@@ -22,7 +23,7 @@ const DROP_ROUNDS: u32 = 20;
 pub struct LibusbTransfer {
     transfer: *mut ffi::libusb_transfer,
     /// Written 1 by the completion callback; libusb reads it through the pointer it was given.
-    completed: Box<c_int>,
+    completed: Box<AtomicI32>,
     /// The transfer's buffer (setup packet first for control); libusb writes into it until
     /// completion, so it lives as long as the transfer.
     buffer: Vec<u8>,
@@ -42,8 +43,10 @@ unsafe impl Send for LibusbTransfer {}
 
 extern "system" fn on_complete(transfer: *mut ffi::libusb_transfer) {
     // SAFETY: `user_data` is the `completed` box of the owning LibusbTransfer, which outlives
-    // the transfer's flight (it is freed only after completion).
-    unsafe { *((*transfer).user_data as *mut c_int) = 1 };
+    // the transfer's flight (it is freed only after completion). The callback runs on
+    // whichever thread is handling libusb's events, so the flag is atomic: the waiter's
+    // Acquire load sees the transfer's final state once it sees the flag.
+    unsafe { (*((*transfer).user_data as *const AtomicI32)).store(1, Ordering::Release) };
 }
 
 fn libusb_type(request: &TransferRequest) -> u8 {
@@ -90,7 +93,7 @@ impl LibusbTransfer {
         }
         let mut t = LibusbTransfer {
             transfer,
-            completed: Box::new(0),
+            completed: Box::new(AtomicI32::new(0)),
             buffer,
             setup_len,
             is_in,
@@ -110,7 +113,7 @@ impl LibusbTransfer {
             tr.timeout = request.timeout_ms;
             tr.length = length;
             tr.callback = on_complete;
-            tr.user_data = &mut *t.completed as *mut c_int as *mut _;
+            tr.user_data = t.completed.as_ptr() as *mut _;
             tr.buffer = t.buffer.as_mut_ptr();
             tr.num_iso_packets = iso_packets;
             if iso_packets > 0 {
@@ -142,9 +145,7 @@ impl LibusbTransfer {
     }
 
     fn is_complete(&self) -> bool {
-        // SAFETY: the callback writes the flag only from inside libusb's event handling, which
-        // runs on this thread within handle_events below.
-        unsafe { std::ptr::read_volatile(&*self.completed) != 0 }
+        self.completed.load(Ordering::Acquire) != 0
     }
 
     /// One round of libusb's event loop, returning early once this transfer completes.
@@ -158,7 +159,7 @@ impl LibusbTransfer {
             ffi::libusb_handle_events_timeout_completed(
                 self.context.as_raw(),
                 &tv,
-                &mut *self.completed,
+                self.completed.as_ptr() as *mut c_int,
             )
         };
         match rc {
@@ -249,7 +250,10 @@ impl Drop for LibusbTransfer {
                 // Still owned by the kernel: leak it (and its buffer) rather than free memory
                 // that may yet be written.
                 std::mem::forget(std::mem::take(&mut self.buffer));
-                std::mem::forget(std::mem::replace(&mut self.completed, Box::new(0)));
+                std::mem::forget(std::mem::replace(
+                    &mut self.completed,
+                    Box::new(AtomicI32::new(0)),
+                ));
                 return;
             }
         }
