@@ -13,6 +13,9 @@
 //!
 //! The compiler and linker are reached through [`Backend`], so everything here is tested
 //! without them; `spec.rs` plugs in the real `wafer` build API.
+//!
+//! [`wali_report`] is the WALI suite's: reading what its upstream runner printed and checking
+//! it against the known-failures list (`wali.rs` does the running).
 
 pub mod expect;
 pub mod plan;
@@ -20,6 +23,7 @@ pub mod protocol;
 pub mod report;
 pub mod run;
 pub mod scope;
+pub mod wali_report;
 
 use std::path::{Path, PathBuf};
 use wafer_abi::BoundsChecks;

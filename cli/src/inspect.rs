@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use std::fmt::Write;
 use std::path::Path;
-use wafer_abi::capabilities::{self, Capabilities, EnvGrant};
+use wafer_abi::capabilities::{self, Capabilities, EnvGrant, NetGrant};
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
 
 /// The report for a file: a built executable (recognised by its ELF header) or a module.
@@ -106,6 +106,25 @@ fn format_capabilities(arch: &str, caps: &Capabilities) -> String {
             list(&g.endpoints, true)
         );
     }
+    let _ = writeln!(out, "network, for WALI programs ({}):", caps.net.len());
+    for g in &caps.net {
+        let what = match g {
+            NetGrant::TcpConnect(_) => "TCP connections to these ports, on any host",
+            NetGrant::TcpBind(_) => "listening on these TCP ports",
+            NetGrant::Unix => "Unix-domain sockets",
+            NetGrant::All => "every socket the user could open",
+        };
+        let _ = writeln!(out, "  {}  ({what})", capabilities::format_net(g));
+    }
+    let _ = writeln!(
+        out,
+        "WALI: {}",
+        if caps.wali_unrestricted {
+            "unrestricted (the user's full authority)"
+        } else {
+            "kernel sandbox (Landlock and seccomp): these grants only"
+        }
+    );
     if !caps.dirs.is_empty() {
         let _ = writeln!(
             out,
@@ -133,6 +152,7 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut missing = 0;
     let mut defined_funcs = 0;
+    let (mut wali_implemented, mut wali_enosys) = (Vec::new(), Vec::new());
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.context("malformed wasm")? {
             Payload::TypeSection(reader) => {
@@ -181,7 +201,16 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
                         }
                         _ => ("tag".into(), "not provided"),
                     };
-                    if provided != "provided" {
+                    if import.module == wafer_abi::wali::MODULE {
+                        if let Some(name) = import.name.strip_prefix("SYS_") {
+                            match provided {
+                                "provided" => wali_implemented.push(name.to_string()),
+                                "answers -ENOSYS" => wali_enosys.push(name.to_string()),
+                                _ => {}
+                            }
+                        }
+                    }
+                    if provided != "provided" && provided != "answers -ENOSYS" {
                         missing += 1;
                     }
                     imports.push(format!(
@@ -245,6 +274,17 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
             )
         }
     );
+    if !wali_implemented.is_empty() || !wali_enosys.is_empty() {
+        let _ = writeln!(
+            out,
+            "WALI program: {} syscalls imported, {} implemented, {} answered with -ENOSYS{}{}",
+            wali_implemented.len() + wali_enosys.len(),
+            wali_implemented.len(),
+            wali_enosys.len(),
+            if wali_enosys.is_empty() { "" } else { ": " },
+            wali_enosys.join(", ")
+        );
+    }
     section(&mut out, "exports", &exports);
     section(&mut out, "memories", &memories);
     section(&mut out, "tables", &tables);
@@ -256,11 +296,8 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
     Ok(out)
 }
 
-fn host_status(module: &str, name: &str, ty: Option<&wasmparser::FuncType>) -> &'static str {
-    let Some(host) = wafer_abi::host_func(module, name) else {
-        return "not provided";
-    };
-    let Some(ty) = ty else { return "not provided" };
+/// A function type as the contract's value-type codes (`u8::MAX` for what has none).
+fn type_codes(ty: &wasmparser::FuncType) -> (Vec<u8>, Vec<u8>) {
     let code = |v: &wasmparser::ValType| match v {
         wasmparser::ValType::I32 => wafer_abi::valtype::I32,
         wasmparser::ValType::I64 => wafer_abi::valtype::I64,
@@ -268,8 +305,34 @@ fn host_status(module: &str, name: &str, ty: Option<&wasmparser::FuncType>) -> &
         wasmparser::ValType::F64 => wafer_abi::valtype::F64,
         _ => u8::MAX,
     };
-    let params: Vec<u8> = ty.params().iter().map(code).collect();
-    let results: Vec<u8> = ty.results().iter().map(code).collect();
+    (
+        ty.params().iter().map(code).collect(),
+        ty.results().iter().map(code).collect(),
+    )
+}
+
+/// How `wafer build` binds a `wali` import, in inspect's words.
+fn wali_status(name: &str, ty: Option<&wasmparser::FuncType>) -> &'static str {
+    use wafer_abi::wali::{bind, BindError, Binding};
+    let Some(ty) = ty else { return "not provided" };
+    let (params, results) = type_codes(ty);
+    match bind(name, &params, &results) {
+        Ok(Binding::Syscall { .. } | Binding::Aux(_)) => "provided",
+        Ok(Binding::Enosys) => "answers -ENOSYS",
+        Err(BindError::Signature { .. }) => "provided with another signature",
+        Err(BindError::Unknown) => "not provided",
+    }
+}
+
+fn host_status(module: &str, name: &str, ty: Option<&wasmparser::FuncType>) -> &'static str {
+    if module == wafer_abi::wali::MODULE {
+        return wali_status(name, ty);
+    }
+    let Some(host) = wafer_abi::host_func(module, name) else {
+        return "not provided";
+    };
+    let Some(ty) = ty else { return "not provided" };
+    let (params, results) = type_codes(ty);
     if params == host.params && results == host.results {
         "provided"
     } else {

@@ -87,6 +87,15 @@ struct BuildArgs {
     /// (e.g. 2341:8057:if=0:ep=0x81,0x01). Other devices are invisible to the driver.
     #[arg(long = "usb", value_name = "VID:PID[:if=..][:ep=..]")]
     usb: Vec<String>,
+    /// Grant a WALI program sockets: tcp-connect:PORT[,PORT...] (TCP connections to these
+    /// ports), tcp-bind:PORT[,PORT...] (listening on them; 0: a port the kernel picks), unix
+    /// (Unix-domain sockets) or all (every socket). Without it only socketpair works.
+    #[arg(long = "net", value_name = "tcp-connect:PORTS|tcp-bind:PORTS|unix|all")]
+    net: Vec<String>,
+    /// Run a WALI program with the authority of the user running it: no Landlock, no
+    /// seccomp filter (shown by `wafer inspect`).
+    #[arg(long, conflicts_with = "net")]
+    wali_unrestricted: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -117,6 +126,32 @@ impl BuildArgs {
         })
     }
 
+    /// `--net` and `--wali-unrestricted` concern WALI programs only (others reach the host
+    /// through WASI, which has no sockets): refused for a module importing nothing from `wali`,
+    /// where they would only mislead.
+    fn check_wali_grants(&self, wasm: &[u8]) -> Result<()> {
+        if self.net.is_empty() && !self.wali_unrestricted {
+            return Ok(());
+        }
+        let imports_wali = wasmparser::Parser::new(0)
+            .parse_all(wasm)
+            .filter_map(Result::ok)
+            .any(|payload| match payload {
+                wasmparser::Payload::ImportSection(reader) => reader
+                    .into_imports()
+                    .filter_map(Result::ok)
+                    .any(|i| i.module == wafer_abi::wali::MODULE),
+                _ => false,
+            });
+        if !imports_wali {
+            bail!(
+                "--net and --wali-unrestricted apply to WALI programs, and this module imports nothing from `{}`",
+                wafer_abi::wali::MODULE
+            );
+        }
+        Ok(())
+    }
+
     fn capabilities(&self) -> Result<wafer_abi::capabilities::Capabilities> {
         use wafer_abi::capabilities::{parse_dir_option, parse_env_option, Capabilities};
         let mut caps = Capabilities::default();
@@ -137,6 +172,11 @@ impl BuildArgs {
             caps.usb
                 .push(wafer_abi::capabilities::parse_usb_option(arg).map_err(anyhow::Error::msg)?);
         }
+        for arg in &self.net {
+            caps.net
+                .push(wafer_abi::capabilities::parse_net_option(arg).map_err(anyhow::Error::msg)?);
+        }
+        caps.wali_unrestricted = self.wali_unrestricted;
         caps.validate().map_err(anyhow::Error::msg)?;
         Ok(caps)
     }
@@ -161,6 +201,7 @@ fn run(cli: Cli) -> Result<i32> {
             options,
         } => {
             let wasm = wafer::load_module(&input)?;
+            options.check_wali_grants(&wasm)?;
             let out = output.unwrap_or_else(|| default_output(&input));
             wafer::build_executable(&wasm, &out, &options.options()?)?;
             Ok(0)
@@ -171,6 +212,7 @@ fn run(cli: Cli) -> Result<i32> {
             args,
         } => {
             let wasm = wafer::load_module(&input)?;
+            options.check_wali_grants(&wasm)?;
             let opts = options.options()?;
             let exe = cached_build(&wasm, &opts)?;
             exec(&exe, &input, &opts.target, &args)

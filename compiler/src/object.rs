@@ -7,7 +7,7 @@ use crate::module::ParsedModule;
 use crate::module_info::HostTarget;
 use crate::module_info::ModuleInfo;
 use crate::translate::{libcall_signature, translate_function, wasm_signature};
-use crate::{host_stubs, init_func, trampoline};
+use crate::{host_stubs, init_func, trampoline, translate};
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, TrapCode, UserExternalName, UserFuncName};
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
@@ -126,6 +126,26 @@ pub fn emit(
         libcall_ids.push((symbol, id));
         info.libcall_names
             .push((symbol, UserExternalName::new(0, id.as_u32())));
+    }
+    // The stub that WALI modules' signal safe points call (see translate::signals).
+    if translate::wants_safe_points(&info) {
+        let sig = translate::safepoint_stub_signature(module.isa());
+        let id = module
+            .declare_function(&format!("{prefix}_wali_safepoint"), Linkage::Local, &sig)
+            .map_err(module_error)?;
+        let deliver = libcall_ids
+            .iter()
+            .find(|(s, _)| *s == wafer_abi::libcall::WALI_DELIVER_SIGNALS)
+            .map(|(_, id)| *id)
+            .expect("all libcalls declared");
+        let mut func = ir::Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig);
+        let deliver = module.declare_func_in_func(deliver, &mut func);
+        translate::build_safepoint_stub(module.isa(), &mut func, deliver);
+        define_built(&mut module, id, func)?;
+        info.libcall_names.push((
+            translate::SAFEPOINT_STUB,
+            UserExternalName::new(0, id.as_u32()),
+        ));
     }
 
     let mut host_code = Vec::with_capacity(info.imports.len());

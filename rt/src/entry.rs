@@ -102,6 +102,11 @@ fn driver_memory(desc: &ModuleDescriptor) -> Result<Extern, String> {
     Ok(Extern::Memory(&mut Box::leak(memory).def))
 }
 
+fn bytes_of_str(s: &wafer_abi::Str) -> &[u8] {
+    // SAFETY: descriptor strings are static data.
+    unsafe { s.as_slice() }
+}
+
 fn run_driver(
     args: Vec<Vec<u8>>,
     modules: &[&'static ModuleDescriptor],
@@ -142,14 +147,36 @@ fn run_driver(
             }
         }
     }
+    // SAFETY: descriptor slices are static data.
+    let is_wali = unsafe { desc.imports.as_slice() }
+        .iter()
+        .any(|i| bytes_of_str(&i.module) == wafer_abi::wali::MODULE.as_bytes());
+    if is_wali {
+        // WALI guests read their command line through the runtime (`__cl_*`).
+        crate::wali::set_args(args.clone());
+    }
     if let Err(msg) = wasi::init(capabilities, args) {
         eprintln!("wafer: {msg}");
         return 1;
     }
     // Decoded (and checked) once more by wasi::init above; an error there already returned.
-    if let Ok(caps) = wafer_abi::capabilities::decode(capabilities) {
-        wafer_devices::i2c::grant::set_grants(wafer_devices::i2c::grant::from_capabilities(&caps));
-        wafer_devices::usb::grant::set_grants(caps.usb.clone());
+    let caps = match wafer_abi::capabilities::decode(capabilities) {
+        Ok(caps) => caps,
+        Err(e) => {
+            eprintln!("wafer: {e}");
+            return 1;
+        }
+    };
+    wafer_devices::i2c::grant::set_grants(wafer_devices::i2c::grant::from_capabilities(&caps));
+    wafer_devices::usb::grant::set_grants(caps.usb.clone());
+    // A WALI guest makes Linux syscalls: the kernel confines it to its grants (Landlock and
+    // seccomp), now that the runtime has opened what it needs and before any guest code or
+    // other thread runs.
+    if crate::wali::sandbox::applies(desc) {
+        if let Err(msg) = crate::wali::sandbox::enter(desc, &caps) {
+            eprintln!("wafer: {msg}");
+            return 1;
+        }
     }
     let instance = match Instance::new(desc, &imports) {
         // The process ends with this instance: unmapping its reservation first would only

@@ -413,7 +413,16 @@ impl Instance {
             self.write_vmctx(VmctxLayout::FUNC_REFS, self.func_refs.as_ptr() as usize);
             self.write_vmctx(VmctxLayout::TYPE_IDS, self.type_ids.as_ptr() as usize);
         }
+        // The signal flag of a WALI module's instance is its thread's (instances are built on
+        // the thread they run on).
+        crate::wali::signal::attach(desc, self.signal_flag());
         Ok(())
+    }
+
+    /// The `vmctx.signal_flag` word.
+    fn signal_flag(&self) -> *const std::sync::atomic::AtomicU32 {
+        // SAFETY: inside the vmctx allocation, 4-byte aligned.
+        unsafe { (self.vmctx as *const u8).add(VmctxLayout::SIGNAL_FLAG as usize) as *const _ }
     }
 
     unsafe fn write_vmctx(&self, offset: u32, value: usize) {
@@ -591,6 +600,8 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        // No signal handler may write the flag word once it is freed.
+        crate::wali::signal::detach(self.signal_flag());
         // SAFETY: allocated in `allocate` with this layout.
         unsafe { dealloc(self.vmctx as *mut u8, self.vmctx_alloc) };
     }

@@ -138,6 +138,9 @@ impl FuncTranslator<'_> {
         // The header stays unsealed until `end`: back edges may still be added.
         self.builder.switch_to_block(header);
         let header_params = self.builder.block_params(header).to_vec();
+        // Every iteration passes the header, so polling there bounds how long a busy loop
+        // keeps a WALI signal waiting.
+        self.signal_safe_point();
         self.stack.extend(header_params);
         self.control.push(ControlFrame {
             kind: FrameKind::Loop { header },

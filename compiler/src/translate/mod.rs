@@ -13,6 +13,7 @@ mod const_expr;
 mod control;
 mod memory;
 mod numeric;
+mod signals;
 mod signature;
 mod tables;
 mod vmctx;
@@ -34,6 +35,9 @@ use wafer_abi::{TrapKind, VmctxLayout, LIMITS_STACK_LIMIT};
 use wasmparser::{FunctionBody, Operator, ValType};
 
 pub use const_expr::translate_const_expr;
+pub use signals::{
+    build_safepoint_stub, safepoint_stub_signature, wants_safe_points, SAFEPOINT_STUB,
+};
 pub use signature::{libcall_signature, try_wasm_signature, wasm_signature, wasm_value_type};
 
 use crate::error::{CompileError, Result};
@@ -80,10 +84,12 @@ pub(crate) struct FuncTranslator<'a> {
     pub(crate) reachable: bool,
     /// Blocks opened inside unreachable code, whose `end`s must be skipped too.
     pub(crate) unreachable_depth: u32,
+    /// Whether function entries and loop headers poll for WALI signals (see [`signals`]).
+    pub(crate) safe_points: bool,
     locals: Vec<Variable>,
     sig_refs: HashMap<u32, ir::SigRef>,
     func_refs: HashMap<u32, ir::FuncRef>,
-    libcall_refs: HashMap<&'static str, ir::FuncRef>,
+    pub(crate) libcall_refs: HashMap<&'static str, ir::FuncRef>,
 }
 
 impl<'a> FuncTranslator<'a> {
@@ -103,6 +109,7 @@ impl<'a> FuncTranslator<'a> {
             control: Vec::new(),
             reachable: true,
             unreachable_depth: 0,
+            safe_points: signals::wants_safe_points(info),
             locals: Vec::new(),
             sig_refs: HashMap::new(),
             func_refs: HashMap::new(),
@@ -126,6 +133,9 @@ impl<'a> FuncTranslator<'a> {
                 VmctxLayout::MEMORY_BASE,
             );
             self.memory_base = Some(base);
+        }
+        if self.safe_points && signals::makes_calls(body)? {
+            self.signal_safe_point();
         }
         let result_types = self.ir_types(results)?;
         self.push_function_frame(&result_types);

@@ -68,6 +68,7 @@ pub fn libcall_signature(isa: &dyn TargetIsa, symbol: &str) -> Signature {
         libcall::MEMORY_ATOMIC_WAIT32 => (&[i64, i32, i64], &[i32]),
         libcall::MEMORY_ATOMIC_WAIT64 => (&[i64, i64, i64], &[i32]),
         libcall::MEMORY_ATOMIC_NOTIFY => (&[i64, i32], &[i32]),
+        libcall::WALI_DELIVER_SIGNALS => (&[], &[]),
         other => panic!("`{other}` is not a wafer libcall"),
     };
     let mut sig = Signature::new(isa.default_call_conv());

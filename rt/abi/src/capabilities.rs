@@ -1,22 +1,24 @@
 //! What a driver may reach outside its memory: the capabilities granted when it is built.
 //!
-//! `wafer build --dir/--ro-dir/--env` turns its options into a [`Capabilities`] value; the CLI
+//! `wafer build --dir/--ro-dir/--env/--i2c/--usb/--net` turns its options into a [`Capabilities`] value; the CLI
 //! [`encode`]s it, the compiler places the bytes in the executable (section
 //! [`SECTION`], passed to `wafer_rt_main` as pointer and length), the runtime [`decode`]s them
 //! at startup, and `wafer inspect` decodes them from a built executable. Nothing else is
 //! visible to a guest: no preopened directory and an empty environment unless granted.
 //!
-//! # Encoding (version 1)
+//! # Encoding (versions 1 and 2)
 //!
 //! Text lines, each ending in `\n`; fields are separated by one tab (written `\t` below):
 //!
 //! ```text
-//! wafer-capabilities 1
+//! wafer-capabilities 1            (or 2: see below)
 //! dir\t<guest>\t<host>\trw|ro
 //! env\t<key>\t<value>
 //! env-pass\t<key>
 //! i2c\t<label>\t<device>\t<addresses>\trw|ro
 //! usb\t<vid>:<pid>\t<interfaces>\t<endpoints>
+//! net\t<grant>                    (version 2 only)
+//! wali\tunrestricted              (version 2 only)
 //! ```
 //!
 //! - `dir`: a preopened directory: the guest sees host directory `<host>` under the name
@@ -31,6 +33,14 @@
 //! - `usb`: the USB devices with this vendor and product id (4 hex digits each); the driver
 //!   may claim only `<interfaces>` (decimal, separated by commas) and transfer only on
 //!   `<endpoints>` (`0x`-hex addresses with their direction bit); `*` is "all of them".
+//! - `net`: sockets a WALI program may use, spelled as `--net` takes them ([`NetGrant`]):
+//!   `tcp-connect:<ports>`, `tcp-bind:<ports>` (decimal, separated by commas), `unix`, `all`.
+//! - `wali\tunrestricted`: a WALI program runs with the authority of the user running it (no
+//!   kernel sandbox; `--wali-unrestricted`).
+//!
+//! Version 2 is version 1 plus the `net` and `wali` lines. [`encode`] writes version 1 whenever
+//! neither appears, so executables without those grants stay byte-for-byte what they were and
+//! older wafers still inspect them; a version-1 encoding holding a version-2 line is refused.
 //!
 //! Fields are bytes (paths need not be UTF-8). A backslash, tab, newline or carriage return
 //! inside a field is written as `\\`, `\t`, `\n`, `\r`; no other escape exists, and NUL is not
@@ -52,8 +62,10 @@ use core::fmt;
 
 /// ELF section holding the encoded capabilities in a built executable.
 pub const SECTION: &str = ".wafer.capabilities";
-/// First line of every encoding; the number is the format version.
+/// First line of every encoding without a version-2 line; the number is the format version.
 pub const HEADER: &str = "wafer-capabilities 1";
+/// First line of an encoding that holds `net` or `wali` lines.
+pub const HEADER_V2: &str = "wafer-capabilities 2";
 /// Environment variable that re-points granted directories when an executable starts.
 pub const DIR_MAP_ENV: &str = "WAFER_DIR_MAP";
 
@@ -109,6 +121,25 @@ pub struct UsbGrant {
     pub endpoints: Option<Vec<u8>>,
 }
 
+/// Sockets a WALI program may use (`wafer build --net ...`); the runtime's kernel sandbox
+/// (Landlock network rules and a seccomp filter) enforces them. Without any, a WALI program
+/// can create no socket but an anonymous `socketpair(AF_UNIX)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetGrant {
+    /// `tcp-connect:PORT[,PORT...]`: TCP connections (IPv4 and IPv6) to these remote ports,
+    /// on any host.
+    TcpConnect(Vec<u16>),
+    /// `tcp-bind:PORT[,PORT...]`: binding TCP sockets (and so listening and accepting) to
+    /// these local ports; port 0 is a port the kernel picks.
+    TcpBind(Vec<u16>),
+    /// `unix`: Unix-domain sockets, named or abstract: connecting reaches any Unix socket
+    /// the user can reach (Landlock does not limit connecting to them); binding a named one
+    /// needs a `--dir` grant for where it is created.
+    Unix,
+    /// `all`: every socket the user could open (any family, UDP and raw included).
+    All,
+}
+
 /// Everything a driver is granted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Capabilities {
@@ -116,6 +147,10 @@ pub struct Capabilities {
     pub env: Vec<EnvGrant>,
     pub i2c: Vec<I2cGrant>,
     pub usb: Vec<UsbGrant>,
+    /// Sockets for WALI programs.
+    pub net: Vec<NetGrant>,
+    /// A WALI program runs with the authority of the user running it: no kernel sandbox.
+    pub wali_unrestricted: bool,
 }
 
 /// Why a grant, an encoding or a re-pointing was refused.
@@ -138,7 +173,17 @@ fn lossy(bytes: &[u8]) -> String {
 
 impl Capabilities {
     pub fn is_empty(&self) -> bool {
-        self.dirs.is_empty() && self.env.is_empty() && self.i2c.is_empty() && self.usb.is_empty()
+        self.dirs.is_empty()
+            && self.env.is_empty()
+            && self.i2c.is_empty()
+            && self.usb.is_empty()
+            && self.net.is_empty()
+            && !self.wali_unrestricted
+    }
+
+    /// Whether the encoding needs format version 2.
+    fn needs_v2(&self) -> bool {
+        !self.net.is_empty() || self.wali_unrestricted
     }
 
     /// Checks what a grant set must satisfy whatever its origin: no NUL, no empty names,
@@ -226,7 +271,90 @@ impl Capabilities {
                 )));
             }
         }
-        Ok(())
+        validate_net(&self.net)
+    }
+}
+
+/// Net grants: `all` alone, `unix` once, port lists non-empty and no port granted twice for
+/// the same use, no connection to port 0.
+fn validate_net(net: &[NetGrant]) -> Result<(), CapError> {
+    if net.len() > 1 && net.contains(&NetGrant::All) {
+        return Err(err("--net all grants every socket already: give it alone"));
+    }
+    if net.iter().filter(|g| **g == NetGrant::Unix).count() > 1 {
+        return Err(err("--net unix is granted twice"));
+    }
+    let mut connect: Vec<u16> = Vec::new();
+    let mut bind: Vec<u16> = Vec::new();
+    for g in net {
+        let (ports, seen, what) = match g {
+            NetGrant::TcpConnect(p) => (p, &mut connect, "tcp-connect"),
+            NetGrant::TcpBind(p) => (p, &mut bind, "tcp-bind"),
+            NetGrant::Unix | NetGrant::All => continue,
+        };
+        if ports.is_empty() {
+            return Err(err(alloc::format!("a {what} grant lists no port")));
+        }
+        for &port in ports {
+            if port == 0 && what == "tcp-connect" {
+                return Err(err("tcp-connect port 0 is no port one can connect to"));
+            }
+            if seen.contains(&port) {
+                return Err(err(alloc::format!("{what} port {port} is granted twice")));
+            }
+            seen.push(port);
+        }
+    }
+    Ok(())
+}
+
+/// Parses `--net`'s `tcp-connect:PORT[,PORT...]`, `tcp-bind:PORT[,PORT...]`, `unix` or `all`.
+pub fn parse_net_option(arg: &str) -> Result<NetGrant, CapError> {
+    let usage = || {
+        err(alloc::format!(
+            "net grant {arg:?} must be tcp-connect:PORT[,PORT...], tcp-bind:PORT[,PORT...], unix or all"
+        ))
+    };
+    let ports = |list: &str| -> Result<Vec<u16>, CapError> {
+        list.split(',')
+            .map(|p| {
+                let p = p.trim();
+                // Decimal only: a port is never written in hex.
+                if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(err(alloc::format!("{p:?} is not a TCP port (0..65535)")));
+                }
+                p.parse::<u16>()
+                    .map_err(|_| err(alloc::format!("{p:?} is not a TCP port (0..65535)")))
+            })
+            .collect()
+    };
+    let grant = match arg {
+        "unix" => NetGrant::Unix,
+        "all" => NetGrant::All,
+        _ => match arg.split_once(':') {
+            Some(("tcp-connect", list)) => NetGrant::TcpConnect(ports(list)?),
+            Some(("tcp-bind", list)) => NetGrant::TcpBind(ports(list)?),
+            _ => return Err(usage()),
+        },
+    };
+    validate_net(core::slice::from_ref(&grant))?;
+    Ok(grant)
+}
+
+/// A net grant the way `--net` spells it (`tcp-connect:80,443`).
+pub fn format_net(g: &NetGrant) -> String {
+    let list = |ports: &[u16]| {
+        ports
+            .iter()
+            .map(|p| alloc::format!("{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match g {
+        NetGrant::TcpConnect(p) => alloc::format!("tcp-connect:{}", list(p)),
+        NetGrant::TcpBind(p) => alloc::format!("tcp-bind:{}", list(p)),
+        NetGrant::Unix => String::from("unix"),
+        NetGrant::All => String::from("all"),
     }
 }
 
@@ -428,11 +556,13 @@ fn push_field(out: &mut Vec<u8>, field: &[u8]) {
     }
 }
 
-/// The version-1 encoding of `caps` (validated first).
+/// The encoding of `caps` (validated first): version 1, or version 2 when it holds a `net`
+/// or `wali` grant.
 pub fn encode(caps: &Capabilities) -> Result<Vec<u8>, CapError> {
     caps.validate()?;
     let mut out = Vec::new();
-    out.extend_from_slice(HEADER.as_bytes());
+    let header = if caps.needs_v2() { HEADER_V2 } else { HEADER };
+    out.extend_from_slice(header.as_bytes());
     out.push(b'\n');
     for d in &caps.dirs {
         out.extend_from_slice(b"dir");
@@ -483,6 +613,16 @@ pub fn encode(caps: &Capabilities) -> Result<Vec<u8>, CapError> {
         push_field(&mut out, endpoints.as_bytes());
         out.push(b'\n');
     }
+    for g in &caps.net {
+        out.extend_from_slice(b"net");
+        push_field(&mut out, format_net(g).as_bytes());
+        out.push(b'\n');
+    }
+    if caps.wali_unrestricted {
+        out.extend_from_slice(b"wali");
+        push_field(&mut out, b"unrestricted");
+        out.push(b'\n');
+    }
     Ok(out)
 }
 
@@ -516,9 +656,10 @@ pub fn decode(bytes: &[u8]) -> Result<Capabilities, CapError> {
         .ok_or_else(|| err("capabilities do not end with a newline"))?;
     let mut lines = body.split(|&b| b == b'\n');
     let header = lines.next().unwrap_or_default();
-    if header != HEADER.as_bytes() {
+    let v2 = header == HEADER_V2.as_bytes();
+    if header != HEADER.as_bytes() && !v2 {
         return Err(err(alloc::format!(
-            "capabilities start with {:?}, not {HEADER:?}: built by another version of wafer",
+            "capabilities start with {:?}, not {HEADER:?} or {HEADER_V2:?}: built by another version of wafer",
             lossy(header)
         )));
     }
@@ -567,6 +708,10 @@ pub fn decode(bytes: &[u8]) -> Result<Capabilities, CapError> {
                     interfaces: list(interfaces, "an interface number")?,
                     endpoints: list(endpoints, "an endpoint address")?,
                 });
+            }
+            (b"net", [grant]) if v2 => caps.net.push(parse_net_option(&lossy(grant))?),
+            (b"wali", [mode]) if v2 && mode == b"unrestricted" && !caps.wali_unrestricted => {
+                caps.wali_unrestricted = true
             }
             _ => {
                 return Err(err(alloc::format!(
@@ -665,7 +810,84 @@ mod tests {
             ],
             i2c: Vec::new(),
             usb: Vec::new(),
+            net: Vec::new(),
+            wali_unrestricted: false,
         }
+    }
+
+    #[test]
+    fn net_and_wali_grants_round_trip_as_version_2() {
+        let connect = parse_net_option("tcp-connect:80,443").unwrap();
+        assert_eq!(connect, NetGrant::TcpConnect(vec![80, 443]));
+        assert_eq!(
+            parse_net_option("tcp-bind:0").unwrap(),
+            NetGrant::TcpBind(vec![0])
+        );
+        assert_eq!(parse_net_option("unix").unwrap(), NetGrant::Unix);
+        assert_eq!(parse_net_option("all").unwrap(), NetGrant::All);
+        assert_eq!(format_net(&connect), "tcp-connect:80,443");
+        for bad in [
+            "tcp",
+            "tcp-connect",
+            "tcp-connect:",
+            "tcp-connect:0",
+            "tcp-connect:65536",
+            "tcp-connect:0x50",
+            "tcp-connect:80,80",
+            "tcp-connect:-1",
+            "tcp-bind:80,,81",
+            "udp:53",
+            "ALL",
+            "unix:/run/x.sock",
+        ] {
+            assert!(parse_net_option(bad).is_err(), "{bad}");
+        }
+        let caps = Capabilities {
+            net: vec![connect, NetGrant::TcpBind(vec![8080]), NetGrant::Unix],
+            wali_unrestricted: false,
+            ..sample()
+        };
+        let bytes = encode(&caps).unwrap();
+        assert!(bytes.starts_with(b"wafer-capabilities 2\n"));
+        assert!(bytes.ends_with(b"net\ttcp-connect:80,443\nnet\ttcp-bind:8080\nnet\tunix\n"));
+        assert_eq!(decode(&bytes).unwrap(), caps);
+
+        let unrestricted = Capabilities {
+            wali_unrestricted: true,
+            ..Capabilities::default()
+        };
+        let bytes = encode(&unrestricted).unwrap();
+        assert_eq!(bytes, b"wafer-capabilities 2\nwali\tunrestricted\n");
+        assert_eq!(decode(&bytes).unwrap(), unrestricted);
+        assert!(!unrestricted.is_empty());
+
+        // Without version-2 grants the encoding stays version 1, byte for byte.
+        assert!(encode(&sample())
+            .unwrap()
+            .starts_with(b"wafer-capabilities 1\n"));
+        // Refused: version-2 lines under a version-1 header, repeated or contradictory
+        // grants, unknown modes.
+        for bad in [
+            &b"wafer-capabilities 1\nnet\tunix\n"[..],
+            b"wafer-capabilities 1\nwali\tunrestricted\n",
+            b"wafer-capabilities 2\nwali\trestricted\n",
+            b"wafer-capabilities 2\nwali\tunrestricted\nwali\tunrestricted\n",
+            b"wafer-capabilities 2\nnet\tall\nnet\tunix\n",
+            b"wafer-capabilities 2\nnet\tunix\nnet\tunix\n",
+            b"wafer-capabilities 2\nnet\ttcp-connect:80\nnet\ttcp-connect:81,80\n",
+            b"wafer-capabilities 2\nnet\tudp:53\n",
+            b"wafer-capabilities 2\nnet\n",
+            b"wafer-capabilities 3\n",
+        ] {
+            assert!(decode(bad).is_err(), "{bad:?}");
+        }
+        // The same port may be granted for connecting and for binding.
+        assert!(Capabilities {
+            net: vec![NetGrant::TcpConnect(vec![80]), NetGrant::TcpBind(vec![80])],
+            ..Capabilities::default()
+        }
+        .validate()
+        .is_ok());
     }
 
     #[test]
@@ -760,7 +982,7 @@ mod tests {
     #[test]
     fn refuses_bad_encodings() {
         for bad in [
-            &b"wafer-capabilities 2\n"[..],
+            &b"wafer-capabilities 3\n"[..],
             b"wafer-capabilities 1",
             b"wafer-capabilities 1\ndir\ta\tb\n",
             b"wafer-capabilities 1\ndir\ta\tb\trx\n",

@@ -41,7 +41,7 @@ use core::mem::size_of;
 
 /// Bumped whenever anything in this crate changes meaning; the runtime refuses a descriptor
 /// whose `abi_version` differs, so a stale object cannot be linked against a newer runtime.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Wasm page size in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -137,9 +137,16 @@ pub mod libcall {
     /// waiters woken (0 on an unshared memory, which nobody can wait on). Traps
     /// `UnalignedAtomic` and `MemoryOutOfBounds`.
     pub const MEMORY_ATOMIC_NOTIFY: &str = "wafer_rt_memory_atomic_notify";
+    /// `(vmctx)`: runs the WALI guest's handlers for the signals pending on this thread.
+    /// Called only by modules that import from `wali`, at a safe point (function entry, loop
+    /// header) where the word `vmctx.signal_flag` ([`VmctxLayout::SIGNAL_FLAG`]) is
+    /// non-zero. The handlers are wasm code, so it may trap.
+    ///
+    /// [`VmctxLayout::SIGNAL_FLAG`]: super::VmctxLayout::SIGNAL_FLAG
+    pub const WALI_DELIVER_SIGNALS: &str = "wafer_rt_wali_deliver_signals";
 
     /// Every libcall.
-    pub const ALL: [&str; 15] = [
+    pub const ALL: [&str; 16] = [
         MEMORY_GROW,
         MEMORY_FILL,
         MEMORY_COPY,
@@ -155,6 +162,7 @@ pub mod libcall {
         MEMORY_ATOMIC_WAIT32,
         MEMORY_ATOMIC_WAIT64,
         MEMORY_ATOMIC_NOTIFY,
+        WALI_DELIVER_SIGNALS,
     ];
 }
 
@@ -194,10 +202,13 @@ pub enum TrapKind {
     WaitOnUnsharedMemory = 14,
     /// A WALI guest called `longjmp`, which compiled frames cannot honour.
     Longjmp = 15,
+    /// A WALI guest called `rt_sigreturn` itself: the runtime returns from signal handlers,
+    /// so there is no signal frame to return to.
+    SignalReturn = 16,
 }
 
 impl TrapKind {
-    pub const ALL: [TrapKind; 15] = [
+    pub const ALL: [TrapKind; 16] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::IntegerDivisionByZero,
@@ -213,6 +224,7 @@ impl TrapKind {
         TrapKind::UnalignedAtomic,
         TrapKind::WaitOnUnsharedMemory,
         TrapKind::Longjmp,
+        TrapKind::SignalReturn,
     ];
 
     pub fn from_u8(byte: u8) -> Option<TrapKind> {
@@ -237,6 +249,7 @@ impl TrapKind {
             TrapKind::UnalignedAtomic => "unaligned atomic",
             TrapKind::WaitOnUnsharedMemory => "expected shared memory",
             TrapKind::Longjmp => "longjmp is not supported (setjmp returned 0 once)",
+            TrapKind::SignalReturn => "rt_sigreturn called outside a signal handler's return",
         }
     }
 }
@@ -362,6 +375,7 @@ pub const LIMITS_STACK_LIMIT: u32 = 0;
 /// | 24 | `instance: *mut c_void` (the runtime's own instance; opaque to compiled code) |
 /// | 32 | `func_refs: *const FuncRef` (one per function index, imports first) |
 /// | 40 | `type_ids: *const u32` (canonical signature id per module type index) |
+/// | 48 | `signal_flag: u32`, then 4 bytes of padding (non-zero when a WALI signal may be deliverable on the instance's thread; the runtime, its signal handler included, writes it; only code of modules importing `wali` reads it, see [`libcall::WALI_DELIVER_SIGNALS`]) |
 /// | `imported_funcs` | `[ImportedFunc; num_imported_funcs]` |
 /// | `tables` | `[*mut TableDef; num_tables]` (imported and defined, in index order) |
 /// | `imported_globals` | `[*mut ValueSlot; num_imported_globals]` |
@@ -381,7 +395,8 @@ impl VmctxLayout {
     pub const INSTANCE: u32 = 24;
     pub const FUNC_REFS: u32 = 32;
     pub const TYPE_IDS: u32 = 40;
-    const HEADER_SIZE: u32 = 48;
+    pub const SIGNAL_FLAG: u32 = 48;
+    const HEADER_SIZE: u32 = 56;
 
     pub fn imported_funcs(&self) -> u32 {
         Self::HEADER_SIZE
@@ -1186,11 +1201,11 @@ mod tests {
             num_imported_globals: 1,
             num_defined_globals: 3,
         };
-        assert_eq!(l.imported_func(1), 48 + 16);
-        assert_eq!(l.table(0), 48 + 32);
-        assert_eq!(l.imported_global(0), 48 + 40);
-        assert_eq!(l.defined_global(2), 48 + 48 + 16);
-        assert_eq!(l.size(), 48 + 48 + 24);
+        assert_eq!(l.imported_func(1), 56 + 16);
+        assert_eq!(l.table(0), 56 + 32);
+        assert_eq!(l.imported_global(0), 56 + 40);
+        assert_eq!(l.defined_global(2), 56 + 48 + 16);
+        assert_eq!(l.size(), 56 + 48 + 24);
         assert_eq!(descriptor_symbol("m3").as_str(), "m3_module");
     }
 }

@@ -26,7 +26,8 @@ mod misc;
 mod mm;
 mod net;
 mod process;
-mod signal;
+pub mod sandbox;
+pub mod signal;
 
 use std::sync::OnceLock;
 
@@ -121,26 +122,32 @@ pub unsafe extern "C" fn wafer_wali_syscall(
     let Some(syscall) = SYSCALLS.get(index as usize) else {
         return -i64::from(libc::ENOSYS);
     };
-    let result = match handlers()[index as usize] {
-        None => Err(Errno(libc::ENOSYS)),
-        Some(handler) => unsafe { Mem::from_vmctx(vmctx) }.and_then(|mem| {
-            let call = Call {
-                vmctx,
-                mem,
-                syscall,
-            };
-            handler(&call, &args)
-        }),
-    };
-    let raw = match result {
-        Ok(v) => v,
-        Err(Errno(e)) => -i64::from(e),
-    };
-    if tracing() {
-        let shown = &args[..syscall.args.len()];
-        eprintln!("wali: {}{shown:x?} = {raw}", syscall.name);
+    loop {
+        let result = match handlers()[index as usize] {
+            None => Err(Errno(libc::ENOSYS)),
+            Some(handler) => unsafe { Mem::from_vmctx(vmctx) }.and_then(|mem| {
+                let call = Call {
+                    vmctx,
+                    mem,
+                    syscall,
+                };
+                handler(&call, &args)
+            }),
+        };
+        let raw = match result {
+            Ok(v) => v,
+            Err(Errno(e)) => -i64::from(e),
+        };
+        if tracing() {
+            let shown = &args[..syscall.args.len()];
+            eprintln!("wali: {}{shown:x?} = {raw}", syscall.name);
+        }
+        // Signals that arrived during the call run their handlers before the guest sees the
+        // result; a call they interrupted runs again if they asked for SA_RESTART.
+        if !unsafe { signal::after_syscall(vmctx, syscall, raw) } {
+            return raw;
+        }
     }
-    raw
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,3 +4,9 @@
 //!
 //! Syscall numbers are not here: they come from the spec's table (`wafer_abi::wali`), and
 //! [`super::host_nr`] picks the host's.
+
+pub mod epoll;
+pub mod fcntl;
+pub mod signal;
+pub mod socket;
+pub mod stat;
