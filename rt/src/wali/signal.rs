@@ -4,12 +4,15 @@
 //!
 //! How a signal reaches a guest handler:
 //! 1. `rt_sigaction` records the guest's action ([`action`]); for a handler (an index in
-//!    table 0) the host gets the runtime's recording handler instead, which marks the signal
-//!    pending on the thread the kernel chose and sets that thread's flag word ([`state`]).
-//! 2. Compiled code of a WALI module polls the flag at every function entry and loop header
-//!    (see the compiler's `translate::signals`), and the syscall entry checks it when a
-//!    syscall returns ([`after_syscall`]). Either way [`deliver`] runs the handlers as
-//!    nested wasm calls, with the masks `sa_mask`/`SA_NODEFER` ask for.
+//!    table 0; `SIG_DFL` is 0 and WALI's `SIG_IGN` is -2) the host gets the runtime's
+//!    recording handler instead, which marks the signal pending on the thread the kernel
+//!    chose and sets that thread's flag, the `vmctx.signal_flag` word of its instance
+//!    ([`state`]).
+//! 2. Compiled code of a WALI module polls the word at loop headers and at the entry of
+//!    functions that call others (see the compiler's `translate::signals`), and the syscall
+//!    entry checks it when a syscall returns ([`after_syscall`]). Either way [`deliver`]
+//!    runs the handlers as nested wasm calls, with the masks `sa_mask`/`SA_NODEFER` ask
+//!    for.
 //! 3. A syscall that a handler interrupted restarts when the handler had `SA_RESTART` and
 //!    Linux restarts that syscall ([`RESTARTABLE`]); otherwise the guest sees `-EINTR`.
 //!

@@ -4,7 +4,7 @@
 //! The tests of one binary share the process's signal state and run on parallel threads, so
 //! each uses signals no other test touches and leaves them as it found them.
 
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
 use super::action::{Action, SIG_DFL, SIG_IGN};
 use super::*;
@@ -455,4 +455,29 @@ fn sigsuspend_reads_its_mask_first() {
     let mut g = FakeGuest::new(MEM);
     assert_eq!(sys(&mut g, "rt_sigsuspend", &[MEM as u64 - 4, 8]), EFAULT);
     assert_eq!(sys(&mut g, "rt_sigsuspend", &[1 << 32, 8]), EFAULT);
+}
+
+#[test]
+fn the_instance_word_follows_the_threads_flag_until_detached() {
+    let slot = state::current();
+    // Blocks everything, so no other test's process-wide signal raises this thread's flag.
+    let before = slot.mask.load(SeqCst);
+    state::set_mask(slot, u64::MAX);
+    slot.lower();
+    let word = Box::new(AtomicU32::new(0));
+    state::attach(&*word);
+    assert_eq!(word.load(SeqCst), 0);
+    slot.raise();
+    assert_eq!(word.load(SeqCst), 1);
+    slot.lower();
+    assert_eq!(word.load(SeqCst), 0);
+    // A thread-directed signal this thread blocks does not raise it either.
+    state::post_thread(slot, SIGTTOU);
+    assert_eq!(word.load(SeqCst), 0);
+    assert!(state::take(slot, SIGTTOU));
+    state::detach(&*word);
+    slot.raise();
+    assert_eq!(word.load(SeqCst), 0, "a detached word is never written");
+    slot.lower();
+    state::set_mask(slot, before);
 }
