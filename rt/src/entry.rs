@@ -102,11 +102,6 @@ fn driver_memory(desc: &ModuleDescriptor) -> Result<Extern, String> {
     Ok(Extern::Memory(&mut Box::leak(memory).def))
 }
 
-fn bytes_of_str(s: &wafer_abi::Str) -> &[u8] {
-    // SAFETY: descriptor strings are static data.
-    unsafe { s.as_slice() }
-}
-
 fn run_driver(
     args: Vec<Vec<u8>>,
     modules: &[&'static ModuleDescriptor],
@@ -147,11 +142,7 @@ fn run_driver(
             }
         }
     }
-    // SAFETY: descriptor slices are static data.
-    let is_wali = unsafe { desc.imports.as_slice() }
-        .iter()
-        .any(|i| bytes_of_str(&i.module) == wafer_abi::wali::MODULE.as_bytes());
-    if is_wali {
+    if crate::wali::sandbox::applies(desc) {
         // WALI guests read their command line through the runtime (`__cl_*`).
         crate::wali::set_args(args.clone());
     }
