@@ -152,8 +152,6 @@ fn gettimeofday(call: &Call, args: &Args) -> SysResult {
 mod tests {
     use super::*;
     use crate::guest_mem::tests::FakeGuest;
-    use crate::wali::mem::Mem;
-    use wafer_abi::wali::syscall;
 
     const SIZE: usize = 0x1000;
     const END: u64 = SIZE as u64;
@@ -161,17 +159,7 @@ mod tests {
 
     fn call(g: &mut FakeGuest, name: &str, args: &[u64]) -> i64 {
         let vmctx = g.vmctx();
-        let mut a = [0u64; 6];
-        a[..args.len()].copy_from_slice(args);
-        let call = Call {
-            vmctx,
-            mem: unsafe { Mem::from_vmctx(vmctx) }.unwrap(),
-            syscall: syscall(name).unwrap(),
-        };
-        match handler(name).unwrap()(&call, &a) {
-            Ok(v) => v,
-            Err(Errno(e)) => -i64::from(e),
-        }
+        crate::wali::run_for_test(vmctx, handler(name).unwrap(), name, args)
     }
 
     fn pair(g: &FakeGuest, at: usize) -> (i64, i64) {

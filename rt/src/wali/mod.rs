@@ -202,3 +202,20 @@ pub fn int(args: &Args, i: usize) -> i32 {
 pub unsafe fn instance<'a>(vmctx: *mut VmCtx) -> &'a crate::instance::Instance {
     unsafe { crate::instance::Instance::from_vmctx(vmctx) }
 }
+
+/// Runs `handler` as the syscall `name` on the instance context `vmctx` with `args` (missing
+/// ones 0) and returns the raw kernel-convention result: the family tests' one way in.
+#[cfg(test)]
+pub(crate) fn run_for_test(vmctx: *mut VmCtx, handler: Handler, name: &str, args: &[u64]) -> i64 {
+    let mut a = [0u64; MAX_ARGS];
+    a[..args.len()].copy_from_slice(args);
+    let call = Call {
+        vmctx,
+        mem: unsafe { Mem::from_vmctx(vmctx) }.expect("test vmctx has a memory"),
+        syscall: wafer_abi::wali::syscall(name).expect("a syscall of the table"),
+    };
+    match handler(&call, &a) {
+        Ok(v) => v,
+        Err(Errno(e)) => -i64::from(e),
+    }
+}

@@ -2,8 +2,6 @@
 //! with hostile arguments.
 
 use super::*;
-use crate::wali::mem::Mem;
-use wafer_abi::wali::syscall;
 
 const RW: u64 = 3;
 const PRIVATE_ANON: u64 = 0x22;
@@ -29,17 +27,7 @@ impl Guest {
     /// Calls syscall `name` with `args` (missing ones 0); the raw result.
     fn call(&self, name: &str, args: &[u64]) -> i64 {
         let vmctx = self.vmctx.as_ptr() as *mut VmCtx;
-        let mut a = [0u64; 6];
-        a[..args.len()].copy_from_slice(args);
-        let call = Call {
-            vmctx,
-            mem: unsafe { Mem::from_vmctx(vmctx) }.unwrap(),
-            syscall: syscall(name).unwrap(),
-        };
-        match handler(name).unwrap()(&call, &a) {
-            Ok(v) => v,
-            Err(Errno(e)) => -i64::from(e),
-        }
+        crate::wali::run_for_test(vmctx, handler(name).unwrap(), name, args)
     }
 
     fn mmap(&self, len: u64) -> i64 {

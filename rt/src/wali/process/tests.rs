@@ -4,8 +4,6 @@
 
 use super::*;
 use crate::guest_mem::tests::FakeGuest;
-use crate::wali::mem::Mem;
-use wafer_abi::wali::syscall;
 
 const SIZE: usize = 0x1000;
 const EFAULT: i64 = -(libc::EFAULT as i64);
@@ -13,17 +11,7 @@ const EINVAL: i64 = -(libc::EINVAL as i64);
 
 fn call(g: &mut FakeGuest, name: &str, args: &[u64]) -> i64 {
     let vmctx = g.vmctx();
-    let mut a = [0u64; 6];
-    a[..args.len()].copy_from_slice(args);
-    let call = Call {
-        vmctx,
-        mem: unsafe { Mem::from_vmctx(vmctx) }.unwrap(),
-        syscall: syscall(name).unwrap(),
-    };
-    match handler(name).unwrap()(&call, &a) {
-        Ok(v) => v,
-        Err(Errno(e)) => -i64::from(e),
-    }
+    crate::wali::run_for_test(vmctx, handler(name).unwrap(), name, args)
 }
 
 const END: u64 = SIZE as u64;
