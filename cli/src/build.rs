@@ -19,6 +19,8 @@ pub struct BuildOptions {
     pub capabilities: wafer_abi::capabilities::Capabilities,
     /// Native stack for wasm code per thread in bytes; `None`: the module kind's default.
     pub wasm_stack: Option<u64>,
+    /// WALI programs: signal safe points in the code (`CompileOptions::signal_safe_points`).
+    pub signal_safe_points: bool,
 }
 
 impl Default for BuildOptions {
@@ -30,6 +32,7 @@ impl Default for BuildOptions {
             static_link: true,
             capabilities: Default::default(),
             wasm_stack: None,
+            signal_safe_points: true,
         }
     }
 }
@@ -44,6 +47,7 @@ impl BuildOptions {
             symbol_prefix: prefix.to_string(),
             resolve_host_imports,
             wasm_stack: self.wasm_stack,
+            signal_safe_points: self.signal_safe_points,
         })
     }
 }

@@ -96,6 +96,11 @@ struct BuildArgs {
     /// seccomp filter (shown by `wafer inspect`).
     #[arg(long, conflicts_with = "net")]
     wali_unrestricted: bool,
+    /// WALI programs: run signal handlers only when a syscall returns, leaving out the checks
+    /// at function entries and loop headers (a CPU-bound loop then runs on until its next
+    /// syscall). For measuring what the checks cost.
+    #[arg(long)]
+    no_signal_safe_points: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -123,6 +128,7 @@ impl BuildArgs {
             static_link: !self.dynamic,
             capabilities: self.capabilities()?,
             wasm_stack: self.stack_kib.map(|k| k * 1024),
+            signal_safe_points: !self.no_signal_safe_points,
         })
     }
 

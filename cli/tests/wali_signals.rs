@@ -86,10 +86,14 @@ fn module(body: &str) -> String {
 }
 
 fn build_for(wat: &str, target: &str, dir: &Path) -> std::path::PathBuf {
+    build_with(wat, &["--target", target], dir)
+}
+
+fn build_with(wat: &str, flags: &[&str], dir: &Path) -> std::path::PathBuf {
     let input = dir.join("m.wat");
     std::fs::write(&input, wat).unwrap();
     let exe = dir.join("m");
-    wafer_build(&input, &exe, &["--target", target]);
+    wafer_build(&input, &exe, flags);
     exe
 }
 
@@ -183,6 +187,60 @@ fn alarm_in_busy_loop() -> String {
 #[test]
 fn sigalrm_interrupts_a_busy_loop() {
     assert_passes(&run(&alarm_in_busy_loop()), "busy loop");
+}
+
+/// A loop whose every turn calls a function that calls another has no check at its header
+/// (the callee polls at its entry): the signal still reaches the handler.
+#[test]
+fn sigalrm_interrupts_a_loop_through_the_function_it_calls() {
+    let wat = module(&format!(
+        r#"
+  (table 4 funcref)
+  (elem (i32.const 2) $count_it)
+  (func $leaf)
+  (func $tick (call $leaf))
+  (func (export "_start")
+    (call $handle (i32.const {SIGALRM}) (i32.const 2) (i64.const 0) (i64.const 0))
+    (call $alarm (i64.const 20000))
+    (loop $spin
+      (call $tick)
+      (br_if $spin (i32.eqz (global.get $count))))
+    (call $check (i32.eq (global.get $last) (i32.const {SIGALRM})) (i32.const 1))
+    (call $exit (i32.const 0)))
+"#
+    ));
+    assert_passes(&run(&wat), "loop through a call");
+}
+
+/// Built with --no-signal-safe-points, a busy loop runs on with the signal pending, and the
+/// handler runs as the next syscall returns.
+#[test]
+fn without_safe_points_a_handler_waits_for_the_next_syscall() {
+    let wat = module(&format!(
+        r#"
+  (table 4 funcref)
+  (elem (i32.const 2) $count_it)
+  (func (export "_start") (local $turns i32)
+    (call $handle (i32.const {SIGALRM}) (i32.const 2) (i64.const 0) (i64.const 0))
+    (call $alarm (i64.const 1000))
+    ;; 50 million turns take far longer than the alarm's millisecond.
+    (loop $spin
+      (local.set $turns (i32.add (local.get $turns) (i32.const 1)))
+      (br_if $spin (i32.lt_u (local.get $turns) (i32.const 50000000))))
+    (call $check (i32.eqz (global.get $count)) (i32.const 1))
+    (drop (call $getpid))
+    (call $check (i32.eq (global.get $count) (i32.const 1)) (i32.const 2))
+    (call $exit (i32.const 0)))
+"#
+    ));
+    let dir = scratch();
+    let exe = build_with(&wat, &["--no-signal-safe-points"], dir.path());
+    let child = Command::new(&exe)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_passes(&finish(child), "no safe points");
 }
 
 /// A blocked SIGALRM waits (rt_sigpending shows it, the handler has not run) and is

@@ -46,6 +46,10 @@ pub struct CompileOptions {
     /// Native stack for wasm code per thread, in bytes; `None` picks the default for the
     /// module's kind (1 MiB, or 4 MiB for a WALI program, as WALI's reference engine gives).
     pub wasm_stack: Option<u64>,
+    /// WALI programs: check for pending signals at function entries and loop headers, so
+    /// that a handler interrupts a CPU-bound loop (the default). Off, handlers run only when
+    /// a syscall returns; for measuring what the checks cost.
+    pub signal_safe_points: bool,
 }
 
 impl CompileOptions {
@@ -60,6 +64,7 @@ impl CompileOptions {
             symbol_prefix: prefix.into(),
             resolve_host_imports: true,
             wasm_stack: None,
+            signal_safe_points: true,
         }
     }
 }
@@ -95,6 +100,7 @@ pub fn compile(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<u8>> {
             bounds_checks: opts.bounds_checks,
             pointer_type: isa.pointer_type(),
             resolve_host_imports: opts.resolve_host_imports,
+            signal_safe_points: opts.signal_safe_points,
         },
     )?;
     check_memory_cap(&parsed.info, opts.memory_cap_pages)?;

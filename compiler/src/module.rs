@@ -35,6 +35,8 @@ pub struct ParseOptions {
     pub pointer_type: ir::Type,
     /// Bind imports of `wafer_abi::HOST_MODULES` to runtime symbols, refusing anything else.
     pub resolve_host_imports: bool,
+    /// See `CompileOptions::signal_safe_points`.
+    pub signal_safe_points: bool,
 }
 
 pub fn parse<'a>(wasm: &'a [u8], opts: &ParseOptions) -> Result<ParsedModule<'a>> {
@@ -50,6 +52,12 @@ pub fn parse<'a>(wasm: &'a [u8], opts: &ParseOptions) -> Result<ParsedModule<'a>
             "{} function bodies for {defined} declared functions",
             bodies.len()
         )));
+    }
+    if crate::translate::wants_safe_points(&info) {
+        info.entry_safe_points = bodies
+            .iter()
+            .map(crate::translate::makes_calls)
+            .collect::<Result<_>>()?;
     }
     Ok(ParsedModule { info, bodies })
 }
@@ -307,6 +315,8 @@ fn read_sections<'a>(
             num_defined_globals: 0,
         },
         bounds_checks: opts.bounds_checks,
+        signal_safe_points: opts.signal_safe_points,
+        entry_safe_points: Vec::new(),
         defined_func_names: Vec::new(),
         libcall_names: Vec::new(),
         pointer_type: opts.pointer_type,

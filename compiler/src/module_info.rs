@@ -130,6 +130,11 @@ pub struct ModuleInfo {
     pub module_name: Option<String>,
     pub layout: VmctxLayout,
     pub bounds_checks: BoundsChecks,
+    /// Whether a WALI program gets signal safe points (`CompileOptions::signal_safe_points`).
+    pub signal_safe_points: bool,
+    /// With safe points: whether each defined function (by defined index) polls at its
+    /// entry, which it does when it calls anything. Empty without safe points.
+    pub entry_safe_points: Vec<bool>,
     /// External names of defined functions, by *defined* index (function index minus
     /// `num_imported_funcs`), as the object module declared them.
     pub defined_func_names: Vec<UserExternalName>,
@@ -140,6 +145,14 @@ pub struct ModuleInfo {
 }
 
 impl ModuleInfo {
+    /// Whether function `func_index` polls for signals at its entry (never an import).
+    pub fn has_entry_safe_point(&self, func_index: u32) -> bool {
+        func_index
+            .checked_sub(self.num_imported_funcs)
+            .and_then(|defined| self.entry_safe_points.get(defined as usize))
+            .copied()
+            .unwrap_or(false)
+    }
     pub fn func_type(&self, func_index: u32) -> &FuncType {
         &self.types[self.func_types[func_index as usize] as usize]
     }

@@ -139,8 +139,10 @@ impl FuncTranslator<'_> {
         self.builder.switch_to_block(header);
         let header_params = self.builder.block_params(header).to_vec();
         // Every iteration passes the header, so polling there bounds how long a busy loop
-        // keeps a WALI signal waiting.
-        self.signal_safe_point();
+        // keeps a WALI signal waiting (unless every iteration calls a function that polls).
+        if !self.covered_loops.contains(&self.op_offset) {
+            self.signal_safe_point();
+        }
         self.stack.extend(header_params);
         self.control.push(ControlFrame {
             kind: FrameKind::Loop { header },

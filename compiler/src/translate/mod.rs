@@ -23,7 +23,7 @@ mod exec_tests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cranelift_codegen::ir::{
     self, ExtFuncData, ExternalName, Function, GlobalValueData, InstBuilder, UserExternalName,
@@ -35,6 +35,7 @@ use wafer_abi::{TrapKind, VmctxLayout, LIMITS_STACK_LIMIT};
 use wasmparser::{FunctionBody, Operator, ValType};
 
 pub use const_expr::translate_const_expr;
+pub(crate) use signals::makes_calls;
 pub use signals::{
     build_safepoint_stub, safepoint_stub_signature, wants_safe_points, SAFEPOINT_STUB,
 };
@@ -64,7 +65,7 @@ pub fn translate_function(
     let mut builder_ctx = FunctionBuilderContext::new();
     let builder = FunctionBuilder::new(&mut func, &mut builder_ctx);
     let mut translator = FuncTranslator::new(info, isa, builder);
-    translator.translate(ty.params(), ty.results(), body)?;
+    translator.translate(func_index, ty.params(), ty.results(), body)?;
     translator.builder.finalize(isa.frontend_config());
     Ok(func)
 }
@@ -86,6 +87,11 @@ pub(crate) struct FuncTranslator<'a> {
     pub(crate) unreachable_depth: u32,
     /// Whether function entries and loop headers poll for WALI signals (see [`signals`]).
     pub(crate) safe_points: bool,
+    /// Offsets of the loops whose every iteration calls a function that polls at its entry,
+    /// so that their headers need no safe point of their own (`signals::covered_loops`).
+    pub(crate) covered_loops: HashSet<u64>,
+    /// Offset in the module of the operator being translated.
+    pub(crate) op_offset: u64,
     locals: Vec<Variable>,
     sig_refs: HashMap<u32, ir::SigRef>,
     func_refs: HashMap<u32, ir::FuncRef>,
@@ -110,6 +116,8 @@ impl<'a> FuncTranslator<'a> {
             reachable: true,
             unreachable_depth: 0,
             safe_points: signals::wants_safe_points(info),
+            covered_loops: HashSet::new(),
+            op_offset: 0,
             locals: Vec::new(),
             sig_refs: HashMap::new(),
             func_refs: HashMap::new(),
@@ -119,6 +127,7 @@ impl<'a> FuncTranslator<'a> {
 
     fn translate(
         &mut self,
+        func_index: u32,
         params: &[ValType],
         results: &[ValType],
         body: &FunctionBody,
@@ -134,15 +143,19 @@ impl<'a> FuncTranslator<'a> {
             );
             self.memory_base = Some(base);
         }
-        if self.safe_points && signals::makes_calls(body)? {
-            self.signal_safe_point();
+        if self.safe_points {
+            self.covered_loops = signals::covered_loops(self.info, body)?;
+            if self.info.has_entry_safe_point(func_index) {
+                self.signal_safe_point();
+            }
         }
         let result_types = self.ir_types(results)?;
         self.push_function_frame(&result_types);
 
         let mut reader = body.get_operators_reader().map_err(malformed)?;
         while !reader.eof() {
-            let op = reader.read().map_err(malformed)?;
+            let (op, offset) = reader.read_with_offset().map_err(malformed)?;
+            self.op_offset = offset;
             self.translate_operator(op)?;
         }
         if !self.control.is_empty() {

@@ -9,7 +9,9 @@
 //! every loop header and the entry of every function that calls another, so a running
 //! thread reaches one after a bounded stretch of code: only loops and calls (recursion) run
 //! for long, and a function that calls nothing and has no loop returns soon to a caller that
-//! has a safe point ahead. The runtime also delivers when a syscall returns.
+//! has a safe point ahead. A loop whose every iteration calls such a function first needs no
+//! check of its own at its header ([`covered_loops`]). The runtime also delivers when a
+//! syscall returns.
 //!
 //! The check is one load of the word at a fixed offset from `vmctx`, which every function
 //! has in a register, a test and a branch to a cold block. (A pointer to the word in `vmctx`
@@ -29,6 +31,7 @@ use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use wafer_abi::VmctxLayout;
 
+use std::collections::HashSet;
 use wasmparser::{FunctionBody, Operator};
 
 use super::{malformed, vmctx, FuncTranslator};
@@ -60,9 +63,11 @@ pub(crate) fn makes_calls(body: &FunctionBody) -> Result<bool> {
 
 /// Whether functions of this module get signal safe points.
 pub fn wants_safe_points(info: &ModuleInfo) -> bool {
-    info.imports
-        .iter()
-        .any(|i| i.module == wafer_abi::wali::MODULE)
+    info.signal_safe_points
+        && info
+            .imports
+            .iter()
+            .any(|i| i.module == wafer_abi::wali::MODULE)
 }
 
 /// The stub's signature: `(vmctx)`, preserving every register.
@@ -86,6 +91,56 @@ pub fn build_safepoint_stub(isa: &dyn TargetIsa, func: &mut Function, deliver: i
     b.ins().call(deliver, &[vmctx]);
     b.ins().return_(&[]);
     b.finalize(isa.frontend_config());
+}
+
+/// The loops of a body whose header needs no safe point: those where, on every path from the
+/// header, a direct call to a function that polls at its entry comes before anything that
+/// could branch back to the header. The scan is deliberately simple: a loop is covered when
+/// such a call sits directly in its body (not inside a nested block, `if` or loop) and no
+/// branch instruction of any kind comes between the `loop` and the call. Keyed by the
+/// operator offset of the `loop`.
+pub(crate) fn covered_loops(info: &ModuleInfo, body: &FunctionBody) -> Result<HashSet<u64>> {
+    let mut covered = HashSet::new();
+    // Loops still undecided: (offset of the `loop`, how deep the scan is inside it).
+    let mut open: Vec<(u64, u32)> = Vec::new();
+    let mut reader = body.get_operators_reader().map_err(malformed)?;
+    while !reader.eof() {
+        let (op, offset) = reader.read_with_offset().map_err(malformed)?;
+        match op {
+            Operator::Block { .. } | Operator::If { .. } | Operator::TryTable { .. } => {
+                open.iter_mut().for_each(|(_, depth)| *depth += 1);
+            }
+            Operator::Loop { .. } => {
+                open.iter_mut().for_each(|(_, depth)| *depth += 1);
+                open.push((offset, 0));
+            }
+            // A loop that ends before a call is not covered.
+            Operator::End => open.retain_mut(|(_, depth)| match depth {
+                0 => false,
+                d => {
+                    *d -= 1;
+                    true
+                }
+            }),
+            Operator::Call { function_index } if info.has_entry_safe_point(function_index) => {
+                open.retain(|&(loop_offset, depth)| {
+                    if depth == 0 {
+                        covered.insert(loop_offset);
+                    }
+                    depth != 0
+                });
+            }
+            Operator::Br { .. }
+            | Operator::BrIf { .. }
+            | Operator::BrTable { .. }
+            | Operator::BrOnNull { .. }
+            | Operator::BrOnNonNull { .. }
+            | Operator::BrOnCast { .. }
+            | Operator::BrOnCastFail { .. } => open.clear(),
+            _ => {}
+        }
+    }
+    Ok(covered)
 }
 
 impl FuncTranslator<'_> {

@@ -66,6 +66,7 @@ pub(super) fn module_info(
         bounds_checks,
         pointer_type: ir::types::I64,
         resolve_host_imports: false,
+        signal_safe_points: true,
     };
     let crate::module::ParsedModule { mut info, bodies } =
         crate::module::parse(wasm, &opts).expect("test modules are valid");
@@ -296,4 +297,38 @@ fn spec_test_suite_modules() {
         "spec suite: {modules} modules, {functions} function compilations, {skipped} skipped"
     );
     assert!(modules > 500, "only {modules} modules translated");
+}
+
+#[test]
+fn loops_that_call_a_polling_function_skip_their_own_safe_point() {
+    // (function, whether its one loop is covered)
+    let wasm = wat::parse_str(
+        r#"(module
+          (import "wali" "SYS_getpid" (func $getpid (result i64)))
+          (func $polls (drop (call $getpid)))
+          (func $leaf)
+          (func $covered (param i32)
+            (loop (call $polls) (br_if 0 (local.get 0))))
+          (func $branch_first (param i32)
+            (block (loop (br_if 1 (local.get 0)) (call $polls) (br 0))))
+          (func $calls_a_leaf (param i32)
+            (loop (call $leaf) (br_if 0 (local.get 0))))
+          (func $call_nested (param i32)
+            (loop (if (local.get 0) (then (call $polls))) (br_if 0 (local.get 0))))
+          (func $if_before_the_call (param i32)
+            (loop (if (local.get 0) (then nop)) (call $polls) (br_if 0 (local.get 0))))
+          (func $inner_loop_covered_only (param i32)
+            (loop (loop (call $polls) (br_if 0 (local.get 0))) (br_if 0 (local.get 0)))))"#,
+    )
+    .unwrap();
+    let (info, bodies) = module_info(&wasm, BoundsChecks::Guard);
+    assert_eq!(
+        info.entry_safe_points,
+        [true, false, true, true, true, true, true, true]
+    );
+    let covered: Vec<usize> = bodies
+        .iter()
+        .map(|b| super::signals::covered_loops(&info, b).unwrap().len())
+        .collect();
+    assert_eq!(covered, [0, 0, 1, 0, 0, 0, 1, 1]);
 }
