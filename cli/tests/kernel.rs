@@ -1,7 +1,8 @@
 //! Drivers on a real Linux kernel: runs tests/kernel/run.sh, which boots a Debian kernel in a
 //! QEMU q35 system guest and checks what wafer-built I2C drivers see on its i2c-dev (the
 //! i2c-i801 SMBus, an i2c-echo device, the board's SPD EEPROMs) and USB drivers see on its
-//! xHCI; then the same on an aarch64 `virt` guest (Debian's arm64 kernel, i2c-stub for I2C).
+//! xHCI, and what a WALI program may do in its kernel sandbox; then the same on an aarch64
+//! `virt` guest (Debian's arm64 kernel, i2c-stub for I2C).
 //! The rig installs QEMU 10 and unpacks the kernels on first use (apt, as root or through
 //! sudo).
 
@@ -51,6 +52,7 @@ fn i2c_drivers_on_a_real_kernel() {
     assert!(out.status.success(), "kernel rig failed:\n{log}");
     assert!(log.contains("i2c.echo.write_read2 5a b2"), "{log}");
     assert!(log.contains("i2c.denied.0x51 err:other"), "{log}");
+    assert!(log.contains("wali.sandboxed.open.outside 13"), "{log}");
     assert!(log.contains("results as expected"), "{log}");
 
     // The same command with one expectation flipped must fail, naming the mismatch.

@@ -208,6 +208,14 @@ build_drivers() {
     wafer_build "$WORK/cargo/wasm32-wasip1/release/usb-storage.wasm" -o "$work/usb-storage" \
         --usb 46f4:0001
     add_driver usb-storage "$work/usb-storage"
+
+    # WALI's kernel sandbox on this kernel: the same program granted /modules read-only, and
+    # unrestricted. wali-sandbox/run.sh runs each and reports what the runtime entered.
+    wafer_build "$here/wali-sandbox/sandbox.wat" -o "$work/wali-sandboxed" --ro-dir /modules
+    wafer_build "$here/wali-sandbox/sandbox.wat" -o "$work/wali-unrestricted" --wali-unrestricted
+    cp "$work/wali-sandboxed" "$work/wali-unrestricted" "$initrd_dir/drivers/"
+    add_driver wali-run "$here/wali-sandbox/run.sh" wali.sandboxed /drivers/wali-sandboxed
+    add_driver wali-run "$here/wali-sandbox/run.sh" wali.unrestricted /drivers/wali-unrestricted
 }
 build_drivers
 t_build=$(elapsed "$t")
@@ -216,7 +224,7 @@ t_build=$(elapsed "$t")
 
 t=$(now)
 cp "$busybox" "$initrd_dir/bin/busybox"
-for applet in sh mount insmod cat sleep poweroff echo ls i2cget dmesg grep wc dd od tr; do
+for applet in sh mount insmod cat sleep poweroff echo ls i2cget dmesg grep wc dd od tr sed; do
     ln -sf busybox "$initrd_dir/bin/$applet"
 done
 
