@@ -48,6 +48,7 @@ impl BuildOptions {
             resolve_host_imports,
             wasm_stack: self.wasm_stack,
             signal_safe_points: self.signal_safe_points,
+            import_bindings: None,
         })
     }
 }
@@ -75,10 +76,14 @@ pub fn wasm_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
         .map_err(|e| anyhow::anyhow!("WAT syntax error: {}", one_line(&e.to_string())))
 }
 
-/// Compiles and links a driver executable.
+/// Compiles and links a driver executable (from a core module or a component).
 pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<()> {
+    if wafer_compiler::component::is_component(wasm) {
+        return build_component_executable(wasm, out, opts);
+    }
     let compile = opts.compile_options(wafer_abi::DRIVER_PREFIX, true)?;
     let object = wafer_compiler::compile(wasm, &compile)?;
+    check_entry_point(wasm)?;
     let capabilities = wafer_abi::capabilities::encode(&opts.capabilities)
         .map_err(|e| anyhow::anyhow!("capabilities: {e}"))?;
     let entry = wafer_compiler::compile_entry(
@@ -89,6 +94,72 @@ pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<
         &capabilities,
     )?;
     link_objects(&[object, entry], out, opts)
+}
+
+/// A driver runs its `_start` (a command) or its `wasi:cli/run@0.2.x#run` (a WASI 0.2 command
+/// built as a core module); a module with neither is a library, and an executable of it would
+/// exit 0 doing nothing: refused, naming what it does export.
+fn check_entry_point(wasm: &[u8]) -> Result<()> {
+    let mut exports = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let Ok(wasmparser::Payload::ExportSection(reader)) = payload {
+            for e in reader.into_iter().flatten() {
+                if e.kind == wasmparser::ExternalKind::Func {
+                    exports.push(e.name.to_string());
+                }
+            }
+        }
+    }
+    let is_run = |name: &str| {
+        name.strip_prefix("wasi:cli/run@")
+            .and_then(|v| v.strip_suffix("#run"))
+            .is_some_and(|v| v.starts_with("0.2."))
+    };
+    if exports.iter().any(|e| e == "_start" || is_run(e)) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the module has no entry point: it exports neither _start nor wasi:cli/run@0.2.x#run \
+         (its function exports: {}); a library module cannot run on its own",
+        if exports.is_empty() {
+            "none".to_string()
+        } else {
+            exports.join(", ")
+        }
+    )
+}
+
+/// A component's executable: each of its core modules compiled with prefix `wafer_c<i>` and
+/// the imports its plan binds to host functions, and an entry holding the plan.
+fn build_component_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<()> {
+    let lowered = wafer_compiler::component::lower(wasm)?;
+    let prefixes: Vec<String> = (0..lowered.modules.len())
+        .map(|i| format!("{}_c{i}", wafer_abi::DRIVER_PREFIX))
+        .collect();
+    let mut objects = Vec::with_capacity(lowered.modules.len() + 1);
+    for (i, (module, hosts)) in lowered
+        .modules
+        .iter()
+        .zip(&lowered.host_imports)
+        .enumerate()
+    {
+        let mut compile = opts.compile_options(&prefixes[i], false)?;
+        compile.import_bindings = Some(hosts.clone());
+        objects.push(wafer_compiler::compile(module, &compile).map_err(|e| {
+            // The error already names the module's import or feature; say where it sits.
+            anyhow::anyhow!("{e} (core module {i} of the component)")
+        })?);
+    }
+    let capabilities = wafer_abi::capabilities::encode(&opts.capabilities)
+        .map_err(|e| anyhow::anyhow!("capabilities: {e}"))?;
+    objects.push(wafer_compiler::compile_component_entry(
+        &opts.target.triple()?,
+        &opts.target.isa_flags,
+        &prefixes,
+        &capabilities,
+        &lowered.plan.encode(),
+    )?);
+    link_objects(&objects, out, opts)
 }
 
 /// Compiles each module with prefix `m<i>` (imports left for the runtime to bind by name)

@@ -146,6 +146,9 @@ fn sharing(shared: bool) -> &'static str {
 }
 
 pub fn describe(wasm: &[u8]) -> Result<String> {
+    if wafer_compiler::component::is_component(wasm) {
+        return describe_component(wasm);
+    }
     let mut types = Vec::new();
     let mut out = String::new();
     let (mut imports, mut exports, mut memories, mut tables) =
@@ -293,6 +296,79 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
         "functions: {defined_funcs} defined, {} imported",
         imports.len()
     );
+    Ok(out)
+}
+
+/// A component's report: its WIT-level imports (each function with whether wafer provides
+/// it), its exports, and the core modules inside.
+fn describe_component(wasm: &[u8]) -> Result<String> {
+    let s = wafer_compiler::component::summarize(wasm)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "component ({} core module{} inside)",
+        s.modules.len(),
+        if s.modules.len() == 1 { "" } else { "s" }
+    );
+    let status = |module: &str, name: &str| match s
+        .host_functions
+        .iter()
+        .find(|(h, _)| h.module == module && h.name == name)
+    {
+        Some((_, Some(true))) => "provided",
+        Some((_, Some(false))) => "provided with another signature",
+        Some((_, None)) => "not provided",
+        None => match wafer_abi::host_func(module, name) {
+            Some(_) => "provided (not used)",
+            None => "not used",
+        },
+    };
+    let _ = writeln!(out, "imports ({}):", s.imports.len());
+    let mut missing = 0;
+    for (name, funcs) in &s.imports {
+        let _ = writeln!(out, "  {name}");
+        for f in funcs {
+            let st = status(name, f);
+            if st == "not provided" || st == "provided with another signature" {
+                missing += 1;
+            }
+            let _ = writeln!(out, "    {f}  [{st}]");
+        }
+    }
+    // Resource drops are bound to the host too, without being functions of the interface.
+    for (h, st) in &s.host_functions {
+        if h.name.starts_with("[resource-drop]") && st.is_none() {
+            missing += 1;
+            let _ = writeln!(out, "  {} {}  [not provided]", h.module, h.name);
+        }
+    }
+    match &s.refusal {
+        None => {
+            let _ = writeln!(out, "  every import used is provided by wafer");
+        }
+        Some(why) => {
+            let _ = writeln!(
+                out,
+                "  `wafer build` will refuse this component{}: {why}",
+                if missing > 0 {
+                    format!(" ({missing} function(s) not provided)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    let _ = writeln!(out, "exports ({}):", s.exports.len());
+    for (name, kind) in &s.exports {
+        let _ = writeln!(out, "  {kind} {name}");
+    }
+    let _ = writeln!(out, "core modules ({}):", s.modules.len());
+    for (i, (size, imports, exports)) in s.modules.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  module {i}: {size} bytes, {imports} imports, {exports} exports"
+        );
+    }
     Ok(out)
 }
 

@@ -10,15 +10,18 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{DataDescription, Linkage, Module};
 use wafer_abi::EntryMode;
 
-/// `main(argc, argv)` calling `wafer_rt_main(argc, argv, modules, count, mode, caps, caps_len)`,
-/// where `modules` is an array of the descriptors named by `prefixes`, in order, and `caps`
-/// the encoded capabilities, kept in their own section so `wafer inspect` finds them in an
-/// executable (stripped or not) without symbols.
+/// `main(argc, argv)` calling
+/// `wafer_rt_main(argc, argv, modules, count, mode, caps, caps_len, plan, plan_len)`, where
+/// `modules` is an array of the descriptors named by `prefixes`, in order, `caps` the encoded
+/// capabilities and `plan` a component's encoded plan (empty for other modes), each kept in a
+/// section of its own so `wafer inspect` finds them in an executable (stripped or not)
+/// without symbols.
 pub fn emit(
     isa: OwnedTargetIsa,
     prefixes: &[String],
     mode: EntryMode,
     capabilities: &[u8],
+    plan: &[u8],
 ) -> Result<Vec<u8>> {
     let mut module = new_object_module(isa, "wafer_entry")?;
     let ptr = module.isa().pointer_type();
@@ -52,6 +55,16 @@ pub fn emit(
         .map_err(module_error)?;
     module.define_data(caps_id, &caps).map_err(module_error)?;
 
+    let mut plan_data = DataDescription::new();
+    plan_data.set_custom_section(wafer_abi::component::SECTION);
+    plan_data.define(plan.to_vec().max(vec![0]).into_boxed_slice());
+    let plan_id = module
+        .declare_anonymous_data(false, false)
+        .map_err(module_error)?;
+    module
+        .define_data(plan_id, &plan_data)
+        .map_err(module_error)?;
+
     let mut rt_sig = Signature::new(call_conv);
     rt_sig.params.extend([
         AbiParam::new(types::I32),
@@ -59,6 +72,8 @@ pub fn emit(
         AbiParam::new(ptr),
         AbiParam::new(ptr),
         AbiParam::new(types::I32),
+        AbiParam::new(ptr),
+        AbiParam::new(ptr),
         AbiParam::new(ptr),
         AbiParam::new(ptr),
     ]);
@@ -95,9 +110,15 @@ pub fn emit(
         let caps_gv = module.declare_data_in_func(caps_id, b.func);
         let caps = b.ins().symbol_value(ptr, caps_gv);
         let caps_len = b.ins().iconst(ptr, capabilities.len() as i64);
-        let call = b
-            .ins()
-            .call(callee, &[argc, argv, modules, count, mode, caps, caps_len]);
+        let plan_gv = module.declare_data_in_func(plan_id, b.func);
+        let plan_ptr = b.ins().symbol_value(ptr, plan_gv);
+        let plan_len = b.ins().iconst(ptr, plan.len() as i64);
+        let call = b.ins().call(
+            callee,
+            &[
+                argc, argv, modules, count, mode, caps, caps_len, plan_ptr, plan_len,
+            ],
+        );
         let status = b.inst_results(call)[0];
         b.ins().return_(&[status]);
         b.finalize(module.isa().frontend_config());

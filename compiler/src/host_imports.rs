@@ -1,6 +1,7 @@
 //! Binding imports to the runtime's host functions at build time, so that an import the
 //! runtime cannot satisfy is a `wafer build` error naming it rather than a failure at run time.
 
+use crate::component::HostImport;
 use crate::error::{CompileError, Result};
 use crate::module::valtype_byte;
 use crate::module_info::{HostTarget, ModuleInfo};
@@ -52,6 +53,44 @@ pub fn resolve(info: &mut ModuleInfo) -> Result<()> {
             return Err(CompileError::ImportSignature {
                 module: import.module.clone(),
                 field: import.field.clone(),
+                expected: describe(host.params, host.results),
+                found: describe(&params, &results),
+            });
+        }
+        info.imports[i].host = Some(HostTarget::Symbol(host.symbol.to_string()));
+    }
+    Ok(())
+}
+
+/// For a core module of a component: binds each import that `bindings` names to that host
+/// function, with the same signature check as [`resolve`]; the others stay unbound, for the
+/// component plan to link.
+pub fn resolve_given(info: &mut ModuleInfo, bindings: &[Option<HostImport>]) -> Result<()> {
+    if bindings.len() != info.imports.len() {
+        return Err(CompileError::Invalid(format!(
+            "the component binds {} imports of a core module that has {}",
+            bindings.len(),
+            info.imports.len()
+        )));
+    }
+    for (i, binding) in bindings.iter().enumerate() {
+        let Some(HostImport { module, name }) = binding else {
+            continue;
+        };
+        let unknown = || CompileError::UnknownImport {
+            module: module.clone(),
+            field: name.clone(),
+        };
+        let import = &info.imports[i];
+        if import.kind != extern_kind::FUNC {
+            return Err(unknown());
+        }
+        let (params, results) = signature_codes(info.func_type(import.index))?;
+        let host = host_func(module, name).ok_or_else(unknown)?;
+        if params != host.params || results != host.results {
+            return Err(CompileError::ImportSignature {
+                module: module.clone(),
+                field: name.clone(),
                 expected: describe(host.params, host.results),
                 found: describe(&params, &results),
             });

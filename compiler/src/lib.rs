@@ -6,6 +6,7 @@
 //! trampolines, the instantiation-time `init` function, the trap table and the module
 //! descriptor (see `wafer_abi`) into one ELF object. No I/O: callers get bytes.
 
+pub mod component;
 mod descriptor;
 mod entry;
 pub mod error;
@@ -50,6 +51,10 @@ pub struct CompileOptions {
     /// that a handler interrupts a CPU-bound loop (the default). Off, handlers run only when
     /// a syscall returns; for measuring what the checks cost.
     pub signal_safe_points: bool,
+    /// For a core module of a component: per import, in order, the host function it is bound
+    /// to (checked like a driver's host import), or `None` for an import the component plan
+    /// links to another core instance. Takes the place of `resolve_host_imports`.
+    pub import_bindings: Option<Vec<Option<component::HostImport>>>,
 }
 
 impl CompileOptions {
@@ -65,6 +70,7 @@ impl CompileOptions {
             resolve_host_imports: true,
             wasm_stack: None,
             signal_safe_points: true,
+            import_bindings: None,
         }
     }
 }
@@ -101,6 +107,7 @@ pub fn compile(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<u8>> {
             pointer_type: isa.pointer_type(),
             resolve_host_imports: opts.resolve_host_imports,
             signal_safe_points: opts.signal_safe_points,
+            import_bindings: opts.import_bindings.as_deref(),
         },
     )?;
     check_memory_cap(&parsed.info, opts.memory_cap_pages)?;
@@ -151,5 +158,19 @@ pub fn compile_entry(
     capabilities: &[u8],
 ) -> Result<Vec<u8>> {
     let isa = make_isa(triple, isa_flags)?;
-    entry::emit(isa, prefixes, mode, capabilities)
+    entry::emit(isa, prefixes, mode, capabilities, &[])
+}
+
+/// The entry object of a component's executable: like [`compile_entry`] in
+/// [`EntryMode::Component`], with the component's encoded plan
+/// (`wafer_abi::component::Plan::encode`) in section `wafer_abi::component::SECTION`.
+pub fn compile_component_entry(
+    triple: &Triple,
+    isa_flags: &[(String, String)],
+    prefixes: &[String],
+    capabilities: &[u8],
+    plan: &[u8],
+) -> Result<Vec<u8>> {
+    let isa = make_isa(triple, isa_flags)?;
+    entry::emit(isa, prefixes, EntryMode::Component, capabilities, plan)
 }

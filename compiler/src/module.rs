@@ -30,20 +30,24 @@ pub struct ParsedModule<'a> {
 }
 
 /// How to read a module.
-pub struct ParseOptions {
+pub struct ParseOptions<'o> {
     pub bounds_checks: BoundsChecks,
     pub pointer_type: ir::Type,
     /// Bind imports of `wafer_abi::HOST_MODULES` to runtime symbols, refusing anything else.
     pub resolve_host_imports: bool,
     /// See `CompileOptions::signal_safe_points`.
     pub signal_safe_points: bool,
+    /// See `CompileOptions::import_bindings`.
+    pub import_bindings: Option<&'o [Option<crate::component::HostImport>]>,
 }
 
 pub fn parse<'a>(wasm: &'a [u8], opts: &ParseOptions) -> Result<ParsedModule<'a>> {
     check_well_formed(wasm)?;
     validate(wasm)?;
     let (mut info, bodies) = read_sections(wasm, opts)?;
-    if opts.resolve_host_imports {
+    if let Some(bindings) = opts.import_bindings {
+        host_imports::resolve_given(&mut info, bindings)?;
+    } else if opts.resolve_host_imports {
         host_imports::resolve(&mut info)?;
     }
     let defined = info.func_types.len() - info.num_imported_funcs as usize;
@@ -187,6 +191,35 @@ fn is_decoding_error(message: &str) -> bool {
         "operators remaining after end of function",
     ];
     DECODING.iter().any(|m| message.contains(m))
+}
+
+/// For every import of a core module, in order: the (params, results) type codes of a
+/// function import, `None` for other imports (or a type wafer has no code for).
+pub fn import_func_signatures(wasm: &[u8]) -> Result<Vec<Option<(Vec<u8>, Vec<u8>)>>> {
+    let mut types = Vec::new();
+    let mut out = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(malformed)? {
+            Payload::TypeSection(r) => {
+                for ty in r.into_iter_err_on_gc_types() {
+                    types.push(ty.map_err(malformed)?);
+                }
+            }
+            Payload::ImportSection(r) => {
+                for import in r.into_imports() {
+                    let import = import.map_err(malformed)?;
+                    out.push(match import.ty {
+                        wasmparser::TypeRef::Func(t) | wasmparser::TypeRef::FuncExact(t) => types
+                            .get(t as usize)
+                            .and_then(|ty| host_imports::signature_codes(ty).ok()),
+                        _ => None,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 /// Descriptor type code of a value type.

@@ -23,6 +23,8 @@ pub unsafe extern "C" fn wafer_rt_main(
     mode: u32,
     capabilities: *const u8,
     capabilities_len: usize,
+    plan: *const u8,
+    plan_len: usize,
 ) -> i32 {
     limits::mark_stack_top();
     trap::install_handlers();
@@ -53,6 +55,19 @@ pub unsafe extern "C" fn wafer_rt_main(
         // Ended here rather than by returning, so that a guest thread calling proc_exit at
         // the same moment cannot run the C library's exit concurrently.
         crate::threads::exit_process(run_driver(args, &descriptors, capabilities))
+    } else if mode == EntryMode::Component as u32 {
+        let plan = if plan.is_null() || plan_len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: static data of the executable, `plan_len` bytes long.
+            unsafe { std::slice::from_raw_parts(plan, plan_len) }
+        };
+        crate::threads::exit_process(crate::component::run(
+            args,
+            &descriptors,
+            capabilities,
+            plan,
+        ))
     } else if mode == EntryMode::SpecScript as u32 {
         spec::run(&args, &descriptors)
     } else {
@@ -71,6 +86,16 @@ unsafe fn collect_args(argc: i32, argv: *const *const c_char) -> Vec<Vec<u8>> {
             (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_bytes().to_vec())
         })
         .collect()
+}
+
+/// The `wasi:cli/run@0.2.x#run` export of a core module, if it has one.
+pub fn command_run_export(desc: &'static ModuleDescriptor) -> Option<&'static str> {
+    // SAFETY: descriptors are static data emitted by the compiler.
+    unsafe { desc.exports.as_slice() }.iter().find_map(|e| {
+        let name = std::str::from_utf8(unsafe { e.name.as_slice() }).ok()?;
+        let version = name.strip_prefix("wasi:cli/run@")?.strip_suffix("#run")?;
+        (e.kind == extern_kind::FUNC && version.starts_with("0.2.")).then_some(name)
+    })
 }
 
 /// Prints the trap report of a driver: `wasm trap: <message>` and the function it happened in.
@@ -100,6 +125,20 @@ fn driver_memory(desc: &ModuleDescriptor) -> Result<Extern, String> {
     )
     .map_err(|e| format!("cannot create the imported memory: {e}"))?;
     Ok(Extern::Memory(&mut Box::leak(memory).def))
+}
+
+/// Sets up the host interfaces for the executable's grants: WASI (arguments, environment,
+/// preopened directories) and the I2C and USB grants. Returns the decoded grants.
+pub fn prepare_host(
+    capabilities: &[u8],
+    args: Vec<Vec<u8>>,
+) -> Result<wafer_abi::capabilities::Capabilities, String> {
+    wasi::init(capabilities, args)?;
+    // Decoded (and checked) once more by wasi::init above; an error there already returned.
+    let caps = wafer_abi::capabilities::decode(capabilities).map_err(|e| e.to_string())?;
+    wafer_devices::i2c::grant::set_grants(wafer_devices::i2c::grant::from_capabilities(&caps));
+    wafer_devices::usb::grant::set_grants(caps.usb.clone());
+    Ok(caps)
 }
 
 fn run_driver(
@@ -146,20 +185,13 @@ fn run_driver(
         // WALI guests read their command line through the runtime (`__cl_*`).
         crate::wali::set_args(args.clone());
     }
-    if let Err(msg) = wasi::init(capabilities, args) {
-        eprintln!("wafer: {msg}");
-        return 1;
-    }
-    // Decoded (and checked) once more by wasi::init above; an error there already returned.
-    let caps = match wafer_abi::capabilities::decode(capabilities) {
+    let caps = match prepare_host(capabilities, args) {
         Ok(caps) => caps,
-        Err(e) => {
-            eprintln!("wafer: {e}");
+        Err(msg) => {
+            eprintln!("wafer: {msg}");
             return 1;
         }
     };
-    wafer_devices::i2c::grant::set_grants(wafer_devices::i2c::grant::from_capabilities(&caps));
-    wafer_devices::usb::grant::set_grants(caps.usb.clone());
     // A WALI guest makes Linux syscalls: the kernel confines it to its grants (Landlock and
     // seccomp), now that the runtime has opened what it needs and before any guest code or
     // other thread runs.
@@ -186,7 +218,14 @@ fn run_driver(
         .export(b"_start")
         .filter(|e| e.kind == extern_kind::FUNC)
     else {
-        return 0;
+        // A WASI 0.2 command built as a core module (a reactor with a run export).
+        return match command_run_export(desc) {
+            Some(name) => crate::component::run_export(instance, name, None),
+            None => {
+                eprintln!("wafer: the module exports neither _start nor wasi:cli/run#run");
+                1
+            }
+        };
     };
     let is_nullary = instance
         .func_type(start.index)

@@ -2,6 +2,7 @@
 //! compiled module(s) from their descriptors, provides linear memory, tables, traps and host
 //! functions, and runs the guest (see `wafer_abi` for the contract with compiled code).
 
+pub mod component;
 pub mod entry;
 pub mod guest_mem;
 pub mod i2c;

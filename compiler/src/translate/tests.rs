@@ -67,6 +67,7 @@ pub(super) fn module_info(
         pointer_type: ir::types::I64,
         resolve_host_imports: false,
         signal_safe_points: true,
+        import_bindings: None,
     };
     let crate::module::ParsedModule { mut info, bodies } =
         crate::module::parse(wasm, &opts).expect("test modules are valid");

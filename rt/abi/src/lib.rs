@@ -35,13 +35,14 @@
 extern crate alloc;
 
 pub mod capabilities;
+pub mod component;
 pub mod wali;
 
 use core::mem::size_of;
 
 /// Bumped whenever anything in this crate changes meaning; the runtime refuses a descriptor
 /// whose `abi_version` differs, so a stale object cannot be linked against a newer runtime.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 /// Wasm page size in bytes.
 pub const WASM_PAGE_SIZE: u64 = 65536;
@@ -92,6 +93,9 @@ pub enum EntryMode {
     /// Many modules: read spec-test commands (see the runtime's `spec` module) from the file
     /// named by `argv[1]` and print one result line per command.
     SpecScript = 1,
+    /// A component's core modules: instantiate them as the executable's component plan
+    /// ([`component::Plan`]) says, run its `wasi:cli/run` export, exit with its status.
+    Component = 2,
 }
 
 /// Runtime functions called by compiled code. All take the caller's `vmctx` first; indices
@@ -806,12 +810,13 @@ pub const fn guest_thread_stack(wasm_stack: u64) -> u64 {
     wasm_stack + (1 << 20)
 }
 
+/// Defines a table of [`HostFunc`]s, one line per function:
+/// `MODULE, "name"(PARAMS) -> (RESULTS) => "runtime_symbol";`.
 macro_rules! host_funcs {
-    ($( $module:expr, $name:literal ( $($p:ident),* ) -> ( $($r:ident),* ) => $sym:literal; )*) => {
-        /// Every host function the runtime implements. `wafer build` refuses a module that
-        /// imports a function from a host module that is not listed here (naming it), or with
-        /// another signature.
-        pub static HOST_FUNCS: &[HostFunc] = &[
+    ($(#[$meta:meta])* $vis:vis static $table:ident;
+     $( $module:expr, $name:literal ( $($p:ident),* ) -> ( $($r:ident),* ) => $sym:literal; )*) => {
+        $(#[$meta])*
+        $vis static $table: &[HostFunc] = &[
             $( HostFunc {
                 module: $module,
                 name: $name,
@@ -823,7 +828,14 @@ macro_rules! host_funcs {
     };
 }
 
+pub mod wasi_p2;
+
 host_funcs! {
+    /// The host functions of preview1, wasi-threads, WASI-I2C, wafer:hal and WASI-USB. With
+    /// [`wasi_p2::WASI_P2_FUNCS`], every host function the runtime implements: `wafer build`
+    /// refuses a module that imports a function from a host module that is not listed
+    /// (naming it), or with another signature.
+    pub static HOST_FUNCS;
     WASI_P1, "args_get"(I32, I32) -> (I32) => "wafer_wasi_args_get";
     WASI_P1, "args_sizes_get"(I32, I32) -> (I32) => "wafer_wasi_args_sizes_get";
     WASI_P1, "environ_get"(I32, I32) -> (I32) => "wafer_wasi_environ_get";
@@ -954,11 +966,33 @@ pub const HOST_MODULES: &[&str] = &[
     WASI_USB_HOTPLUG,
 ];
 
-/// Looks up the host function for an import.
+/// Looks up the host function for an import. WASI 0.2 interfaces match by semver, as
+/// wasmtime matches them: `wasi:io/streams@0.2.6` finds what the runtime lists under
+/// `wasi:io/streams@0.2` (see [`wasi_p2::interface`]).
 pub fn host_func(module: &str, name: &str) -> Option<&'static HostFunc> {
-    HOST_FUNCS
+    if let Some(f) = HOST_FUNCS
         .iter()
         .find(|f| f.module == module && f.name == name)
+    {
+        return Some(f);
+    }
+    let interface = wasi_p2::interface(module)?;
+    wasi_p2::WASI_P2_FUNCS
+        .iter()
+        .find(|f| f.module == interface && f.name == name)
+}
+
+/// Whether imports from `module` are the runtime's to provide: one of [`HOST_MODULES`] or a
+/// WASI 0.2 interface the runtime implements (any 0.2.x version).
+pub fn is_host_module(module: &str) -> bool {
+    HOST_MODULES.contains(&module)
+        || wasi_p2::interface(module)
+            .is_some_and(|i| wasi_p2::WASI_P2_FUNCS.iter().any(|f| f.module == i))
+}
+
+/// Every host function the runtime implements, preview1 and the device interfaces first.
+pub fn all_host_funcs() -> impl Iterator<Item = &'static HostFunc> {
+    HOST_FUNCS.iter().chain(wasi_p2::WASI_P2_FUNCS.iter())
 }
 
 // ---------------------------------------------------------------------------------------------

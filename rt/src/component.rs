@@ -1,0 +1,257 @@
+//! Running a component: its core instances are created in the order of the executable's plan
+//! (`wafer_abi::component::Plan`, resolved when it was built), each import bound to an earlier
+//! instance's export or to the host function its relocation names, and then its
+//! `wasi:cli/run` export is called. Nothing is parsed here.
+//!
+//! All core instances of the component share one host state: resource handles belong to the
+//! component instance, not to a core instance, whichever core instance passes them. A host
+//! function whose lowering names a memory is called with the context of the core instance
+//! owning that memory (so it reads and allocates there, whoever calls it: wit-component routes
+//! such calls through a table in a shim module); the others receive the caller's context.
+
+use std::sync::Arc;
+
+use wafer_abi::component::{Binding, HostContext, Plan};
+use wafer_abi::{extern_kind, valtype, ModuleDescriptor, TRAP_EXIT_STATUS};
+
+use crate::entry::{prepare_host, report_trap};
+use crate::instance::{
+    host_binding, import_name, CallError, Extern, HostState, Instance, InstanceOptions,
+    InstantiateError,
+};
+
+/// Instantiates the plan's core instances and runs the component; returns the exit status.
+pub fn run(
+    args: Vec<Vec<u8>>,
+    modules: &[&'static ModuleDescriptor],
+    capabilities: &[u8],
+    plan: &[u8],
+) -> i32 {
+    match run_plan(args, modules, capabilities, plan) {
+        Ok(status) => status,
+        Err(Failure::Trap(trap)) => {
+            report_trap(&trap);
+            TRAP_EXIT_STATUS
+        }
+        Err(Failure::Message(msg)) => {
+            eprintln!("wafer: {msg}");
+            1
+        }
+    }
+}
+
+enum Failure {
+    Trap(crate::trap::Trap),
+    Message(String),
+}
+
+impl From<String> for Failure {
+    fn from(msg: String) -> Self {
+        Failure::Message(msg)
+    }
+}
+
+fn run_plan(
+    args: Vec<Vec<u8>>,
+    modules: &[&'static ModuleDescriptor],
+    capabilities: &[u8],
+    plan: &[u8],
+) -> Result<i32, Failure> {
+    let plan = Plan::decode(plan).map_err(|e| format!("the executable's component plan: {e}"))?;
+    prepare_host(capabilities, args)?;
+    let host_state = Arc::new(HostState::default());
+    let mut instances: Vec<&'static Instance> = Vec::with_capacity(plan.instances.len());
+    for (number, core) in plan.instances.iter().enumerate() {
+        let desc = *modules.get(core.module as usize).ok_or_else(|| {
+            format!(
+                "the component plan names core module {}, which the executable lacks",
+                core.module
+            )
+        })?;
+        // SAFETY: descriptors are static data emitted by the compiler.
+        let import_descs = unsafe { desc.imports.as_slice() };
+        if import_descs.len() != core.imports.len() {
+            return Err(format!(
+                "core instance {number}: the plan binds {} imports of a module with {}",
+                core.imports.len(),
+                import_descs.len()
+            )
+            .into());
+        }
+        let mut externs = Vec::with_capacity(import_descs.len());
+        for (import, binding) in import_descs.iter().zip(&core.imports) {
+            let ext = match binding {
+                Binding::Export { instance, name } => instances[*instance as usize]
+                    .export_extern(name.as_bytes())
+                    .ok_or_else(|| {
+                        format!(
+                            "core instance {instance} exports no {name:?} for import {}",
+                            import_name(import)
+                        )
+                    })?,
+                Binding::Host { context } => {
+                    let Some(Extern::Func { code, type_id, .. }) = host_binding(desc, import)
+                    else {
+                        return Err(format!(
+                            "import {} has no host function bound at build time",
+                            import_name(import)
+                        )
+                        .into());
+                    };
+                    let vmctx = match context {
+                        None => None,
+                        Some(ctx) => Some(context_vmctx(&instances, ctx)?),
+                    };
+                    Extern::Func {
+                        code,
+                        vmctx,
+                        type_id,
+                    }
+                }
+            };
+            externs.push(ext);
+        }
+        let options = InstanceOptions {
+            host_state: Some(Arc::clone(&host_state)),
+            memory: None,
+        };
+        let instance = match Instance::with_options(desc, &externs, options) {
+            // The process ends with these instances.
+            Ok(instance) => Box::leak(instance),
+            Err(InstantiateError::Trap(trap)) => return Err(Failure::Trap(trap)),
+            Err(InstantiateError::Unlinkable(msg) | InstantiateError::Error(msg)) => {
+                return Err(format!("cannot instantiate core instance {number}: {msg}").into())
+            }
+        };
+        instances.push(instance);
+    }
+    let run = &plan.run;
+    call_run(
+        instances[run.instance as usize],
+        &run.name,
+        run.post_return.as_deref(),
+    )
+}
+
+/// The context a host function with canonical options `ctx` is called with: that of the
+/// realloc's instance if its memory 0 is the options' memory, else of the memory's owner if
+/// the memory is its memory 0. The realloc becomes that instance's allocator for host calls.
+fn context_vmctx(
+    instances: &[&'static Instance],
+    ctx: &HostContext,
+) -> Result<*mut wafer_abi::VmCtx, Failure> {
+    let (memory_instance, memory_name) = (&ctx.memory.0, &ctx.memory.1);
+    let exporter = instances[*memory_instance as usize];
+    let Some(Extern::Memory(def)) = exporter.export_extern(memory_name.as_bytes()) else {
+        return Err(format!(
+            "core instance {memory_instance} exports no memory {memory_name:?} for the canonical \
+             options"
+        )
+        .into());
+    };
+    let owner = match &ctx.realloc {
+        Some((r, _)) if instances[*r as usize].memory_def() == def => instances[*r as usize],
+        _ if exporter.memory_def() == def => exporter,
+        _ => {
+            return Err(
+                "a lowering's memory is no core instance's first memory, which wafer \
+                        does not support"
+                    .to_string()
+                    .into(),
+            )
+        }
+    };
+    if let Some((r, name)) = &ctx.realloc {
+        if !std::ptr::eq(instances[*r as usize], owner) {
+            return Err(format!(
+                "a lowering's realloc {name:?} belongs to a core instance that does not use its \
+                 memory"
+            )
+            .into());
+        }
+        set_realloc(owner, name)?;
+    }
+    Ok(owner.vmctx())
+}
+
+/// Makes `realloc` (an export of `owner`) the allocator host functions use for lists and
+/// strings they return, after checking its canonical type.
+fn set_realloc(owner: &Instance, realloc: &str) -> Result<(), Failure> {
+    let func = owner
+        .export(realloc.as_bytes())
+        .filter(|e| e.kind == extern_kind::FUNC)
+        .ok_or_else(|| format!("the realloc option names {realloc:?}, which is not exported"))?;
+    // SAFETY: descriptor slices are static data emitted by the compiler.
+    let shape_ok = owner.func_type(func.index).is_some_and(|t| unsafe {
+        t.params.as_slice() == [valtype::I32; 4] && t.results.as_slice() == [valtype::I32]
+    });
+    if !shape_ok {
+        return Err(format!("{realloc} does not have the type (i32 i32 i32 i32) -> i32").into());
+    }
+    match owner.host_state().cabi_realloc.get() {
+        Some(&index) if index != func.index => Err("two different realloc functions for host \
+                                                    calls of one component"
+            .to_string()
+            .into()),
+        _ => {
+            let _ = owner.host_state().cabi_realloc.set(func.index);
+            Ok(())
+        }
+    }
+}
+
+/// Runs a command's `wasi:cli/run` function `name` (an export of `instance`) with its
+/// post-return; the exit status: 0 for ok, 1 for err (as wasmtime gives), or the trap's.
+pub fn run_export(instance: &Instance, name: &str, post_return: Option<&str>) -> i32 {
+    match call_run(instance, name, post_return) {
+        Ok(status) => status,
+        Err(Failure::Trap(trap)) => {
+            report_trap(&trap);
+            TRAP_EXIT_STATUS
+        }
+        Err(Failure::Message(msg)) => {
+            eprintln!("wafer: {msg}");
+            1
+        }
+    }
+}
+
+/// Calls the lifted `run` (core type `() -> i32`, the flat `result`: 0 ok, 1 err) and its
+/// post-return.
+fn call_run(instance: &Instance, name: &str, post_return: Option<&str>) -> Result<i32, Failure> {
+    let func = instance
+        .export(name.as_bytes())
+        .filter(|e| e.kind == extern_kind::FUNC)
+        .ok_or_else(|| format!("the run function {name:?} is not exported"))?;
+    // SAFETY: descriptor slices are static data emitted by the compiler.
+    let shape_ok = instance.func_type(func.index).is_some_and(|t| unsafe {
+        t.params.as_slice().is_empty() && t.results.as_slice() == [valtype::I32]
+    });
+    if !shape_ok {
+        return Err(format!("{name} does not have the type () -> i32").into());
+    }
+    let mut values = [0u64; 1];
+    call(instance, func.index, &mut values, name)?;
+    let result = values[0] as u32;
+    if let Some(post) = post_return {
+        let post_func = instance
+            .export(post.as_bytes())
+            .filter(|e| e.kind == extern_kind::FUNC)
+            .ok_or_else(|| format!("the post-return function {post:?} is not exported"))?;
+        let mut values = [u64::from(result)];
+        call(instance, post_func.index, &mut values, post)?;
+    }
+    match result {
+        0 => Ok(0),
+        1 => Ok(1),
+        other => Err(format!("the run function returned {other}, not a result discriminant").into()),
+    }
+}
+
+fn call(instance: &Instance, index: u32, values: &mut [u64], name: &str) -> Result<(), Failure> {
+    match instance.call(index, values) {
+        Ok(()) => Ok(()),
+        Err(CallError::Trap(trap)) => Err(Failure::Trap(trap)),
+        Err(CallError::Invalid(msg)) => Err(format!("cannot call {name}: {msg}").into()),
+    }
+}
