@@ -179,6 +179,14 @@ fn guest(pkg: &str, body: &str) -> String {
     (if (i32.load8_u (i32.const 0x100)) (then (call $exit (i32.const 101))))
     (call $setcfg (i32.load (i32.const 0x104)) (i32.const 1) (i32.const 1) (i32.const 0x100))
     (i32.load (i32.const 0x104)))
+  ;; The first listed device, opened and left in the configuration it came in.
+  (func $first_as_is (result i32)
+    (call $init (i32.const 0x100))
+    (call $list (i32.const 0x100))
+    (if (i32.eqz (i32.load (i32.const 0x108))) (then (call $exit (i32.const 100))))
+    (call $open (i32.load (i32.load (i32.const 0x104))) (i32.const 0x100))
+    (if (i32.load8_u (i32.const 0x100)) (then (call $exit (i32.const 101))))
+    (i32.load (i32.const 0x104)))
   ;; A bulk transfer of $size bytes on $ep: its handle, or exit with 200 + the error.
   (func $bulk (param $h i32) (param $ep i32) (param $size i32) (result i32)
     (call $new (local.get $h) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
@@ -221,6 +229,10 @@ fn transfers_follow_the_reference_host_rules() {
     for pkg in ["component:usb", "wasi:usb"] {
         assert_eq!(run_guest(pkg, echo).0, Some(4), "{pkg}");
     }
+    // A guest that never sets a configuration: the device is in configuration 1, as the
+    // kernel leaves it after enumeration (the real-kernel rig reports the same).
+    let as_is = echo.replace("(call $first)", "(call $first_as_is)");
+    assert_eq!(run_guest("component:usb", &as_is).0, Some(4));
     // OUT data shorter than buf-size: invalid-param (1).
     let short = r#"
     (local.set $t (call $bulk (call $first) (i32.const 0x01) (i32.const 4)))

@@ -34,7 +34,10 @@ pub trait Function: Send {
 pub struct SimDevice {
     function: Box<dyn Function>,
     config: ConfigDescriptor,
-    /// Active configuration value (0: unconfigured, the state after enumeration).
+    /// Active configuration value (0: unconfigured). A device starts in its configuration,
+    /// as the Linux kernel leaves a device it has enumerated (the real-kernel rig reports
+    /// configuration 1 for a device no driver configured), so a guest that never calls
+    /// set-configuration can transfer at once.
     active: u8,
     /// (interface, alternate setting) chosen by SET_INTERFACE.
     alts: Vec<(u8, u8)>,
@@ -58,8 +61,8 @@ impl SimDevice {
             .expect("simulated devices carry valid descriptors");
         SimDevice {
             function,
+            active: config.value,
             config,
-            active: 0,
             alts: Vec::new(),
             halted: Vec::new(),
             claimed: Vec::new(),

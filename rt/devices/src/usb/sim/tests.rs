@@ -84,12 +84,17 @@ fn echo_answers_standard_requests_and_echoes() {
     );
     let cfg = control(h, 0x80, 6, 0x0200, 0, vec![], 255).unwrap();
     assert_eq!(cfg.len(), 9 + 9 + 4 * 7);
-    // Endpoints need a configuration.
+    // The device starts configured, as the kernel leaves it after enumeration: GET_CONFIGURATION
+    // answers 1 before anyone set it.
+    assert_eq!(control(h, 0x80, 8, 0, 0, vec![], 1).unwrap(), [1]);
+    assert_eq!(h.get_configuration().unwrap(), 1);
+    // Unconfigured, its endpoints are gone; configured again, they are back.
+    h.set_configuration(Some(0)).unwrap();
+    assert_eq!(control(h, 0x80, 8, 0, 0, vec![], 1).unwrap(), [0]);
     assert_eq!(
         xfer(h, TransferType::Bulk, 0x01, vec![1], 1, 10),
         Err(UsbError::NotFound)
     );
-    assert_eq!(control(h, 0x80, 8, 0, 0, vec![], 1).unwrap(), [0]);
     h.set_configuration(Some(1)).unwrap();
     assert_eq!(h.get_configuration().unwrap(), 1);
     h.claim_interface(0).unwrap();
