@@ -515,3 +515,201 @@ fn component_usb_functions_match_the_proposal_and_the_runtime() {
         }
     }
 }
+
+// ---- WASI 0.2 ---------------------------------------------------------------------------------
+
+/// The WASI 0.2 packages whose interfaces the runtime implements in full (`wit/deps/wasi-*`;
+/// `wasi:sockets` is there only because `wasi:cli`'s worlds import it).
+const WASI_P2_PACKAGES: &[&str] = &["io", "cli", "clocks", "random", "filesystem"];
+
+/// Interfaces of those packages the runtime does not import from: `run` is the command's
+/// export, which the runtime calls.
+const WASI_P2_EXPORTS: &[&str] = &["wasi:cli/run"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Flat {
+    I32,
+    I64,
+    F32,
+    F64,
+}
+
+/// The flat core types of `ty`, by the canonical ABI's `flatten_type` (wasm32).
+fn flatten(r: &Resolve, ty: &Type, out: &mut Vec<Flat>) {
+    match ty {
+        Type::Bool
+        | Type::U8
+        | Type::U16
+        | Type::U32
+        | Type::S8
+        | Type::S16
+        | Type::S32
+        | Type::Char
+        | Type::ErrorContext => out.push(Flat::I32),
+        Type::U64 | Type::S64 => out.push(Flat::I64),
+        Type::F32 => out.push(Flat::F32),
+        Type::F64 => out.push(Flat::F64),
+        Type::String => out.extend([Flat::I32, Flat::I32]),
+        Type::Id(id) => match &r.types[*id].kind {
+            TypeDefKind::Type(t) => flatten(r, t, out),
+            TypeDefKind::List(_) => out.extend([Flat::I32, Flat::I32]),
+            TypeDefKind::Record(rec) => rec.fields.iter().for_each(|f| flatten(r, &f.ty, out)),
+            TypeDefKind::Tuple(t) => t.types.iter().for_each(|t| flatten(r, t, out)),
+            TypeDefKind::Flags(f) => {
+                out.extend(std::iter::repeat_n(Flat::I32, f.flags.len().div_ceil(32)))
+            }
+            TypeDefKind::Enum(_) | TypeDefKind::Handle(_) => out.push(Flat::I32),
+            TypeDefKind::Future(_) | TypeDefKind::Stream(_) => out.push(Flat::I32),
+            TypeDefKind::Option(t) => flatten_variant(r, &[None, Some(*t)], out),
+            TypeDefKind::Result(res) => flatten_variant(r, &[res.ok, res.err], out),
+            TypeDefKind::Variant(v) => {
+                let cases: Vec<_> = v.cases.iter().map(|c| c.ty).collect();
+                flatten_variant(r, &cases, out)
+            }
+            other => panic!("no flattening for {other:?}"),
+        },
+    }
+}
+
+/// A variant: the discriminant, then each position joined over the cases' flattenings.
+fn flatten_variant(r: &Resolve, cases: &[Option<Type>], out: &mut Vec<Flat>) {
+    let mut joined: Vec<Flat> = Vec::new();
+    for case in cases.iter().flatten() {
+        let mut flat = Vec::new();
+        flatten(r, case, &mut flat);
+        for (i, t) in flat.into_iter().enumerate() {
+            match joined.get(i) {
+                None => joined.push(t),
+                Some(&j) if j == t => {}
+                Some(&j) => {
+                    let both32 = matches!((j, t), (Flat::I32, Flat::F32) | (Flat::F32, Flat::I32));
+                    joined[i] = if both32 { Flat::I32 } else { Flat::I64 };
+                }
+            }
+        }
+    }
+    out.push(Flat::I32);
+    out.extend(joined);
+}
+
+/// The core signature of importing `f`: at most 16 flat parameters (else one pointer), at
+/// most one flat result (else a return pointer appended to the parameters).
+fn flat_signature(r: &Resolve, f: &wit_parser::Function) -> (Vec<Flat>, Vec<Flat>) {
+    let mut params = Vec::new();
+    for p in &f.params {
+        flatten(r, &p.ty, &mut params);
+    }
+    if params.len() > 16 {
+        params = vec![Flat::I32];
+    }
+    let mut results = Vec::new();
+    if let Some(t) = &f.result {
+        flatten(r, t, &mut results);
+    }
+    if results.len() > 1 {
+        params.push(Flat::I32);
+        results.clear();
+    }
+    (params, results)
+}
+
+fn flat_of_valtype(code: u8) -> Flat {
+    match code {
+        wafer_abi::valtype::I32 => Flat::I32,
+        wafer_abi::valtype::I64 => Flat::I64,
+        wafer_abi::valtype::F32 => Flat::F32,
+        wafer_abi::valtype::F64 => Flat::F64,
+        other => panic!("type code {other}"),
+    }
+}
+
+type Listed = std::collections::BTreeMap<(String, String), (Vec<Flat>, Vec<Flat>)>;
+
+/// Every function (and resource drop) of the implemented WASI 0.2 interfaces in `wit/deps`,
+/// keyed as the runtime's table keys them, with its flat signature.
+fn wasi_p2_from_wit() -> Listed {
+    let (r, _) = resolve();
+    let mut out = Listed::new();
+    for (_, p) in r.packages.iter() {
+        if p.name.namespace != "wasi" || !WASI_P2_PACKAGES.contains(&p.name.name.as_str()) {
+            continue;
+        }
+        let version = p.name.version.as_ref().expect("versioned");
+        assert_eq!((version.major, version.minor), (0, 2), "{}", p.name);
+        for (iname, id) in &p.interfaces {
+            let base = format!("wasi:{}/{iname}", p.name.name);
+            if WASI_P2_EXPORTS.contains(&base.as_str()) {
+                continue;
+            }
+            let key = format!("{base}@0.2");
+            let iface = &r.interfaces[*id];
+            for (name, f) in &iface.functions {
+                let sig = flat_signature(&r, f);
+                // wit-parser's own lowering agrees.
+                let theirs = r.wasm_signature(wit_parser::abi::AbiVariant::GuestImport, f);
+                let conv = |t: &wit_parser::abi::WasmType| match t {
+                    wit_parser::abi::WasmType::I64 => Flat::I64,
+                    wit_parser::abi::WasmType::F32 => Flat::F32,
+                    wit_parser::abi::WasmType::F64 => Flat::F64,
+                    _ => Flat::I32,
+                };
+                let theirs: (Vec<_>, Vec<_>) = (
+                    theirs.params.iter().map(conv).collect(),
+                    theirs.results.iter().map(conv).collect(),
+                );
+                assert_eq!(sig, theirs, "{key} {name}");
+                out.insert((key.clone(), name.clone()), sig);
+            }
+            for (tname, tid) in &iface.types {
+                if matches!(r.types[*tid].kind, TypeDefKind::Resource) {
+                    out.insert(
+                        (key.clone(), format!("[resource-drop]{tname}")),
+                        (vec![Flat::I32], vec![]),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn wasi_p2_table_matches_the_wit_both_ways() {
+    let wit = wasi_p2_from_wit();
+    assert!(wit.len() > 70, "{} functions", wit.len());
+    let table: Listed = wafer_abi::wasi_p2::WASI_P2_FUNCS
+        .iter()
+        .map(|f| {
+            (
+                (f.module.to_string(), f.name.to_string()),
+                (
+                    f.params.iter().copied().map(flat_of_valtype).collect(),
+                    f.results.iter().copied().map(flat_of_valtype).collect(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(
+        table.len(),
+        wafer_abi::wasi_p2::WASI_P2_FUNCS.len(),
+        "a function is listed twice"
+    );
+    for (key, sig) in &wit {
+        assert_eq!(table.get(key), Some(sig), "{key:?} as the WIT lowers it");
+    }
+    for key in table.keys() {
+        assert!(
+            wit.contains_key(key),
+            "{key:?} is listed but not in wit/deps"
+        );
+    }
+    // And a guest's versioned import finds each of them.
+    for (module, name) in wit.keys() {
+        let versioned = format!("{module}.6");
+        assert!(
+            wafer_abi::host_func(&versioned, name).is_some(),
+            "{versioned} {name}"
+        );
+        assert!(wafer_abi::is_host_module(&versioned), "{versioned}");
+    }
+}

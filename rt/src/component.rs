@@ -188,13 +188,13 @@ fn set_realloc(owner: &Instance, realloc: &str) -> Result<(), Failure> {
     if !shape_ok {
         return Err(format!("{realloc} does not have the type (i32 i32 i32 i32) -> i32").into());
     }
-    match owner.host_state().cabi_realloc.get() {
+    match owner.realloc().get() {
         Some(&index) if index != func.index => Err("two different realloc functions for host \
                                                     calls of one component"
             .to_string()
             .into()),
         _ => {
-            let _ = owner.host_state().cabi_realloc.set(func.index);
+            let _ = owner.realloc().set(func.index);
             Ok(())
         }
     }

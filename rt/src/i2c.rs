@@ -28,10 +28,13 @@
 #![allow(clippy::missing_safety_doc)]
 
 use std::sync::{Arc, Mutex};
-use wafer_abi::{extern_kind, valtype, TrapKind, VmCtx};
+use wafer_abi::{TrapKind, VmCtx};
 
+use crate::canon::{
+    self, fault, guest_alloc, lower_bytes, memory, oob, read_list, ret_area, Buffer, Fault,
+};
 use crate::guest_mem::GuestMemory;
-use crate::instance::{CallError, Instance};
+use crate::instance::Instance;
 use crate::resources::Table;
 use wafer_devices::i2c::bus::{Bus, ErrorCode, Op};
 use wafer_devices::i2c::grant::{self, Access, I2cGrant};
@@ -40,24 +43,6 @@ use wafer_devices::i2c::trace::trace;
 /// The largest single transfer: i2c-dev's message length is 16 bits, and every backend keeps
 /// the same limit so a driver behaves the same on the simulation.
 pub const MAX_TRANSFER: u64 = 0xFFFF;
-
-/// Why a host call stops the guest.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Fault {
-    pub kind: TrapKind,
-    pub why: String,
-}
-
-pub(crate) fn fault(kind: TrapKind, why: impl Into<String>) -> Fault {
-    Fault {
-        kind,
-        why: why.into(),
-    }
-}
-
-pub(crate) fn oob(why: impl Into<String>) -> Fault {
-    fault(TrapKind::MemoryOutOfBounds, why)
-}
 
 /// An open bus. Each has its own lock, taken for the length of one transfer after the handle
 /// table's lock is released, so threads using different buses do not wait for each other.
@@ -125,137 +110,7 @@ fn with_handles<T>(vmctx: *mut VmCtx, f: impl FnOnce(&mut Handles) -> T) -> T {
 /// Ends a host call: a fault becomes the trap, after everything it owns is dropped.
 fn finish(vmctx: *mut VmCtx, outcome: Result<(), Fault>) {
     let _ = vmctx;
-    if let Err(Fault { kind, why }) = outcome {
-        eprintln!("wafer: i2c: {why}");
-        drop(why);
-        // SAFETY: nothing in this frame needs dropping any more; the caller is wasm code.
-        unsafe { crate::trap::raise(kind) }
-    }
-}
-
-pub(crate) unsafe fn memory(vmctx: *mut VmCtx) -> Result<GuestMemory, Fault> {
-    unsafe { GuestMemory::from_vmctx(vmctx) }.map_err(|_| oob("the module has no memory"))
-}
-
-/// Checks a return area of `size` bytes at `ptr` aligned to `align`.
-pub(crate) fn ret_area(mem: &GuestMemory, ptr: i32, size: u64, align: u32) -> Result<u32, Fault> {
-    let ptr = ptr as u32;
-    if !ptr.is_multiple_of(align) {
-        return Err(oob(format!("return area {ptr:#x} is not {align}-aligned")));
-    }
-    mem.range(ptr, size)
-        .map_err(|_| oob(format!("return area {ptr:#x} is outside memory")))?;
-    Ok(ptr)
-}
-
-/// Copies the guest's list `[ptr, ptr + len)` out of its memory.
-fn read_list(mem: &GuestMemory, ptr: u32, len: u32) -> Result<Buffer, Fault> {
-    let at = mem
-        .range(ptr, len as u64)
-        .map_err(|_| oob(format!("list {ptr:#x}+{len} is outside memory")))?;
-    let mut buf = Buffer::zeroed(len as usize);
-    // SAFETY: the range was checked against the memory. A raw copy, never a slice: other
-    // threads of the guest may be writing these bytes (see crate::guest_mem).
-    unsafe { std::ptr::copy_nonoverlapping(at, buf.as_mut_ptr(), len as usize) };
-    Ok(buf)
-}
-
-/// The bytes of one transfer: inline for the short transfers sensors make, so the common
-/// register read or write allocates nothing on the host; on the heap past that.
-enum Buffer {
-    Inline {
-        bytes: [u8; Buffer::INLINE],
-        len: usize,
-    },
-    Heap(Vec<u8>),
-}
-
-impl Buffer {
-    const INLINE: usize = 64;
-
-    fn zeroed(len: usize) -> Buffer {
-        if len <= Buffer::INLINE {
-            Buffer::Inline {
-                bytes: [0; Buffer::INLINE],
-                len,
-            }
-        } else {
-            Buffer::Heap(vec![0; len])
-        }
-    }
-}
-
-impl std::ops::Deref for Buffer {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Buffer::Inline { bytes, len } => &bytes[..*len],
-            Buffer::Heap(v) => v,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Buffer {
-    fn deref_mut(&mut self) -> &mut [u8] {
-        match self {
-            Buffer::Inline { bytes, len } => &mut bytes[..*len],
-            Buffer::Heap(v) => v,
-        }
-    }
-}
-
-/// Allocates `size` bytes aligned to `align` in the guest through `cabi_realloc` and returns
-/// the checked guest address. The memory may grow inside the call, so callers fetch it anew.
-pub(crate) unsafe fn guest_alloc(vmctx: *mut VmCtx, align: u32, size: u32) -> Result<u32, Fault> {
-    let instance = unsafe { Instance::from_vmctx(vmctx) };
-    let func = cabi_realloc(instance)?;
-    let mut values = [0u64, 0, align as u64, size as u64];
-    match instance.call(func, &mut values) {
-        Ok(()) => {}
-        Err(CallError::Trap(t)) => return Err(fault(t.kind, "cabi_realloc trapped")),
-        Err(CallError::Invalid(msg)) => return Err(oob(msg)),
-    }
-    let ptr = values[0] as u32;
-    let mem = unsafe { memory(vmctx) }?;
-    if !ptr.is_multiple_of(align) || mem.range(ptr, size as u64).is_err() {
-        return Err(oob(format!(
-            "cabi_realloc answered {ptr:#x} for {size} bytes: outside memory or misaligned"
-        )));
-    }
-    Ok(ptr)
-}
-
-/// The function index of the instance's `cabi_realloc`, checked to have the canonical ABI's
-/// type `(i32 i32 i32 i32) -> i32`; looked up once per instance.
-fn cabi_realloc(instance: &Instance) -> Result<u32, Fault> {
-    if let Some(&index) = instance.host_state().cabi_realloc.get() {
-        return Ok(index);
-    }
-    let func = instance
-        .export(b"cabi_realloc")
-        .filter(|e| e.kind == extern_kind::FUNC)
-        .ok_or_else(|| oob("the module exports no cabi_realloc to return a list through"))?;
-    // SAFETY: descriptor slices are static data emitted by the compiler.
-    let shape_ok = instance.func_type(func.index).is_some_and(|t| unsafe {
-        t.params.as_slice() == [valtype::I32; 4] && t.results.as_slice() == [valtype::I32]
-    });
-    if !shape_ok {
-        return Err(oob(
-            "cabi_realloc does not have the type (i32 i32 i32 i32) -> i32",
-        ));
-    }
-    let _ = instance.host_state().cabi_realloc.set(func.index);
-    Ok(func.index)
-}
-
-/// Copies `bytes` into a fresh guest allocation; returns (pointer, length).
-unsafe fn lower_bytes(vmctx: *mut VmCtx, bytes: &[u8]) -> Result<(u32, u32), Fault> {
-    let len = bytes.len() as u32;
-    let ptr = unsafe { guest_alloc(vmctx, 1, len) }?;
-    let mem = unsafe { memory(vmctx) }?;
-    mem.write_bytes(ptr, bytes)
-        .map_err(|_| oob("list outside memory"))?;
-    Ok((ptr, len))
+    canon::finish("i2c", outcome)
 }
 
 /// Writes a `result<list<u8>, error-code>` (or the list-of-lists variant, same shape).

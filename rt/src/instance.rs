@@ -79,6 +79,11 @@ pub struct Instance {
     /// What host interfaces keep for the guest (resource handle tables), shared by every
     /// thread's instance of one guest: a handle opened on one thread is valid on all.
     host_state: SharedHostState,
+    /// Function index of the allocator host functions use for lists and strings they return
+    /// into this instance (its `cabi_realloc`, or the one a component's canonical options
+    /// name), once known. Per instance, not per host state: the core instances of composed
+    /// components share one host state but each allocates in its own memory.
+    realloc: OnceLock<u32>,
 }
 
 /// The host interfaces' state of one guest, shared by its threads' instances.
@@ -102,9 +107,7 @@ pub struct InstanceOptions {
 pub struct HostState {
     pub i2c: Mutex<crate::i2c::Handles>,
     pub usb: Mutex<crate::usb::Handles>,
-    /// Function index of the guest's `cabi_realloc`, once a host function has needed it
-    /// (the same in every thread's instance: they are instances of one module).
-    pub cabi_realloc: OnceLock<u32>,
+    pub wasi_p2: Mutex<crate::wasi_p2::Handles>,
 }
 
 /// Locks one interface's state; a panic elsewhere never makes it unusable.
@@ -318,6 +321,7 @@ impl Instance {
                 .map(|_| Cell::new(false))
                 .collect(),
             host_state: host_state.unwrap_or_default(),
+            realloc: OnceLock::new(),
             dropped_elems: (0..desc.elem_segments.len)
                 .map(|_| Cell::new(false))
                 .collect(),
@@ -442,6 +446,12 @@ impl Instance {
     /// The host interfaces' state of this guest (see [`HostState`] for its locks).
     pub fn host_state(&self) -> &HostState {
         &self.host_state
+    }
+
+    /// The allocator host functions use to return lists and strings into this instance (see
+    /// the field's documentation); each thread's instance of a module looks it up anew.
+    pub fn realloc(&self) -> &OnceLock<u32> {
+        &self.realloc
     }
 
     /// The shared host state, for a new thread's instance.

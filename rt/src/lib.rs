@@ -2,6 +2,7 @@
 //! compiled module(s) from their descriptors, provides linear memory, tables, traps and host
 //! functions, and runs the guest (see `wafer_abi` for the contract with compiled code).
 
+pub mod canon;
 pub mod component;
 pub mod entry;
 pub mod guest_mem;
@@ -19,6 +20,7 @@ pub mod trap;
 pub mod usb;
 pub mod wali;
 pub mod wasi;
+pub mod wasi_p2;
 
 #[cfg(test)]
 mod tests;

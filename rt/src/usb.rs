@@ -40,8 +40,8 @@ use wafer_devices::usb::host::{DeviceInfo, Handle, Host, Pending};
 use wafer_devices::usb::trace::trace;
 use wafer_devices::usb::types::{ConfigDescriptor, Setup, TransferRequest, TransferType, UsbError};
 
+use crate::canon::{fault, memory, oob, ret_area, Fault};
 use crate::guest_mem::GuestMemory;
-use crate::i2c::{fault, guest_alloc, memory, oob, ret_area, Fault};
 use crate::instance::Instance;
 use crate::resources::Table;
 
@@ -160,12 +160,7 @@ fn with_handles<T>(vmctx: *mut VmCtx, f: impl FnOnce(&mut Handles) -> T) -> T {
 }
 
 fn finish(outcome: Result<(), Fault>) {
-    if let Err(Fault { kind, why }) = outcome {
-        eprintln!("wafer: usb: {why}");
-        drop(why);
-        // SAFETY: nothing in this frame needs dropping any more; the caller is wasm code.
-        unsafe { crate::trap::raise(kind) }
-    }
+    crate::canon::finish("usb", outcome)
 }
 
 fn refuse(why: String) -> UsbError {
@@ -240,12 +235,7 @@ unsafe fn lower(
     elem: u32,
     bytes: &[u8],
 ) -> Result<(u32, u32), Fault> {
-    let size = u32::try_from(bytes.len()).map_err(|_| oob("list too long"))?;
-    let ptr = unsafe { guest_alloc(vmctx, align, size) }?;
-    let mem = unsafe { memory(vmctx) }?;
-    mem.write_bytes(ptr, bytes)
-        .map_err(|_| oob("list outside memory"))?;
-    Ok((ptr, size / elem))
+    unsafe { crate::canon::lower_array(vmctx, align, elem, bytes) }
 }
 
 /// Lowers a configuration descriptor: one guest array of endpoints per interface, then the

@@ -7,7 +7,10 @@
 //! imports (Rust's wasm32-wasip2 imports 0.2.0, 0.2.4 and 0.2.6 in one module) binds to the
 //! same implementation, as wasmtime binds them by semver.
 
-use super::HostFunc;
+use super::{valtype, HostFunc};
+
+/// `wasi:cli/run@0.2` (exported by commands, called by the runtime).
+pub const CLI_RUN: &str = "wasi:cli/run@0.2";
 
 /// The interface key under which [`WASI_P2_FUNCS`] lists `module`'s functions: for
 /// `wasi:<package>/<interface>@0.2.<patch>` (a released patch, no pre-release suffix) it is
@@ -24,8 +27,89 @@ pub fn interface(module: &str) -> Option<&str> {
     Some(&module[..name.len() + "@0.2".len()])
 }
 
-/// The WASI 0.2 functions the runtime implements (none yet).
-pub static WASI_P2_FUNCS: &[HostFunc] = &[];
+host_funcs! {
+    /// The WASI 0.2 functions the runtime implements (see the module documentation).
+    pub static WASI_P2_FUNCS;
+    "wasi:io/error@0.2", "[method]error.to-debug-string"(I32, I32) -> () => "wafer_p2_error_to_debug_string";
+    "wasi:io/error@0.2", "[resource-drop]error"(I32) -> () => "wafer_p2_drop_error";
+    "wasi:io/poll@0.2", "[method]pollable.ready"(I32) -> (I32) => "wafer_p2_pollable_ready";
+    "wasi:io/poll@0.2", "[method]pollable.block"(I32) -> () => "wafer_p2_pollable_block";
+    "wasi:io/poll@0.2", "poll"(I32, I32, I32) -> () => "wafer_p2_poll";
+    "wasi:io/poll@0.2", "[resource-drop]pollable"(I32) -> () => "wafer_p2_drop_pollable";
+    "wasi:io/streams@0.2", "[method]input-stream.read"(I32, I64, I32) -> () => "wafer_p2_input_read";
+    "wasi:io/streams@0.2", "[method]input-stream.blocking-read"(I32, I64, I32) -> () => "wafer_p2_input_blocking_read";
+    "wasi:io/streams@0.2", "[method]input-stream.skip"(I32, I64, I32) -> () => "wafer_p2_input_skip";
+    "wasi:io/streams@0.2", "[method]input-stream.blocking-skip"(I32, I64, I32) -> () => "wafer_p2_input_blocking_skip";
+    "wasi:io/streams@0.2", "[method]input-stream.subscribe"(I32) -> (I32) => "wafer_p2_input_subscribe";
+    "wasi:io/streams@0.2", "[resource-drop]input-stream"(I32) -> () => "wafer_p2_drop_input_stream";
+    "wasi:io/streams@0.2", "[method]output-stream.check-write"(I32, I32) -> () => "wafer_p2_output_check_write";
+    "wasi:io/streams@0.2", "[method]output-stream.write"(I32, I32, I32, I32) -> () => "wafer_p2_output_write";
+    "wasi:io/streams@0.2", "[method]output-stream.blocking-write-and-flush"(I32, I32, I32, I32) -> () => "wafer_p2_output_blocking_write_and_flush";
+    "wasi:io/streams@0.2", "[method]output-stream.flush"(I32, I32) -> () => "wafer_p2_output_flush";
+    "wasi:io/streams@0.2", "[method]output-stream.blocking-flush"(I32, I32) -> () => "wafer_p2_output_blocking_flush";
+    "wasi:io/streams@0.2", "[method]output-stream.subscribe"(I32) -> (I32) => "wafer_p2_output_subscribe";
+    "wasi:io/streams@0.2", "[method]output-stream.write-zeroes"(I32, I64, I32) -> () => "wafer_p2_output_write_zeroes";
+    "wasi:io/streams@0.2", "[method]output-stream.blocking-write-zeroes-and-flush"(I32, I64, I32) -> () => "wafer_p2_output_blocking_write_zeroes_and_flush";
+    "wasi:io/streams@0.2", "[method]output-stream.splice"(I32, I32, I64, I32) -> () => "wafer_p2_output_splice";
+    "wasi:io/streams@0.2", "[method]output-stream.blocking-splice"(I32, I32, I64, I32) -> () => "wafer_p2_output_blocking_splice";
+    "wasi:io/streams@0.2", "[resource-drop]output-stream"(I32) -> () => "wafer_p2_drop_output_stream";
+    "wasi:clocks/monotonic-clock@0.2", "now"() -> (I64) => "wafer_p2_monotonic_now";
+    "wasi:clocks/monotonic-clock@0.2", "resolution"() -> (I64) => "wafer_p2_monotonic_resolution";
+    "wasi:clocks/monotonic-clock@0.2", "subscribe-instant"(I64) -> (I32) => "wafer_p2_monotonic_subscribe_instant";
+    "wasi:clocks/monotonic-clock@0.2", "subscribe-duration"(I64) -> (I32) => "wafer_p2_monotonic_subscribe_duration";
+    "wasi:clocks/wall-clock@0.2", "now"(I32) -> () => "wafer_p2_wall_now";
+    "wasi:clocks/wall-clock@0.2", "resolution"(I32) -> () => "wafer_p2_wall_resolution";
+    "wasi:random/random@0.2", "get-random-bytes"(I64, I32) -> () => "wafer_p2_get_random_bytes";
+    "wasi:random/random@0.2", "get-random-u64"() -> (I64) => "wafer_p2_get_random_u64";
+    "wasi:random/insecure@0.2", "get-insecure-random-bytes"(I64, I32) -> () => "wafer_p2_get_insecure_random_bytes";
+    "wasi:random/insecure@0.2", "get-insecure-random-u64"() -> (I64) => "wafer_p2_get_insecure_random_u64";
+    "wasi:random/insecure-seed@0.2", "insecure-seed"(I32) -> () => "wafer_p2_insecure_seed";
+    "wasi:cli/environment@0.2", "get-environment"(I32) -> () => "wafer_p2_get_environment";
+    "wasi:cli/environment@0.2", "get-arguments"(I32) -> () => "wafer_p2_get_arguments";
+    "wasi:cli/environment@0.2", "initial-cwd"(I32) -> () => "wafer_p2_initial_cwd";
+    "wasi:cli/exit@0.2", "exit"(I32) -> () => "wafer_p2_exit";
+    "wasi:cli/exit@0.2", "exit-with-code"(I32) -> () => "wafer_p2_exit_with_code";
+    "wasi:cli/stdin@0.2", "get-stdin"() -> (I32) => "wafer_p2_get_stdin";
+    "wasi:cli/stdout@0.2", "get-stdout"() -> (I32) => "wafer_p2_get_stdout";
+    "wasi:cli/stderr@0.2", "get-stderr"() -> (I32) => "wafer_p2_get_stderr";
+    "wasi:cli/terminal-input@0.2", "[resource-drop]terminal-input"(I32) -> () => "wafer_p2_drop_terminal_input";
+    "wasi:cli/terminal-output@0.2", "[resource-drop]terminal-output"(I32) -> () => "wafer_p2_drop_terminal_output";
+    "wasi:cli/terminal-stdin@0.2", "get-terminal-stdin"(I32) -> () => "wafer_p2_get_terminal_stdin";
+    "wasi:cli/terminal-stdout@0.2", "get-terminal-stdout"(I32) -> () => "wafer_p2_get_terminal_stdout";
+    "wasi:cli/terminal-stderr@0.2", "get-terminal-stderr"(I32) -> () => "wafer_p2_get_terminal_stderr";
+    "wasi:filesystem/types@0.2", "[method]descriptor.read-via-stream"(I32, I64, I32) -> () => "wafer_p2_descriptor_read_via_stream";
+    "wasi:filesystem/types@0.2", "[method]descriptor.write-via-stream"(I32, I64, I32) -> () => "wafer_p2_descriptor_write_via_stream";
+    "wasi:filesystem/types@0.2", "[method]descriptor.append-via-stream"(I32, I32) -> () => "wafer_p2_descriptor_append_via_stream";
+    "wasi:filesystem/types@0.2", "[method]descriptor.advise"(I32, I64, I64, I32, I32) -> () => "wafer_p2_descriptor_advise";
+    "wasi:filesystem/types@0.2", "[method]descriptor.sync-data"(I32, I32) -> () => "wafer_p2_descriptor_sync_data";
+    "wasi:filesystem/types@0.2", "[method]descriptor.get-flags"(I32, I32) -> () => "wafer_p2_descriptor_get_flags";
+    "wasi:filesystem/types@0.2", "[method]descriptor.get-type"(I32, I32) -> () => "wafer_p2_descriptor_get_type";
+    "wasi:filesystem/types@0.2", "[method]descriptor.set-size"(I32, I64, I32) -> () => "wafer_p2_descriptor_set_size";
+    "wasi:filesystem/types@0.2", "[method]descriptor.set-times"(I32, I32, I64, I32, I32, I64, I32, I32) -> () => "wafer_p2_descriptor_set_times";
+    "wasi:filesystem/types@0.2", "[method]descriptor.read"(I32, I64, I64, I32) -> () => "wafer_p2_descriptor_read";
+    "wasi:filesystem/types@0.2", "[method]descriptor.write"(I32, I32, I32, I64, I32) -> () => "wafer_p2_descriptor_write";
+    "wasi:filesystem/types@0.2", "[method]descriptor.read-directory"(I32, I32) -> () => "wafer_p2_descriptor_read_directory";
+    "wasi:filesystem/types@0.2", "[method]descriptor.sync"(I32, I32) -> () => "wafer_p2_descriptor_sync";
+    "wasi:filesystem/types@0.2", "[method]descriptor.create-directory-at"(I32, I32, I32, I32) -> () => "wafer_p2_descriptor_create_directory_at";
+    "wasi:filesystem/types@0.2", "[method]descriptor.stat"(I32, I32) -> () => "wafer_p2_descriptor_stat";
+    "wasi:filesystem/types@0.2", "[method]descriptor.stat-at"(I32, I32, I32, I32, I32) -> () => "wafer_p2_descriptor_stat_at";
+    "wasi:filesystem/types@0.2", "[method]descriptor.set-times-at"(I32, I32, I32, I32, I32, I64, I32, I32, I64, I32, I32) -> () => "wafer_p2_descriptor_set_times_at";
+    "wasi:filesystem/types@0.2", "[method]descriptor.link-at"(I32, I32, I32, I32, I32, I32, I32, I32) -> () => "wafer_p2_descriptor_link_at";
+    "wasi:filesystem/types@0.2", "[method]descriptor.open-at"(I32, I32, I32, I32, I32, I32, I32) -> () => "wafer_p2_descriptor_open_at";
+    "wasi:filesystem/types@0.2", "[method]descriptor.readlink-at"(I32, I32, I32, I32) -> () => "wafer_p2_descriptor_readlink_at";
+    "wasi:filesystem/types@0.2", "[method]descriptor.remove-directory-at"(I32, I32, I32, I32) -> () => "wafer_p2_descriptor_remove_directory_at";
+    "wasi:filesystem/types@0.2", "[method]descriptor.rename-at"(I32, I32, I32, I32, I32, I32, I32) -> () => "wafer_p2_descriptor_rename_at";
+    "wasi:filesystem/types@0.2", "[method]descriptor.symlink-at"(I32, I32, I32, I32, I32, I32) -> () => "wafer_p2_descriptor_symlink_at";
+    "wasi:filesystem/types@0.2", "[method]descriptor.unlink-file-at"(I32, I32, I32, I32) -> () => "wafer_p2_descriptor_unlink_file_at";
+    "wasi:filesystem/types@0.2", "[method]descriptor.is-same-object"(I32, I32) -> (I32) => "wafer_p2_descriptor_is_same_object";
+    "wasi:filesystem/types@0.2", "[method]descriptor.metadata-hash"(I32, I32) -> () => "wafer_p2_descriptor_metadata_hash";
+    "wasi:filesystem/types@0.2", "[method]descriptor.metadata-hash-at"(I32, I32, I32, I32, I32) -> () => "wafer_p2_descriptor_metadata_hash_at";
+    "wasi:filesystem/types@0.2", "[resource-drop]descriptor"(I32) -> () => "wafer_p2_drop_descriptor";
+    "wasi:filesystem/types@0.2", "[method]directory-entry-stream.read-directory-entry"(I32, I32) -> () => "wafer_p2_read_directory_entry";
+    "wasi:filesystem/types@0.2", "[resource-drop]directory-entry-stream"(I32) -> () => "wafer_p2_drop_directory_entry_stream";
+    "wasi:filesystem/types@0.2", "filesystem-error-code"(I32, I32) -> () => "wafer_p2_filesystem_error_code";
+    "wasi:filesystem/preopens@0.2", "get-directories"(I32) -> () => "wafer_p2_get_directories";
+}
 
 #[cfg(test)]
 mod tests {
@@ -33,8 +117,14 @@ mod tests {
 
     #[test]
     fn versions_match_by_semver() {
-        assert_eq!(interface("wasi:io/streams@0.2.6"), Some("wasi:io/streams@0.2"));
-        assert_eq!(interface("wasi:cli/environment@0.2.0"), Some("wasi:cli/environment@0.2"));
+        assert_eq!(
+            interface("wasi:io/streams@0.2.6"),
+            Some("wasi:io/streams@0.2")
+        );
+        assert_eq!(
+            interface("wasi:cli/environment@0.2.0"),
+            Some("wasi:cli/environment@0.2")
+        );
         assert_eq!(interface("wasi:io/streams@0.2"), None);
         assert_eq!(interface("wasi:io/streams@0.3.0"), None);
         assert_eq!(interface("wasi:io/streams@0.2.0-rc-2023-11-10"), None);

@@ -152,6 +152,11 @@ impl WasiCtx {
             .ok_or(errno::BADF)
     }
 
+    /// The preopened directories, in descriptor order (WASI 0.2's `get-directories`).
+    pub fn preopens(&self) -> impl Iterator<Item = &FdEntry> {
+        self.fds.iter().flatten().filter(|e| e.preopen.is_some())
+    }
+
     /// Puts `entry` at the lowest free number.
     pub fn insert(&mut self, entry: FdEntry) -> Result<u32, Errno> {
         let index = match self.fds.iter().position(|e| e.is_none()) {

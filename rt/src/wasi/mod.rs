@@ -31,12 +31,12 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod args_env;
-mod clock;
+pub(crate) mod clock;
 pub mod ctx;
-mod dir;
+pub(crate) mod dir;
 pub mod errno;
-mod fd;
-mod path;
+pub(crate) mod fd;
+pub(crate) mod path;
 mod poll;
 mod proc;
 pub mod sandbox;

@@ -1,7 +1,8 @@
 //! The `path_*` calls: every path is relative to a directory descriptor and resolved through
 //! [`sandbox`](super::sandbox), so none can leave that directory.
 
-use std::os::fd::AsRawFd;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, RawFd};
 
 use wafer_abi::VmCtx;
 
@@ -26,6 +27,141 @@ fn follows(flags: i32) -> bool {
     flags as u32 & lookupflags::SYMLINK_FOLLOW != 0
 }
 
+/// The rights of a directory a path call starts from.
+#[derive(Clone, Copy)]
+pub(crate) struct Rights {
+    pub base: u64,
+    pub inheriting: u64,
+}
+
+// The path operations themselves, shared with WASI 0.2 (`crate::wasi_p2::filesystem`): each
+// takes the host directory the path is relative to, whose rights the caller checked.
+
+pub(crate) fn create_directory(dir: RawFd, path: &[u8]) -> Result<(), Errno> {
+    let p = sandbox::parent(dir, path)?;
+    sandbox::require_name(&p, dir, path, errno::EXIST)?;
+    errno::check(unsafe { libc::mkdirat(p.fd(), p.name.as_ptr(), 0o777) }).map(drop)
+}
+
+pub(crate) fn remove_directory(dir: RawFd, path: &[u8]) -> Result<(), Errno> {
+    let p = sandbox::parent(dir, path)?;
+    match p.last {
+        Last::Dot => return Err(sandbox::dot_error(dir, path, errno::INVAL)),
+        Last::DotDot => return Err(sandbox::dot_error(dir, path, errno::NOTEMPTY)),
+        Last::Normal => {}
+    }
+    errno::check(unsafe { libc::unlinkat(p.fd(), p.name.as_ptr(), libc::AT_REMOVEDIR) }).map(drop)
+}
+
+pub(crate) fn unlink_file(dir: RawFd, path: &[u8]) -> Result<(), Errno> {
+    let p = sandbox::parent(dir, path)?;
+    sandbox::require_name(&p, dir, path, errno::ISDIR)?;
+    errno::check(unsafe { libc::unlinkat(p.fd(), p.name.as_ptr(), 0) }).map(drop)
+}
+
+pub(crate) fn rename(
+    old_dir: RawFd,
+    old_path: &[u8],
+    new_dir: RawFd,
+    new_path: &[u8],
+) -> Result<(), Errno> {
+    let from = sandbox::parent(old_dir, old_path)?;
+    let to = sandbox::parent(new_dir, new_path)?;
+    sandbox::require_name(&from, old_dir, old_path, errno::BUSY)?;
+    sandbox::require_name(&to, new_dir, new_path, errno::BUSY)?;
+    errno::check(unsafe {
+        libc::renameat(from.fd(), from.name.as_ptr(), to.fd(), to.name.as_ptr())
+    })
+    .map(drop)
+}
+
+/// Creates `new_path` beneath `dir` as a symlink to `target`. The target is only text stored
+/// in the link: following the link later is what the sandbox checks.
+pub(crate) fn symlink(target: &[u8], dir: RawFd, new_path: &[u8]) -> Result<(), Errno> {
+    let target = CString::new(target).map_err(|_| errno::INVAL)?;
+    let p = sandbox::parent(dir, new_path)?;
+    sandbox::require_name(&p, dir, new_path, errno::EXIST)?;
+    errno::check(unsafe { libc::symlinkat(target.as_ptr(), p.fd(), p.name.as_ptr()) }).map(drop)
+}
+
+pub(crate) fn link(
+    old_dir: RawFd,
+    follow: bool,
+    old_path: &[u8],
+    new_dir: RawFd,
+    new_path: &[u8],
+) -> Result<(), Errno> {
+    let from = sandbox::parent(old_dir, old_path)?;
+    let to = sandbox::parent(new_dir, new_path)?;
+    sandbox::require_name(&to, new_dir, new_path, errno::EXIST)?;
+    // Hard links to directories are never allowed.
+    sandbox::require_name(&from, old_dir, old_path, errno::PERM)?;
+    if follow {
+        // The kernel would follow a final symlink wherever it points: resolve it beneath the
+        // directory first and link what it names.
+        let target = sandbox::open_path(old_dir, old_path, true)?;
+        return errno::check(unsafe {
+            libc::linkat(
+                target.as_raw_fd(),
+                c"".as_ptr(),
+                to.fd(),
+                to.name.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        })
+        .map(drop);
+    }
+    errno::check(unsafe {
+        libc::linkat(from.fd(), from.name.as_ptr(), to.fd(), to.name.as_ptr(), 0)
+    })
+    .map(drop)
+}
+
+/// The target of the symlink `path` names beneath `dir`.
+pub(crate) fn readlink(dir: RawFd, path: &[u8]) -> Result<Vec<u8>, Errno> {
+    let link = sandbox::open_path(dir, path, false)?;
+    // readlinkat(fd, "") on anything but a symlink says ENOENT; readlink(2) says EINVAL.
+    let st = super::fd::fstat(link.as_raw_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+        return Err(errno::INVAL);
+    }
+    let mut target = vec![0u8; MAX_PATH as usize + 1];
+    let n = errno::check(unsafe {
+        libc::readlinkat(
+            link.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_mut_ptr() as *mut libc::c_char,
+            target.len(),
+        )
+    })?;
+    target.truncate(n as usize);
+    Ok(target)
+}
+
+/// What `path` beneath `dir` names (a final symlink followed only if `follow`).
+pub(crate) fn stat_at(dir: RawFd, path: &[u8], follow: bool) -> Result<libc::stat, Errno> {
+    let target = sandbox::open_path(dir, path, follow)?;
+    super::fd::fstat(target.as_raw_fd())
+}
+
+pub(crate) fn set_times_at(
+    dir: RawFd,
+    path: &[u8],
+    follow: bool,
+    times: &[libc::timespec; 2],
+) -> Result<(), Errno> {
+    let target = sandbox::open_path(dir, path, follow)?;
+    errno::check(unsafe {
+        libc::utimensat(
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            times.as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .map(drop)
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn wafer_wasi_path_create_directory(
     vmctx: *mut VmCtx,
@@ -36,10 +172,7 @@ pub unsafe extern "C" fn wafer_wasi_path_create_directory(
     unsafe {
         call(vmctx, |mem, c| {
             let dir = c.get(fd)?.dir(r::PATH_CREATE_DIRECTORY)?;
-            let path = read_path(mem, path, path_len)?;
-            let p = sandbox::parent(dir, &path)?;
-            sandbox::require_name(&p, dir, &path, errno::EXIST)?;
-            errno::check(libc::mkdirat(p.fd(), p.name.as_ptr(), 0o777)).map(drop)
+            create_directory(dir, &read_path(mem, path, path_len)?)
         })
     }
 }
@@ -54,14 +187,7 @@ pub unsafe extern "C" fn wafer_wasi_path_remove_directory(
     unsafe {
         call(vmctx, |mem, c| {
             let dir = c.get(fd)?.dir(r::PATH_REMOVE_DIRECTORY)?;
-            let path = read_path(mem, path, path_len)?;
-            let p = sandbox::parent(dir, &path)?;
-            match p.last {
-                Last::Dot => return Err(sandbox::dot_error(dir, &path, errno::INVAL)),
-                Last::DotDot => return Err(sandbox::dot_error(dir, &path, errno::NOTEMPTY)),
-                Last::Normal => {}
-            }
-            errno::check(libc::unlinkat(p.fd(), p.name.as_ptr(), libc::AT_REMOVEDIR)).map(drop)
+            remove_directory(dir, &read_path(mem, path, path_len)?)
         })
     }
 }
@@ -76,10 +202,7 @@ pub unsafe extern "C" fn wafer_wasi_path_unlink_file(
     unsafe {
         call(vmctx, |mem, c| {
             let dir = c.get(fd)?.dir(r::PATH_UNLINK_FILE)?;
-            let path = read_path(mem, path, path_len)?;
-            let p = sandbox::parent(dir, &path)?;
-            sandbox::require_name(&p, dir, &path, errno::ISDIR)?;
-            errno::check(libc::unlinkat(p.fd(), p.name.as_ptr(), 0)).map(drop)
+            unlink_file(dir, &read_path(mem, path, path_len)?)
         })
     }
 }
@@ -100,17 +223,7 @@ pub unsafe extern "C" fn wafer_wasi_path_rename(
             let new_dir = c.get(new_fd)?.dir(r::PATH_RENAME_TARGET)?;
             let old_path = read_path(mem, old_path, old_len)?;
             let new_path = read_path(mem, new_path, new_len)?;
-            let from = sandbox::parent(old_dir, &old_path)?;
-            let to = sandbox::parent(new_dir, &new_path)?;
-            sandbox::require_name(&from, old_dir, &old_path, errno::BUSY)?;
-            sandbox::require_name(&to, new_dir, &new_path, errno::BUSY)?;
-            errno::check(libc::renameat(
-                from.fd(),
-                from.name.as_ptr(),
-                to.fd(),
-                to.name.as_ptr(),
-            ))
-            .map(drop)
+            rename(old_dir, &old_path, new_dir, &new_path)
         })
     }
 }
@@ -127,14 +240,8 @@ pub unsafe extern "C" fn wafer_wasi_path_symlink(
     unsafe {
         call(vmctx, |mem, c| {
             let dir = c.get(fd)?.dir(r::PATH_SYMLINK)?;
-            // The target is only text stored in the link: following the link later is what
-            // the sandbox checks.
             let target = read_path(mem, old_path, old_len)?;
-            let target = std::ffi::CString::new(target).map_err(|_| errno::INVAL)?;
-            let new_path = read_path(mem, new_path, new_len)?;
-            let p = sandbox::parent(dir, &new_path)?;
-            sandbox::require_name(&p, dir, &new_path, errno::EXIST)?;
-            errno::check(libc::symlinkat(target.as_ptr(), p.fd(), p.name.as_ptr())).map(drop)
+            symlink(&target, dir, &read_path(mem, new_path, new_len)?)
         })
     }
 }
@@ -156,32 +263,7 @@ pub unsafe extern "C" fn wafer_wasi_path_link(
             let new_dir = c.get(new_fd)?.dir(r::PATH_LINK_TARGET)?;
             let old_path = read_path(mem, old_path, old_len)?;
             let new_path = read_path(mem, new_path, new_len)?;
-            let from = sandbox::parent(old_dir, &old_path)?;
-            let to = sandbox::parent(new_dir, &new_path)?;
-            sandbox::require_name(&to, new_dir, &new_path, errno::EXIST)?;
-            // Hard links to directories are never allowed.
-            sandbox::require_name(&from, old_dir, &old_path, errno::PERM)?;
-            if follows(old_flags) {
-                // The kernel would follow a final symlink wherever it points: resolve it
-                // beneath the directory first and link what it names.
-                let target = sandbox::open_path(old_dir, &old_path, true)?;
-                return errno::check(libc::linkat(
-                    target.as_raw_fd(),
-                    c"".as_ptr(),
-                    to.fd(),
-                    to.name.as_ptr(),
-                    libc::AT_EMPTY_PATH,
-                ))
-                .map(drop);
-            }
-            errno::check(libc::linkat(
-                from.fd(),
-                from.name.as_ptr(),
-                to.fd(),
-                to.name.as_ptr(),
-                0,
-            ))
-            .map(drop)
+            link(old_dir, follows(old_flags), &old_path, new_dir, &new_path)
         })
     }
 }
@@ -202,21 +284,9 @@ pub unsafe extern "C" fn wafer_wasi_path_readlink(
             let path = read_path(mem, path, path_len)?;
             mem.range(buf as u32, buf_len as u32 as u64)?;
             mem.range(bufused as u32, 4)?;
-            let link = sandbox::open_path(dir, &path, false)?;
-            // readlinkat(fd, "") on anything but a symlink says ENOENT; readlink(2) says EINVAL.
-            let st = super::fd::fstat(link.as_raw_fd())?;
-            if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
-                return Err(errno::INVAL);
-            }
-            let mut target = vec![0u8; MAX_PATH as usize + 1];
-            let n = errno::check(libc::readlinkat(
-                link.as_raw_fd(),
-                c"".as_ptr(),
-                target.as_mut_ptr() as *mut libc::c_char,
-                target.len(),
-            ))?;
+            let target = readlink(dir, &path)?;
             // A buffer too small gets the start of the target, as readlink(2) does.
-            let used = mem.write_truncated(buf as u32, buf_len as u32, &target[..n as usize])?;
+            let used = mem.write_truncated(buf as u32, buf_len as u32, &target)?;
             mem.write_u32(bufused as u32, used)
         })
     }
@@ -236,8 +306,7 @@ pub unsafe extern "C" fn wafer_wasi_path_filestat_get(
             let dir = c.get(fd)?.dir(r::PATH_FILESTAT_GET)?;
             let path = read_path(mem, path, path_len)?;
             mem.range(buf as u32, size::FILESTAT)?;
-            let target = sandbox::open_path(dir, &path, follows(flags))?;
-            let st = super::fd::fstat(target.as_raw_fd())?;
+            let st = stat_at(dir, &path, follows(flags))?;
             mem.write_bytes(buf as u32, &types::filestat(&st))
         })
     }
@@ -260,28 +329,22 @@ pub unsafe extern "C" fn wafer_wasi_path_filestat_set_times(
             let path = read_path(mem, path, path_len)?;
             let fst = u16::try_from(fst_flags).map_err(|_| errno::INVAL)?;
             let times = types::utimens(atim as u64, mtim as u64, fst)?;
-            let target = sandbox::open_path(dir, &path, follows(flags))?;
-            errno::check(libc::utimensat(
-                target.as_raw_fd(),
-                c"".as_ptr(),
-                times.as_ptr(),
-                libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
-            ))
-            .map(drop)
+            set_times_at(dir, &path, follows(flags), &times)
         })
     }
 }
 
 /// The host `open` flags and the rights of a descriptor `path_open` is asked for.
-struct OpenRequest {
+pub(crate) struct OpenRequest {
     flags: i32,
     base: u64,
     inheriting: u64,
     sync_flags: u16,
 }
 
-fn open_request(
-    dir: &FdEntry,
+/// What opening beneath a directory holding `dir` rights asks of the host, or why it may not.
+pub(crate) fn open_request(
+    dir: Rights,
     dirflags: i32,
     oflags_: i32,
     base: u64,
@@ -300,15 +363,17 @@ fn open_request(
     if of & oflags::TRUNC != 0 {
         needed |= r::PATH_FILESTAT_SET_SIZE;
     }
-    dir.with_rights(needed)?;
+    if dir.base & needed != needed {
+        return Err(errno::NOTCAPABLE);
+    }
     // Writing where the directory hands down no write right is refused outright; any other
     // right asked for but not handed down is simply not granted (wasi-libc and Rust's std ask
     // for more than they need).
-    if base & r::FD_WRITE != 0 && dir.rights_inheriting & r::FD_WRITE == 0 {
+    if base & r::FD_WRITE != 0 && dir.inheriting & r::FD_WRITE == 0 {
         return Err(errno::NOTCAPABLE);
     }
-    let base = base & dir.rights_inheriting;
-    let inheriting = inheriting & dir.rights_inheriting;
+    let base = base & dir.inheriting;
+    let inheriting = inheriting & dir.inheriting;
     let read = base & (r::FD_READ | r::FD_READDIR) != 0;
     let write = base & r::FD_WRITE != 0;
     // Writing a directory is EISDIR, from the kernel, as open(2) answers.
@@ -369,11 +434,22 @@ fn open(
             return Err(errno::NOTDIR);
         }
         let dir = dir_entry.hold(r::PATH_OPEN)?;
-        let req = open_request(dir_entry, dirflags, oflags_, base, inheriting, fdflags_)?;
+        let rights = Rights {
+            base: dir_entry.rights_base,
+            inheriting: dir_entry.rights_inheriting,
+        };
+        let req = open_request(rights, dirflags, oflags_, base, inheriting, fdflags_)?;
         Ok((dir, req))
     })?;
-    let file = sandbox::open_beneath(dir.raw(), path, req.flags, 0o666)?;
+    let entry = open_beneath(dir.raw(), path, &req)?;
     drop(dir);
+    ctx::with(|c| c.insert(entry))
+}
+
+/// Opens `path` beneath `dir` as `req` asks: the new descriptor's table entry, with the rights
+/// it was granted (narrowed to what its file type can use).
+pub(crate) fn open_beneath(dir: RawFd, path: &[u8], req: &OpenRequest) -> Result<FdEntry, Errno> {
+    let file = sandbox::open_beneath(dir, path, req.flags, 0o666)?;
     let st = super::fd::fstat(file.as_raw_fd())?;
     let kind = filetype::from_mode(st.st_mode);
     let (base, inheriting) = if kind == filetype::DIRECTORY {
@@ -383,7 +459,7 @@ fn open(
     };
     let mut entry = FdEntry::new(file, kind, base, inheriting);
     entry.sync_flags = req.sync_flags;
-    ctx::with(|c| c.insert(entry))
+    Ok(entry)
 }
 
 #[no_mangle]
