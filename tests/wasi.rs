@@ -54,34 +54,45 @@ fn build_c(name: &str, out_dir: &Path) -> PathBuf {
     wasm
 }
 
-/// Builds the Rust guest with cargo for wasm32-wasip1, once per test process.
+/// Builds the Rust guest crate `tests/guests/<name>` for `triple` into a target directory of
+/// its own; returns the directory holding its `.wasm` files.
+fn build_guest(name: &str, triple: &str) -> PathBuf {
+    let target_dir = root().join("../target").join(format!("guests-{name}"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--release", "--target", triple])
+        .arg("--manifest-path")
+        .arg(root().join("guests").join(name).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "building the Rust guest {name} for {triple} failed: run scripts/setup.sh"
+    );
+    target_dir.join(triple).join("release")
+}
+
+/// The Rust guest for wasm32-wasip1, built once per test process.
 fn build_rust() -> PathBuf {
     static WASM: OnceLock<PathBuf> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let target_dir = root().join("../target/guests-rust");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "--target",
-                "wasm32-wasip1",
-                "--manifest-path",
-            ])
-            .arg(root().join("guests/wasi-rust/Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target_dir)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "building the Rust guest failed: run scripts/setup.sh"
-        );
-        target_dir.join("wasm32-wasip1/release/wasi-rust.wasm")
+    WASM.get_or_init(|| build_guest("wasi-rust", "wasm32-wasip1").join("wasi-rust.wasm"))
+        .clone()
+}
+
+/// The WASI 0.2 guests (components: tests/guests/p2-rust, and wasi-rust built for
+/// wasm32-wasip2), built once per test process; the directories holding them.
+fn build_p2() -> (PathBuf, PathBuf) {
+    static DIRS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    DIRS.get_or_init(|| {
+        (
+            build_guest("p2-rust", "wasm32-wasip2"),
+            build_guest("wasi-rust", "wasm32-wasip2"),
+        )
     })
     .clone()
 }
@@ -178,6 +189,11 @@ const ARGS: [&str; 3] = ["first", "with space", "7"];
 
 /// Runs one program under wafer and under wasmtime and compares everything.
 fn differential(name: &str, wasm: &Path) {
+    differential_with(name, wasm, &ARGS, None)
+}
+
+/// [`differential`] with these arguments and, if given, this standard input.
+fn differential_with(name: &str, wasm: &Path, args: &[&str], stdin: Option<&[u8]>) {
     let dir = scratch();
     let (a, b) = (dir.path().join("wafer"), dir.path().join("wasmtime"));
     make_fixture(&a);
@@ -201,27 +217,45 @@ fn differential(name: &str, wasm: &Path) {
             ..Default::default()
         },
     );
-    let ours = Command::new(&exe)
-        .arg0(name)
-        .args(ARGS)
-        .env_clear()
-        .output()
-        .unwrap();
-    let theirs = Command::new(wasmtime())
+    let mut ours = Command::new(&exe);
+    ours.arg0(name).args(args).env_clear();
+    let mut theirs = Command::new(wasmtime());
+    theirs
         .arg("run")
         .arg("--dir")
         .arg(format!("{}::/data", b.display()))
         .args(["--env", "K=V", "--env", "SPACED=a b=c", "--argv0", name])
         .arg(wasm)
-        .args(ARGS)
-        .env_clear()
-        .output()
-        .unwrap();
+        .args(args)
+        .env_clear();
+    let (ours, theirs) = (run_with_stdin(ours, stdin), run_with_stdin(theirs, stdin));
     compare(name, &ours, &theirs);
     assert_eq!(snapshot(&a), snapshot(&b), "{name}: resulting trees differ");
 }
 
 use std::os::unix::process::CommandExt;
+
+/// Runs `cmd` with `stdin` piped in (or with no stdin at all).
+fn run_with_stdin(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+    }
+    child.wait_with_output().unwrap()
+}
 
 fn compare(name: &str, ours: &Output, theirs: &Output) {
     assert_eq!(
@@ -265,6 +299,49 @@ fn process_clocks_and_polling_match_wasmtime() {
 #[test]
 fn rust_std_matches_wasmtime() {
     differential("wasi-rust", &build_rust());
+}
+
+#[test]
+fn wasi_0_2_arguments_environment_and_exit_match_wasmtime() {
+    let (dir, _) = build_p2();
+    let wasm = dir.join("p2-args-env.wasm");
+    differential_with("p2-args-env", &wasm, &ARGS, None);
+    // An exit status other than 0 goes through wasi:cli/exit as err: 1 under both.
+    differential_with("p2-args-env", &wasm, &["exit", "3"], None);
+    differential_with("p2-args-env", &wasm, &["0"], None);
+}
+
+#[test]
+fn wasi_0_2_files_and_directories_match_wasmtime() {
+    let (dir, std_dir) = build_p2();
+    differential("p2-files", &dir.join("p2-files.wasm"));
+    // The preview1 program's Rust std, built for wasm32-wasip2 instead.
+    differential("wasi-rust", &std_dir.join("wasi-rust.wasm"));
+}
+
+#[test]
+fn wasi_0_2_clocks_and_random_match_wasmtime() {
+    let (dir, _) = build_p2();
+    differential("p2-clocks-random", &dir.join("p2-clocks-random.wasm"));
+}
+
+#[test]
+fn wasi_0_2_stdin_and_exit_codes_match_wasmtime() {
+    let (dir, _) = build_p2();
+    let wasm = dir.join("p2-stdin-exit.wasm");
+    differential_with(
+        "p2-stdin-exit",
+        &wasm,
+        &[],
+        Some(b"0\nsecond line\nthird\n"),
+    );
+    differential_with("p2-stdin-exit", &wasm, &[], Some(b"7\n"));
+    differential_with("p2-stdin-exit", &wasm, &[], Some(b""));
+    // A large input, read in many pieces.
+    let big: Vec<u8> = (0..300_000u32)
+        .map(|i| b"0123456789\n"[(i % 11) as usize])
+        .collect();
+    differential_with("p2-stdin-exit", &wasm, &[], Some(&big));
 }
 
 /// The hostile guest's world: a sandbox whose parent holds a secret, with symlinks that point

@@ -12,3 +12,4 @@ pub use build::{
     BuildOptions,
 };
 pub use target::Target;
+pub use wafer_compiler::component::is_component;

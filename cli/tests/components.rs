@@ -133,8 +133,17 @@ fn host_resources_cross_through_canon_lower_and_resource_drop() {
 fn components_run_on_every_target() {
     for target in ["aarch64", "riscv64"] {
         let out = run_on(target, &delay_component(""));
-        assert_eq!(out.status.code(), Some(0), "{target}: {}", text(&out.stderr));
-        assert_eq!(run_on(target, &command(1)).status.code(), Some(1), "{target}");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{target}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            run_on(target, &command(1)).status.code(),
+            Some(1),
+            "{target}"
+        );
     }
 }
 
@@ -299,7 +308,10 @@ fn core_modules_need_an_entry_point_and_may_be_wasi_0_2_commands() {
         .unwrap();
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("no entry point") && err.contains("add"), "{err}");
+    assert!(
+        err.contains("no entry point") && err.contains("add"),
+        "{err}"
+    );
 
     for (result, status) in [(0, 0), (1, 1)] {
         let reactor = write(

@@ -193,9 +193,12 @@ fn is_decoding_error(message: &str) -> bool {
     DECODING.iter().any(|m| message.contains(m))
 }
 
+/// The (params, results) type codes of a function type.
+pub type SignatureCodes = (Vec<u8>, Vec<u8>);
+
 /// For every import of a core module, in order: the (params, results) type codes of a
 /// function import, `None` for other imports (or a type wafer has no code for).
-pub fn import_func_signatures(wasm: &[u8]) -> Result<Vec<Option<(Vec<u8>, Vec<u8>)>>> {
+pub fn import_func_signatures(wasm: &[u8]) -> Result<Vec<Option<SignatureCodes>>> {
     let mut types = Vec::new();
     let mut out = Vec::new();
     for payload in Parser::new(0).parse_all(wasm) {

@@ -244,7 +244,9 @@ fn call_run(instance: &Instance, name: &str, post_return: Option<&str>) -> Resul
     match result {
         0 => Ok(0),
         1 => Ok(1),
-        other => Err(format!("the run function returned {other}, not a result discriminant").into()),
+        other => {
+            Err(format!("the run function returned {other}, not a result discriminant").into())
+        }
     }
 }
 

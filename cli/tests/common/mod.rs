@@ -78,9 +78,15 @@ fn cargo_build(
 
 /// Builds `examples/NAME` for wasm32-wasip1; the path of its `.wasm`.
 pub fn build_example(name: &str) -> PathBuf {
+    build_example_for(name, "wasm32-wasip1")
+}
+
+/// Builds `examples/NAME` for the wasm target `triple` (`wasm32-wasip2` makes a component);
+/// the path of its `.wasm`.
+pub fn build_example_for(name: &str, triple: &str) -> PathBuf {
     let manifest = root().join("examples").join(name).join("Cargo.toml");
     let target_dir = root().join("target").join("examples-rust");
-    cargo_build(&manifest, "wasm32-wasip1", &target_dir, false, None).join(format!("{name}.wasm"))
+    cargo_build(&manifest, triple, &target_dir, false, None).join(format!("{name}.wasm"))
 }
 
 /// Builds every binary of the standalone guest crate `crate_dir` (relative to the workspace
