@@ -157,7 +157,7 @@ fn build_component_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> R
         &opts.target.isa_flags,
         &prefixes,
         &capabilities,
-        &lowered.plan.encode(),
+        &lowered.plan,
     )?);
     link_objects(&objects, out, opts)
 }

@@ -85,6 +85,14 @@ pub fn resolve_given(info: &mut ModuleInfo, bindings: &[Option<HostImport>]) -> 
         if import.kind != extern_kind::FUNC {
             return Err(unknown());
         }
+        if module == wafer_abi::component::ADAPTER_MODULE {
+            // A call into another component: the entry object's trampoline, whose core type
+            // the component's inliner checked against the lowering's.
+            let index: u32 = name.parse().map_err(|_| unknown())?;
+            let symbol = wafer_abi::component::adapter_symbol(index);
+            info.imports[i].host = Some(HostTarget::Symbol(symbol));
+            continue;
+        }
         let (params, results) = signature_codes(info.func_type(import.index))?;
         let host = host_func(module, name).ok_or_else(unknown)?;
         if params != host.params || results != host.results {

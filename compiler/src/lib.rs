@@ -158,19 +158,32 @@ pub fn compile_entry(
     capabilities: &[u8],
 ) -> Result<Vec<u8>> {
     let isa = make_isa(triple, isa_flags)?;
-    entry::emit(isa, prefixes, mode, capabilities, &[])
+    entry::emit(isa, prefixes, mode, capabilities, &[], &[])
 }
 
 /// The entry object of a component's executable: like [`compile_entry`] in
 /// [`EntryMode::Component`], with the component's encoded plan
-/// (`wafer_abi::component::Plan::encode`) in section `wafer_abi::component::SECTION`.
+/// (`wafer_abi::component::Plan::encode`) in section `wafer_abi::component::SECTION` and the
+/// trampolines of its adapters.
 pub fn compile_component_entry(
     triple: &Triple,
     isa_flags: &[(String, String)],
     prefixes: &[String],
     capabilities: &[u8],
-    plan: &[u8],
+    plan: &wafer_abi::component::Plan,
 ) -> Result<Vec<u8>> {
     let isa = make_isa(triple, isa_flags)?;
-    entry::emit(isa, prefixes, EntryMode::Component, capabilities, plan)
+    let adapters: Vec<(Vec<u8>, Vec<u8>)> = plan
+        .adapters
+        .iter()
+        .map(|a| a.ty.lowered_signature())
+        .collect();
+    entry::emit(
+        isa,
+        prefixes,
+        EntryMode::Component,
+        capabilities,
+        &plan.encode(),
+        &adapters,
+    )
 }

@@ -8,6 +8,12 @@
 //! function whose lowering names a memory is called with the context of the core instance
 //! owning that memory (so it reads and allocates there, whoever calls it: wit-component routes
 //! such calls through a table in a shim module); the others receive the caller's context.
+//!
+//! A call into a function another component lifted goes through an adapter ([`adapter`]),
+//! which copies the values between the two components' memories ([`values`]).
+
+mod adapter;
+mod values;
 
 use std::sync::Arc;
 
@@ -59,6 +65,7 @@ fn run_plan(
 ) -> Result<i32, Failure> {
     let plan = Plan::decode(plan).map_err(|e| format!("the executable's component plan: {e}"))?;
     prepare_host(capabilities, args)?;
+    adapter::init(plan.adapters.len());
     let host_state = Arc::new(HostState::default());
     let mut instances: Vec<&'static Instance> = Vec::with_capacity(plan.instances.len());
     for (number, core) in plan.instances.iter().enumerate() {
@@ -89,6 +96,17 @@ fn run_plan(
                             import_name(import)
                         )
                     })?,
+                Binding::Adapter { index } => {
+                    let Some(ext @ Extern::Func { .. }) = host_binding(desc, import) else {
+                        return Err(format!(
+                            "import {} has no adapter bound at build time",
+                            import_name(import)
+                        )
+                        .into());
+                    };
+                    adapter::resolve(*index, &plan.adapters[*index as usize], &instances)?;
+                    ext
+                }
                 Binding::Host { context } => {
                     let Some(Extern::Func { code, type_id, .. }) = host_binding(desc, import)
                     else {
@@ -189,10 +207,11 @@ fn set_realloc(owner: &Instance, realloc: &str) -> Result<(), Failure> {
         return Err(format!("{realloc} does not have the type (i32 i32 i32 i32) -> i32").into());
     }
     match owner.realloc().get() {
-        Some(&index) if index != func.index => Err("two different realloc functions for host \
-                                                    calls of one component"
-            .to_string()
-            .into()),
+        Some(&index) if index != func.index => Err(format!(
+            "two different realloc functions for host calls into one core instance ({realloc} \
+             and function {index})"
+        )
+        .into()),
         _ => {
             let _ = owner.realloc().set(func.index);
             Ok(())

@@ -6,16 +6,25 @@
 //! symbolic: a function of an imported instance is a host function named by its interface and
 //! name; a lifted function remembers the core export it lifts; a core instance is either one
 //! the plan creates or a bag of exports put together by `instance (export ...)` syntax.
+//!
+//! A lifted function lowered again (a call from one component into another, as composition
+//! tools produce) becomes an [`Adapter`] of the plan, carrying the function's resolved type
+//! (see [`super::types`]) and both sides' canonical options.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
-use wafer_abi::component::{Binding, CoreInstance, HostContext, Plan, RunExport};
+use wafer_abi::component::{
+    Adapter, Binding, CoreInstance, CoreRef, FuncType, HostContext, Plan, RunExport, ADAPTER_MODULE,
+};
 use wasmparser::{
     CanonicalFunction, CanonicalOption, ComponentAlias, ComponentExternalKind, ComponentInstance,
     ComponentOuterAliasKind, ComponentTypeRef, ExternalKind, Instance, InstantiationArgKind,
+    TypeBounds,
 };
 
 use super::parse::{Def, Parsed};
+use super::types::{self, Resolved, Ty};
 use super::HostImport;
 use crate::error::{CompileError, Result};
 
@@ -42,6 +51,8 @@ enum CoreFunc {
         import: HostImport,
         options: Options,
     },
+    /// A lifted function lowered again: the plan's adapter of this index.
+    Adapter(u32),
 }
 
 #[derive(Clone, Debug)]
@@ -60,32 +71,20 @@ enum CoreInst {
 #[derive(Clone, Debug)]
 enum Func {
     /// `name` of the host interface (or world) `module`.
-    Host {
-        module: String,
-        name: String,
-    },
+    Host { module: String, name: String },
     Lifted {
         core: CoreExport,
         options: Options,
+        /// Its component-level type.
+        ty: Resolved<FuncType>,
     },
-}
-
-#[derive(Clone, Debug)]
-enum Ty {
-    /// A type exported by an imported interface (a resource when it is one).
-    Host {
-        module: String,
-        name: String,
-    },
-    /// A resource type the component defines.
-    Local,
-    Other,
 }
 
 #[derive(Clone, Debug)]
 enum Inst {
-    /// An imported instance: a host interface, by its import name.
-    Host(String),
+    /// An imported instance: a host interface, by its import name, with the types its
+    /// instance type exports.
+    Host(String, Rc<BTreeMap<String, Ty>>),
     Bag(BTreeMap<String, Item>),
 }
 
@@ -202,7 +201,7 @@ impl<'p, 'a> Inliner<'p, 'a> {
     pub fn run(mut self) -> Result<Inlined> {
         let exports = self.evaluate(0, Vec::new(), None)?;
         let run = find_run(&exports)?;
-        let Func::Lifted { core, options } = run else {
+        let Func::Lifted { core, options, .. } = run else {
             return Err(unsupported(
                 "a component whose wasi:cli/run export re-exports an imported function",
             ));
@@ -247,8 +246,11 @@ impl<'p, 'a> Inliner<'p, 'a> {
                     s.components.push(ComponentDef { body: *b, outer });
                 }
                 Def::CoreType => s.core_types += 1,
-                Def::Type { resource, .. } => {
-                    s.types.push(if *resource { Ty::Local } else { Ty::Other })
+                Def::Type { ty, .. } => {
+                    let mut outer: Vec<&[Ty]> = vec![&s.types];
+                    outer.extend(s.outer.iter().map(|o| o.types.as_slice()));
+                    let ty = types::component_type(&s.types, &outer, ty);
+                    s.types.push(ty)
                 }
                 Def::CoreInstance(i) => {
                     let inst = self.core_instance(&s, i)?;
@@ -259,14 +261,14 @@ impl<'p, 'a> Inliner<'p, 'a> {
                     s.instances.push(inst);
                 }
                 Def::Alias(a) => alias(&mut s, a)?,
-                Def::Canon(c) => canon(&mut s, c)?,
+                Def::Canon(c) => canon(&mut s, c, &mut self.plan.adapters)?,
                 Def::Import(import) => {
                     let name = import.name.name;
                     let item = match args {
                         Some(args) => args.get(name).cloned().ok_or_else(|| {
                             invalid(format!("nested component import {name:?} has no argument"))
                         })?,
-                        None => host_import(name, &import.ty)?,
+                        None => host_import(&s, name, &import.ty)?,
                     };
                     push_item(&mut s, item);
                 }
@@ -311,7 +313,11 @@ impl<'p, 'a> Inliner<'p, 'a> {
         let index = self.plan.instances.len() as u32;
         let mut imports = Vec::new();
         let mut hosts = Vec::new();
-        for (module_name, field, kind) in module_imports(self.parsed.modules[module])? {
+        let signatures = crate::module::import_func_signatures(self.parsed.modules[module])?;
+        for (i, (module_name, field, kind)) in module_imports(self.parsed.modules[module])?
+            .into_iter()
+            .enumerate()
+        {
             let arg = by_name.get(module_name.as_str()).ok_or_else(|| {
                 invalid(format!(
                     "core module import {module_name:?} {field:?} has no instantiation argument"
@@ -339,6 +345,24 @@ impl<'p, 'a> Inliner<'p, 'a> {
                         }
                         let context = host_context(options)?;
                         (Binding::Host { context }, Some(import.clone()))
+                    }
+                    Some(CoreItem::Func(CoreFunc::Adapter(index))) => {
+                        let adapter = &self.plan.adapters[*index as usize];
+                        let want = adapter.ty.lowered_signature();
+                        if signatures.get(i).cloned().flatten().as_ref() != Some(&want) {
+                            return Err(invalid(format!(
+                                "core module import {module_name:?} {field:?} does not have \
+                                 the core type that lowering {} gives",
+                                adapter.name
+                            )));
+                        }
+                        (
+                            Binding::Adapter { index: *index },
+                            Some(HostImport {
+                                module: ADAPTER_MODULE.to_string(),
+                                name: index.to_string(),
+                            }),
+                        )
                     }
                     None => {
                         return Err(invalid(format!(
@@ -431,14 +455,23 @@ fn find_run(exports: &BTreeMap<String, Item>) -> Result<Func> {
 }
 
 /// What an import of the outermost component is: host interfaces and world functions.
-fn host_import(name: &str, ty: &ComponentTypeRef) -> Result<Item> {
+fn host_import(s: &Scope, name: &str, ty: &ComponentTypeRef) -> Result<Item> {
     Ok(match ty {
-        ComponentTypeRef::Instance(_) => Item::Instance(Inst::Host(name.to_string())),
+        ComponentTypeRef::Instance(t) => {
+            let exports = match s.types.get(*t as usize) {
+                Some(Ty::Instance(exports)) => Rc::clone(exports),
+                _ => Rc::default(),
+            };
+            Item::Instance(Inst::Host(name.to_string(), exports))
+        }
         ComponentTypeRef::Func(_) => Item::Func(Func::Host {
             module: "$root".to_string(),
             name: name.to_string(),
         }),
-        ComponentTypeRef::Type(_) => Item::Type(Ty::Other),
+        ComponentTypeRef::Type(TypeBounds::Eq(t)) => {
+            Item::Type(s.types.get(*t as usize).cloned().unwrap_or(Ty::Other))
+        }
+        ComponentTypeRef::Type(TypeBounds::SubResource) => Item::Type(Ty::Other),
         ComponentTypeRef::Module(_) => {
             return Err(unsupported(format!("importing a core module ({name})")))
         }
@@ -548,14 +581,17 @@ fn alias(s: &mut Scope, a: &ComponentAlias) -> Result<()> {
                 .get(*instance_index as usize)
                 .ok_or_else(|| invalid("unknown instance"))?;
             let item = match inst {
-                Inst::Host(module) => match kind {
+                Inst::Host(module, types) => match kind {
                     ComponentExternalKind::Func => Item::Func(Func::Host {
                         module: module.clone(),
                         name: name.to_string(),
                     }),
-                    ComponentExternalKind::Type => Item::Type(Ty::Host {
-                        module: module.clone(),
-                        name: name.to_string(),
+                    ComponentExternalKind::Type => Item::Type(match types.get(*name) {
+                        Some(t @ (Ty::Value(_) | Ty::Func(_) | Ty::Instance(_))) => t.clone(),
+                        _ => Ty::Host {
+                            module: module.clone(),
+                            name: name.to_string(),
+                        },
                     }),
                     other => {
                         return Err(unsupported(format!(
@@ -619,6 +655,9 @@ fn options(s: &Scope, opts: &[CanonicalOption]) -> Result<Options> {
             Some(CoreFunc::Host { .. }) => Err(unsupported(format!(
                 "a host function as the canonical {what} option"
             ))),
+            Some(CoreFunc::Adapter(_)) => Err(unsupported(format!(
+                "a function of another component as the canonical {what} option"
+            ))),
             None => Err(invalid(format!("unknown core function for {what}"))),
         }
     };
@@ -653,22 +692,35 @@ fn options(s: &Scope, opts: &[CanonicalOption]) -> Result<Options> {
     Ok(out)
 }
 
-fn canon(s: &mut Scope, c: &CanonicalFunction) -> Result<()> {
+fn canon(s: &mut Scope, c: &CanonicalFunction, adapters: &mut Vec<Adapter>) -> Result<()> {
     match c {
         CanonicalFunction::Lift {
             core_func_index,
+            type_index,
             options: opts,
-            ..
         } => {
             let core = match s.core_funcs.get(*core_func_index as usize) {
                 Some(CoreFunc::Export(e)) => e.clone(),
                 Some(CoreFunc::Host { .. }) => {
                     return Err(unsupported("lifting a lowered host function again"))
                 }
+                Some(CoreFunc::Adapter(_)) => {
+                    return Err(unsupported(
+                        "lifting a lowered function of another component again",
+                    ))
+                }
                 None => return Err(invalid("unknown core function")),
             };
             let options = options(s, opts)?;
-            s.funcs.push(Func::Lifted { core, options });
+            let ty = match s.types.get(*type_index as usize) {
+                Some(Ty::Func(f)) => f.clone(),
+                _ => {
+                    return Err(invalid(format!(
+                        "canon lift of type {type_index}, not a function type"
+                    )))
+                }
+            };
+            s.funcs.push(Func::Lifted { core, options, ty });
         }
         CanonicalFunction::Lower {
             func_index,
@@ -685,11 +737,30 @@ fn canon(s: &mut Scope, c: &CanonicalFunction) -> Result<()> {
                     import: HostImport { module, name },
                     options,
                 }),
-                Func::Lifted { .. } => {
-                    return Err(unsupported(
-                        "calls from one component into another (a lifted function lowered \
-                         again)",
-                    ))
+                Func::Lifted {
+                    core,
+                    options: callee,
+                    ty,
+                } => {
+                    let name = core.name.clone();
+                    let ty = ty.map_err(|why| {
+                        unsupported(format!(
+                            "{why} (in a call of {name} from another component)"
+                        ))
+                    })?;
+                    let r = |e: Option<CoreExport>| e.map(|e| -> CoreRef { (e.instance, e.name) });
+                    adapters.push(Adapter {
+                        name,
+                        ty,
+                        callee: (core.instance, core.name),
+                        callee_memory: r(callee.memory),
+                        callee_realloc: r(callee.realloc),
+                        callee_post_return: r(callee.post_return),
+                        caller_memory: r(options.memory),
+                        caller_realloc: r(options.realloc),
+                    });
+                    s.core_funcs
+                        .push(CoreFunc::Adapter(adapters.len() as u32 - 1));
                 }
             }
         }

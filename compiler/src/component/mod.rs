@@ -6,10 +6,13 @@
 //! components). Every core module is then compiled as a driver module would be, except that
 //! its imports are bound as the plan says: to a runtime host function, named by the WIT-level
 //! interface and function the component's `canon lower` (or `canon resource.drop`) names, or
-//! left for the runtime to link to another core instance's export.
+//! left for the runtime to link to another core instance's export, or bound to an adapter
+//! trampoline (module [`wafer_abi::component::ADAPTER_MODULE`]) for a call into a function
+//! another component lifted.
 
 mod inline;
 mod parse;
+mod types;
 
 use wafer_abi::component::Plan;
 use wasmparser::{Validator, WasmFeatures};
@@ -178,6 +181,10 @@ fn host_function_status(lowered: &Lowered) -> Result<Vec<(HostImport, Option<boo
         let types = crate::module::import_func_signatures(module)?;
         for (host, sig) in hosts.iter().zip(types) {
             let Some(host) = host else { continue };
+            if host.module == wafer_abi::component::ADAPTER_MODULE {
+                // The inliner checked its core type against the lowering's.
+                continue;
+            }
             if out.iter().any(|(h, _)| h == host) {
                 continue;
             }

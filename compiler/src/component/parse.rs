@@ -20,11 +20,11 @@ pub enum Def<'a> {
     CoreType,
     Instance(ComponentInstance<'a>),
     Alias(ComponentAlias<'a>),
-    /// A component type: whether it is a resource type the component defines itself, and for
-    /// an instance type the names of its function and type exports.
+    /// A component type: for an instance type the names of its function and type exports,
+    /// and the type itself.
     Type {
-        resource: bool,
         instance: Option<Vec<(String, bool)>>,
+        ty: Box<ComponentType<'a>>,
     },
     Canon(CanonicalFunction),
     Import(ComponentImport<'a>),
@@ -118,7 +118,6 @@ fn parse_body<'a>(bytes: &'a [u8], offset: u64, parsed: &mut Parsed<'a>) -> Resu
             Payload::ComponentTypeSection(r) => {
                 for t in r {
                     let t = t.map_err(malformed)?;
-                    let resource = matches!(t, ComponentType::Resource { .. });
                     let instance = match &t {
                         ComponentType::Instance(decls) => Some(
                             decls
@@ -134,7 +133,10 @@ fn parse_body<'a>(bytes: &'a [u8], offset: u64, parsed: &mut Parsed<'a>) -> Resu
                         ),
                         _ => None,
                     };
-                    defs.push(Def::Type { resource, instance });
+                    defs.push(Def::Type {
+                        instance,
+                        ty: Box::new(t),
+                    });
                 }
             }
             Payload::ComponentCanonicalSection(r) => {

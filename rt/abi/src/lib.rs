@@ -74,6 +74,10 @@ pub const TRAP_EXIT_STATUS: i32 = 134;
 pub const SYM_RT_MAIN: &str = "wafer_rt_main";
 /// The C entry point the compiler emits for an executable.
 pub const SYM_MAIN: &str = "main";
+/// The runtime function every component adapter trampoline calls (see
+/// [`component::Adapter`]): `extern "C" fn(vmctx, adapter: u32, values: *mut ValueSlot)`,
+/// `values` holding the caller's flat arguments on entry and its flat result on return.
+pub const SYM_ADAPTER_CALL: &str = "wafer_rt_adapter_call";
 
 /// Name of the descriptor symbol a compiled module exports, given the object's symbol prefix.
 /// A driver uses the prefix [`DRIVER_PREFIX`]; the spec harness uses one prefix per module.
