@@ -84,6 +84,14 @@ pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<
     let compile = opts.compile_options(wafer_abi::DRIVER_PREFIX, true)?;
     let object = wafer_compiler::compile(wasm, &compile)?;
     check_entry_point(wasm)?;
+    let imports_getter = wasmparser::Parser::new(0).parse_all(wasm).any(|p| match p {
+        Ok(wasmparser::Payload::ImportSection(r)) => r
+            .into_imports()
+            .flatten()
+            .any(|i| (i.module, i.name) == (wafer_abi::WORLD_ROOT, I2C_BUS_GETTER)),
+        _ => false,
+    });
+    check_bus_getter(imports_getter, opts)?;
     let capabilities = wafer_abi::capabilities::encode(&opts.capabilities)
         .map_err(|e| anyhow::anyhow!("capabilities: {e}"))?;
     let entry = wafer_compiler::compile_entry(
@@ -94,6 +102,22 @@ pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<
         &capabilities,
     )?;
     link_objects(&[object, entry], out, opts)
+}
+
+/// The world-level getter that hands a driver "the" I2C bus.
+const I2C_BUS_GETTER: &str = "get-i2c-bus";
+
+/// `get-i2c-bus` returns the one granted bus: with none or several granted, which one it
+/// means is unknowable, so the build stops here rather than the driver at run time.
+fn check_bus_getter(imports_getter: bool, opts: &BuildOptions) -> Result<()> {
+    let buses = opts.capabilities.i2c.len();
+    if imports_getter && buses != 1 {
+        anyhow::bail!(
+            "the driver imports `$root` `{I2C_BUS_GETTER}`, which returns the one granted I2C \
+             bus, but {buses} buses are granted: grant exactly one with --i2c"
+        );
+    }
+    Ok(())
 }
 
 /// A driver runs its `_start` (a command) or its `wasi:cli/run@0.2.x#run` (a WASI 0.2 command
@@ -133,6 +157,11 @@ fn check_entry_point(wasm: &[u8]) -> Result<()> {
 /// the imports its plan binds to host functions, and an entry holding the plan.
 fn build_component_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<()> {
     let lowered = wafer_compiler::component::lower(wasm)?;
+    let imports_getter =
+        lowered.host_imports.iter().flatten().flatten().any(|h| {
+            (h.module.as_str(), h.name.as_str()) == (wafer_abi::WORLD_ROOT, I2C_BUS_GETTER)
+        });
+    check_bus_getter(imports_getter, opts)?;
     let prefixes: Vec<String> = (0..lowered.modules.len())
         .map(|i| format!("{}_c{i}", wafer_abi::DRIVER_PREFIX))
         .collect();

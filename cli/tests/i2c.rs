@@ -316,3 +316,58 @@ fn a_guest_importing_every_i2c_function_builds() {
     build(&input, &exe, &[]);
     assert_eq!(Command::new(&exe).status().unwrap().code(), Some(0));
 }
+
+/// A guest of a world in public use: the interfaces imported without their version (a local
+/// copy of the WIT), and the bus from the world-level getter `get-i2c-bus`. It reads the
+/// LM75's temperature register and exits with its high byte (the whole degrees).
+const PUBLIC_WORLD_GUEST: &str = r#"(module
+  (import "$root" "get-i2c-bus" (func $bus (result i32)))
+  (import "wasi:i2c/i2c" "[method]i2c.write-read" (func $wr (param i32 i32 i32 i32 i64 i32)))
+  (import "wasi:i2c/i2c" "[resource-drop]i2c" (func $drop (param i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (global $bump (mut i32) (i32.const 1024))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get 3)))
+    (local.get $p))
+  (func (export "_start") (local $h i32)
+    (local.set $h (call $bus))
+    ;; write-read(0x48, [0], 2) into the result at 32
+    (call $wr (local.get $h) (i32.const 0x48) (i32.const 0) (i32.const 1) (i64.const 2) (i32.const 32))
+    (if (i32.load8_u (i32.const 32)) (then (call $exit (i32.const 99))))
+    (call $drop (local.get $h))
+    (call $exit (i32.load8_u (i32.load (i32.const 36))))))"#;
+
+#[test]
+fn unversioned_wit_and_the_world_level_bus_getter() {
+    let dir = scratch();
+    let input = dir.path().join("g.wat");
+    std::fs::write(&input, PUBLIC_WORLD_GUEST).unwrap();
+    let exe = dir.path().join("g");
+    build(&input, &exe, &["sensors=/dev/i2c-1:0x48"]);
+    let sim = "bus sensors\ndevice lm75 0x48 temperature=21.5\n";
+    let out = run_sim(dir.path(), &exe, sim, &[], &[]);
+    assert_eq!(out.status.code(), Some(21), "{}", text(&out.stderr));
+
+    // Which bus the getter means must be clear when the driver is built.
+    for grants in [&[][..], &["a=/dev/i2c-1:0x48", "b=/dev/i2c-2:0x48"][..]] {
+        let mut cmd = wafer();
+        cmd.arg("build")
+            .arg(&input)
+            .arg("-o")
+            .arg(dir.path().join("x"));
+        for g in grants {
+            cmd.arg("--i2c").arg(g);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("get-i2c-bus")
+                && err.contains(&format!("{} buses are granted", grants.len())),
+            "{err}"
+        );
+    }
+}

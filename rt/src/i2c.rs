@@ -502,6 +502,44 @@ pub unsafe extern "C" fn wafer_i2c_open_i2c(vmctx: *mut VmCtx, ptr: i32, len: i3
     finish(vmctx, unsafe { open_i2c_impl(vmctx, ptr, len, retptr) })
 }
 
+/// `$root` `get-i2c-bus: func() -> i2c`, the world-level getter some published worlds use:
+/// the one granted bus (`wafer build` refuses the module unless exactly one is granted). A
+/// bus that cannot be opened is a trap, since the function has no error case.
+#[no_mangle]
+pub unsafe extern "C" fn wafer_i2c_get_i2c_bus(vmctx: *mut VmCtx) -> i32 {
+    let opened = match grant::grants() {
+        [g] => match wafer_devices::i2c::backend::open(g) {
+            Ok(bus) => with_handles(vmctx, |h| {
+                h.insert(Resource::I2c {
+                    grant: g,
+                    bus: Arc::new(Mutex::new(bus)),
+                })
+            }),
+            Err(why) => Err(fault(
+                TrapKind::UnknownHandle,
+                format!(
+                    "get-i2c-bus: cannot open bus {} ({}): {why}",
+                    g.label, g.device
+                ),
+            )),
+        },
+        grants => Err(fault(
+            TrapKind::UnknownHandle,
+            format!(
+                "get-i2c-bus needs exactly one granted bus, and {} are granted",
+                grants.len()
+            ),
+        )),
+    };
+    match opened {
+        Ok(handle) => handle as i32,
+        Err(f) => {
+            finish(vmctx, Err(f));
+            0
+        }
+    }
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn wafer_i2c_open_delay(vmctx: *mut VmCtx) -> i32 {
     match with_handles(vmctx, |h| h.insert(Resource::Delay)) {

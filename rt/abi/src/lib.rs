@@ -782,6 +782,12 @@ pub const WASI_P1: &str = "wasi_snapshot_preview1";
 pub const WASI_I2C: &str = "wasi:i2c/i2c@0.2.0-draft";
 /// WASI-I2C's delay interface.
 pub const WASI_I2C_DELAY: &str = "wasi:i2c/delay@0.2.0-draft";
+/// The same two interfaces as some published guests import them, from a local copy of the
+/// WIT without the version: identical otherwise, so each function is listed under both.
+pub const WASI_I2C_UNVERSIONED: &str = "wasi:i2c/i2c";
+pub const WASI_I2C_DELAY_UNVERSIONED: &str = "wasi:i2c/delay";
+/// World-level functions of the guest's world (the canonical ABI's import module for them).
+pub const WORLD_ROOT: &str = "$root";
 /// wafer's own getters for granted buses (`wit/hal.wit`).
 pub const WAFER_HAL_BUSES: &str = "wafer:hal/buses@0.1.0";
 /// WASI-USB's device interface (`component:usb@0.2.1`, `wit/deps/usb`).
@@ -894,6 +900,15 @@ host_funcs! {
     WASI_I2C, "[resource-drop]i2c"(I32) -> () => "wafer_i2c_drop_i2c";
     WASI_I2C_DELAY, "[method]delay.delay-ns"(I32, I32) -> () => "wafer_i2c_delay_ns";
     WASI_I2C_DELAY, "[resource-drop]delay"(I32) -> () => "wafer_i2c_drop_delay";
+    WASI_I2C_UNVERSIONED, "[method]i2c.transaction"(I32, I32, I32, I32, I32) -> () => "wafer_i2c_transaction";
+    WASI_I2C_UNVERSIONED, "[method]i2c.read"(I32, I32, I64, I32) -> () => "wafer_i2c_read";
+    WASI_I2C_UNVERSIONED, "[method]i2c.write"(I32, I32, I32, I32, I32) -> () => "wafer_i2c_write";
+    WASI_I2C_UNVERSIONED, "[method]i2c.write-read"(I32, I32, I32, I32, I64, I32) -> () => "wafer_i2c_write_read";
+    WASI_I2C_UNVERSIONED, "[resource-drop]i2c"(I32) -> () => "wafer_i2c_drop_i2c";
+    WASI_I2C_DELAY_UNVERSIONED, "[method]delay.delay-ns"(I32, I32) -> () => "wafer_i2c_delay_ns";
+    WASI_I2C_DELAY_UNVERSIONED, "[resource-drop]delay"(I32) -> () => "wafer_i2c_drop_delay";
+    // The world-level getter of the one granted bus (`get-i2c-bus: func() -> i2c`).
+    WORLD_ROOT, "get-i2c-bus"() -> (I32) => "wafer_i2c_get_i2c_bus";
     WAFER_HAL_BUSES, "open-i2c"(I32, I32, I32) -> () => "wafer_i2c_open_i2c";
     WAFER_HAL_BUSES, "open-delay"() -> (I32) => "wafer_i2c_open_delay";
     USB_DEVICE, "init"(I32) -> () => "wafer_usb_init";
@@ -961,6 +976,9 @@ pub const HOST_MODULES: &[&str] = &[
     WASI_THREADS,
     WASI_I2C,
     WASI_I2C_DELAY,
+    WASI_I2C_UNVERSIONED,
+    WASI_I2C_DELAY_UNVERSIONED,
+    WORLD_ROOT,
     WAFER_HAL_BUSES,
     USB_DEVICE,
     USB_TRANSFERS,
@@ -1191,7 +1209,19 @@ mod tests {
         for (i, f) in i2c.iter().enumerate() {
             assert!(f.symbol.starts_with("wafer_i2c_"), "{}", f.symbol);
             assert!(HOST_MODULES.contains(&f.module));
-            assert!(HOST_FUNCS.iter().filter(|g| g.symbol == f.symbol).count() == 1);
+            // Under the versioned and the unversioned spelling, with one symbol.
+            let spellings = if f.module == WAFER_HAL_BUSES { 1 } else { 2 };
+            assert_eq!(
+                HOST_FUNCS.iter().filter(|g| g.symbol == f.symbol).count(),
+                spellings,
+                "{}",
+                f.name
+            );
+            if f.module != WAFER_HAL_BUSES {
+                let plain = f.module.split('@').next().unwrap();
+                let twin = host_func(plain, f.name).expect("the unversioned spelling");
+                assert_eq!((twin.params, twin.results), (f.params, f.results));
+            }
             assert!(i2c[..i]
                 .iter()
                 .all(|g| (g.module, g.name) != (f.module, f.name)));
