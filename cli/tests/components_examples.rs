@@ -9,7 +9,6 @@ mod common;
 use common::*;
 use std::path::Path;
 use std::process::{Command, Output};
-use wafer::Target;
 
 const TARGETS: [&str; 3] = ["x86_64", "aarch64", "riscv64"];
 const P2: &str = "wasm32-wasip2";
@@ -22,16 +21,11 @@ fn build(wasm: &Path, exe: &Path, target: &str, flags: &[&str]) {
 
 /// Runs `exe` (built for `target`) with `env`, under qemu-user off the host's architecture.
 fn run(target: &str, exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let t = Target::resolve(target).unwrap();
-    let mut cmd = match t.run_prefix().split_first() {
-        Some((program, rest)) => {
-            let mut c = Command::new(program);
-            c.args(rest).arg(exe);
-            c
-        }
-        None => Command::new(exe),
-    };
-    cmd.args(args).envs(env.iter().copied()).output().unwrap()
+    command_on(target, exe)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
 }
 
 #[test]

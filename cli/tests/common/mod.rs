@@ -110,6 +110,20 @@ pub fn build_sdk_guest_crate(crate_dir: &str, triple: &str) -> PathBuf {
     cargo_build(&manifest, triple, &target_dir, true, None)
 }
 
+/// A command running `exe`, built for `target` (a short name or triple), on this machine:
+/// directly, or under qemu-user when the target is another architecture.
+pub fn command_on(target: &str, exe: &Path) -> Command {
+    let target = wafer::Target::resolve(target).unwrap();
+    match target.run_prefix().split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    }
+}
+
 /// Builds `input` with `wafer build` and `flags` into `exe`, failing the test with wafer's
 /// message if it refuses.
 pub fn wafer_build(input: &Path, exe: &Path, flags: &[&str]) {
