@@ -371,3 +371,53 @@ fn unversioned_wit_and_the_world_level_bus_getter() {
         );
     }
 }
+
+/// The research prototype's two I2C workloads on the simulated parts: six one-byte writes to
+/// a TM1650 (display control at 0x24, four digits at 0x34–0x37, then the control again) and
+/// an HTS221's identity read (WHO_AM_I, register 0x0f, is 0xbc), through the world-level
+/// getter. Exits with the identity byte; the display shows in the dump.
+const PAPER_I2C_GUEST: &str = r#"(module
+  (import "$root" "get-i2c-bus" (func $bus (result i32)))
+  (import "wasi:i2c/i2c@0.2.0-draft" "[method]i2c.write" (func $w (param i32 i32 i32 i32 i32)))
+  (import "wasi:i2c/i2c@0.2.0-draft" "[method]i2c.write-read" (func $wr (param i32 i32 i32 i32 i64 i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  ;; control: on, brightness 2; digits "1", "2." , "3", "4"; register 0x0f
+  (data (i32.const 0) "\21\06\db\4f\66\21\0f")
+  (global $bump (mut i32) (i32.const 1024))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get 3)))
+    (local.get $p))
+  (func $put (param $h i32) (param $addr i32) (param $byte_at i32)
+    (call $w (local.get $h) (local.get $addr) (local.get $byte_at) (i32.const 1) (i32.const 64))
+    (if (i32.load8_u (i32.const 64)) (then (call $exit (i32.add (i32.const 100) (local.get $addr))))))
+  (func (export "_start") (local $h i32)
+    (local.set $h (call $bus))
+    (call $put (local.get $h) (i32.const 0x24) (i32.const 0))
+    (call $put (local.get $h) (i32.const 0x34) (i32.const 1))
+    (call $put (local.get $h) (i32.const 0x35) (i32.const 2))
+    (call $put (local.get $h) (i32.const 0x36) (i32.const 3))
+    (call $put (local.get $h) (i32.const 0x37) (i32.const 4))
+    (call $put (local.get $h) (i32.const 0x24) (i32.const 5))
+    (call $wr (local.get $h) (i32.const 0x5f) (i32.const 6) (i32.const 1) (i64.const 1) (i32.const 32))
+    (if (i32.load8_u (i32.const 32)) (then (call $exit (i32.const 99))))
+    (call $exit (i32.load8_u (i32.load (i32.const 36))))))"#;
+
+#[test]
+fn tm1650_display_and_hts221_identity_on_the_simulated_bus() {
+    let dir = scratch();
+    let input = dir.path().join("paper.wat");
+    std::fs::write(&input, PAPER_I2C_GUEST).unwrap();
+    let exe = dir.path().join("paper");
+    build(&input, &exe, &["bus=sim0:0x24,0x34,0x35,0x36,0x37,0x5f"]);
+    let sim = "bus sim0\ndevice tm1650 0x24\ndevice hts221 0x5f temperature=24 humidity=40\n";
+    let out = run_sim(dir.path(), &exe, sim, &[], &[("WAFER_I2C_SIM_DUMP", "1")]);
+    assert_eq!(out.status.code(), Some(0xbc), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("# bus sim0 address 0x24\n[12.34] display on, brightness 2/8"),
+        "{err}"
+    );
+}

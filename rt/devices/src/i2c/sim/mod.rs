@@ -17,6 +17,8 @@
 //! | `tmp102`, `lm75`, `lm75b` | `temperature=<°C>` (22) |
 //! | `24c01` `24c02` `24c04` `24c08` `24c16` `24c32` `24c64` | `file=<path>` (backing file) |
 //! | `lcd` (HD44780 on a PCF8574 backpack) | `size=<cols>x<rows>` (16x2) |
+//! | `hts221` (humidity and temperature, usually at 0x5f) | `temperature=<°C>` (22), `humidity=<%RH>` (45) |
+//! | `tm1650` (4-digit 7-segment controller: control at the address, usually 0x24, digits 0x10 above it) | none |
 //!
 //! Addresses are 7-bit, decimal or `0x` hex. An address no device answers NACKs
 //! (`no-acknowledge(address)`). Screens (LCDs) are written on exit to the `dump` file, and to
@@ -25,8 +27,10 @@
 pub mod bme280;
 pub mod device;
 pub mod eeprom;
+pub mod hts221;
 pub mod lcd;
 pub mod temp;
+pub mod tm1650;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -144,13 +148,15 @@ fn option_f64(options: &[(&str, &str)], key: &str, default: f64) -> Result<f64, 
     }
 }
 
-fn make_device(
-    kind: &str,
-    options: &[(&str, &str)],
-    dir: &Path,
-) -> Result<Box<dyn Device + Send>, String> {
+/// The device models a `device` line makes, each with its address offset from the line's
+/// address (one, except for parts that answer at separate addresses like the TM1650).
+type Attachments = Vec<(u8, Box<dyn Device + Send>)>;
+
+fn make_device(kind: &str, options: &[(&str, &str)], dir: &Path) -> Result<Attachments, String> {
     let known: &[&str] = match kind {
         "bme280" => &["temperature", "pressure", "humidity"],
+        "hts221" => &["temperature", "humidity"],
+        "tm1650" => &[],
         "lcd" => &["size"],
         k if temp::Kind::from_name(k).is_some() => &["temperature"],
         k if eeprom::geometry(k).is_some() => &["file"],
@@ -162,7 +168,24 @@ fn make_device(
             known.join(", ")
         ));
     }
-    Ok(match kind {
+    if kind == "tm1650" {
+        let (control, digits) = tm1650::new();
+        return Ok(vec![
+            (0, Box::new(control)),
+            (tm1650::DIGITS_OFFSET, Box::new(digits)),
+        ]);
+    }
+    let device: Box<dyn Device + Send> = match kind {
+        "hts221" => {
+            let celsius = option_f64(options, "temperature", 22.0)?;
+            let humidity = option_f64(options, "humidity", 45.0)?;
+            if !(-40.0..=120.0).contains(&celsius) || !(0.0..=100.0).contains(&humidity) {
+                return Err(
+                    "hts221 values outside the part's range (-40..120 °C, 0..100 %RH)".into(),
+                );
+            }
+            Box::new(hts221::Hts221::new(celsius, humidity))
+        }
         "bme280" => {
             let env = bme280::Environment {
                 celsius: option_f64(options, "temperature", 22.0)?,
@@ -200,7 +223,8 @@ fn make_device(
             }
             (None, None) => unreachable!("kind checked above"),
         },
-    })
+    };
+    Ok(vec![(0, device)])
 }
 
 impl Simulation {
@@ -232,11 +256,16 @@ impl Simulation {
                                 .ok_or_else(|| at(format!("option {o:?} is not key=value")))
                         })
                         .collect::<Result<Vec<_>, _>>()?;
-                    let device = make_device(kind, &options, dir).map_err(at)?;
-                    bus.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .attach(address, device)
-                        .map_err(at)?;
+                    let mut bus = bus.lock().unwrap_or_else(|p| p.into_inner());
+                    for (offset, device) in make_device(kind, &options, dir).map_err(at)? {
+                        let at_address = address
+                            .checked_add(offset)
+                            .filter(|a| *a <= 0x7F)
+                            .ok_or_else(|| {
+                                at(format!("{kind} at {address:#04x} does not fit below 0x7f"))
+                            })?;
+                        bus.attach(at_address, device).map_err(at)?;
+                    }
                 }
                 ["dump", path] => sim.dump = Some(dir.join(path)),
                 _ => return Err(at(format!("cannot read {line:?}"))),
