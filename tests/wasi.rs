@@ -326,6 +326,13 @@ fn wasi_0_2_clocks_and_random_match_wasmtime() {
 }
 
 #[test]
+fn wasi_0_2_networking_is_refused_as_by_wasmtime() {
+    // Without a network grant (wasmtime's defaults), every socket and lookup fails, handled.
+    let (dir, _) = build_p2();
+    differential("p2-net", &dir.join("p2-net.wasm"));
+}
+
+#[test]
 fn wasi_0_2_stdin_and_exit_codes_match_wasmtime() {
     let (dir, _) = build_p2();
     let wasm = dir.join("p2-stdin-exit.wasm");

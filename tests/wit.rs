@@ -520,7 +520,7 @@ fn component_usb_functions_match_the_proposal_and_the_runtime() {
 
 /// The WASI 0.2 packages whose interfaces the runtime implements in full (`wit/deps/wasi-*`;
 /// `wasi:sockets` is there only because `wasi:cli`'s worlds import it).
-const WASI_P2_PACKAGES: &[&str] = &["io", "cli", "clocks", "random", "filesystem"];
+const WASI_P2_PACKAGES: &[&str] = &["io", "cli", "clocks", "random", "filesystem", "sockets"];
 
 /// Interfaces of those packages the runtime does not import from: `run` is the command's
 /// export, which the runtime calls.

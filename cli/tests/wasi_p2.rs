@@ -824,3 +824,49 @@ fn runs_on_other_targets() {
         std::fs::remove_file(host.path().join("a.txt")).unwrap();
     }
 }
+
+#[test]
+fn sockets_are_refused_and_no_socket_handle_exists() {
+    // create-tcp-socket / create-udp-socket: err(access-denied = 1); a name lookup:
+    // err(permanent-resolver-failure = 20). Each printed as "<discriminant> <code>".
+    let out = run_body(
+        r#"(data (i32.const 0x2000) "localhost")
+           (func $show (param $r i32)
+             (call $num (i64.load8_u (local.get $r)))
+             (call $print (i32.const 0xF08) (i32.const 1))
+             (call $num (i64.load8_u offset=4 (local.get $r)))
+             (call $nl))
+           (func (export "_start") (local $net i32)
+             (call $tcp-create-socket.create-tcp-socket (i32.const 0) (i32.const 0x1200))
+             (call $show (i32.const 0x1200))
+             (call $udp-create-socket.create-udp-socket (i32.const 1) (i32.const 0x1200))
+             (call $show (i32.const 0x1200))
+             (local.set $net (call $instance-network.instance-network))
+             (call $ip-name-lookup.resolve-addresses (local.get $net) (i32.const 0x2000) (i32.const 9)
+               (i32.const 0x1200))
+             (call $show (i32.const 0x1200))
+             (call $network.drop-network (local.get $net)))"#,
+        &[],
+        &[],
+        b"",
+    );
+    assert_eq!(status(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "1 1\n1 1\n1 20\n");
+    // Any socket handle is forged: none can be made.
+    traps(
+        r#"(func (export "_start") (drop (call $tcp.tcp-socket.subscribe (i32.const 1))))"#,
+        "no socket can exist",
+    );
+    // A family that does not exist, and a lookup on a network handle never issued.
+    traps(
+        r#"(func (export "_start")
+             (call $tcp-create-socket.create-tcp-socket (i32.const 2) (i32.const 0x1200)))"#,
+        "ip-address-family 2 does not exist",
+    );
+    traps(
+        r#"(func (export "_start")
+             (call $ip-name-lookup.resolve-addresses (i32.const 9) (i32.const 0) (i32.const 0)
+               (i32.const 0x1200)))"#,
+        "network handle 9",
+    );
+}

@@ -1,5 +1,5 @@
-//! WASI 0.2 (`wasi:cli`, `wasi:io`, `wasi:clocks`, `wasi:filesystem`, `wasi:random`): the
-//! functions the runtime implements, lowered as the canonical ABI lowers them for wasm32 (the
+//! WASI 0.2 (`wasi:cli`, `wasi:io`, `wasi:clocks`, `wasi:filesystem`, `wasi:random`, and
+//! `wasi:sockets`, which grants no network): the functions the runtime implements, lowered as the canonical ABI lowers them for wasm32 (the
 //! same flat signatures whether a core module imports them directly or a component's
 //! `canon lower` makes them).
 //!
@@ -109,6 +109,65 @@ host_funcs! {
     "wasi:filesystem/types@0.2", "[resource-drop]directory-entry-stream"(I32) -> () => "wafer_p2_drop_directory_entry_stream";
     "wasi:filesystem/types@0.2", "filesystem-error-code"(I32, I32) -> () => "wafer_p2_filesystem_error_code";
     "wasi:filesystem/preopens@0.2", "get-directories"(I32) -> () => "wafer_p2_get_directories";
+    // wasi:sockets: no network for WASI 0.2 programs (see the runtime's wasi_p2::sockets).
+    "wasi:sockets/network@0.2", "[resource-drop]network"(I32) -> () => "wafer_p2_drop_network";
+    "wasi:sockets/instance-network@0.2", "instance-network"() -> (I32) => "wafer_p2_instance_network";
+    "wasi:sockets/ip-name-lookup@0.2", "[method]resolve-address-stream.resolve-next-address"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/ip-name-lookup@0.2", "[method]resolve-address-stream.subscribe"(I32) -> (I32) => "wafer_p2_no_socket_get";
+    "wasi:sockets/ip-name-lookup@0.2", "resolve-addresses"(I32, I32, I32, I32) -> () => "wafer_p2_resolve_addresses";
+    "wasi:sockets/ip-name-lookup@0.2", "[resource-drop]resolve-address-stream"(I32) -> () => "wafer_p2_no_socket_drop";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.start-bind"(I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32) -> () => "wafer_p2_no_socket_address";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.finish-bind"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.start-connect"(I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32) -> () => "wafer_p2_no_socket_address";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.finish-connect"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.start-listen"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.finish-listen"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.accept"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.local-address"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.remote-address"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.is-listening"(I32) -> (I32) => "wafer_p2_no_socket_get";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.address-family"(I32) -> (I32) => "wafer_p2_no_socket_get";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.set-listen-backlog-size"(I32, I64, I32) -> () => "wafer_p2_no_socket_set64";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.keep-alive-enabled"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.set-keep-alive-enabled"(I32, I32, I32) -> () => "wafer_p2_no_socket_set32";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.keep-alive-idle-time"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.set-keep-alive-idle-time"(I32, I64, I32) -> () => "wafer_p2_no_socket_set64";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.keep-alive-interval"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.set-keep-alive-interval"(I32, I64, I32) -> () => "wafer_p2_no_socket_set64";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.keep-alive-count"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.set-keep-alive-count"(I32, I32, I32) -> () => "wafer_p2_no_socket_set32";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.hop-limit"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.set-hop-limit"(I32, I32, I32) -> () => "wafer_p2_no_socket_set32";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.receive-buffer-size"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.set-receive-buffer-size"(I32, I64, I32) -> () => "wafer_p2_no_socket_set64";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.send-buffer-size"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.set-send-buffer-size"(I32, I64, I32) -> () => "wafer_p2_no_socket_set64";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.subscribe"(I32) -> (I32) => "wafer_p2_no_socket_get";
+    "wasi:sockets/tcp@0.2", "[method]tcp-socket.shutdown"(I32, I32, I32) -> () => "wafer_p2_no_socket_set32";
+    "wasi:sockets/tcp@0.2", "[resource-drop]tcp-socket"(I32) -> () => "wafer_p2_no_socket_drop";
+    "wasi:sockets/tcp-create-socket@0.2", "create-tcp-socket"(I32, I32) -> () => "wafer_p2_create_socket";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.start-bind"(I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32) -> () => "wafer_p2_no_socket_address";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.finish-bind"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.stream"(I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32) -> () => "wafer_p2_no_socket_address";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.local-address"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.remote-address"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.address-family"(I32) -> (I32) => "wafer_p2_no_socket_get";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.unicast-hop-limit"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.set-unicast-hop-limit"(I32, I32, I32) -> () => "wafer_p2_no_socket_set32";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.receive-buffer-size"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.set-receive-buffer-size"(I32, I64, I32) -> () => "wafer_p2_no_socket_set64";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.send-buffer-size"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.set-send-buffer-size"(I32, I64, I32) -> () => "wafer_p2_no_socket_set64";
+    "wasi:sockets/udp@0.2", "[method]udp-socket.subscribe"(I32) -> (I32) => "wafer_p2_no_socket_get";
+    "wasi:sockets/udp@0.2", "[method]incoming-datagram-stream.receive"(I32, I64, I32) -> () => "wafer_p2_no_socket_set64";
+    "wasi:sockets/udp@0.2", "[method]incoming-datagram-stream.subscribe"(I32) -> (I32) => "wafer_p2_no_socket_get";
+    "wasi:sockets/udp@0.2", "[method]outgoing-datagram-stream.check-send"(I32, I32) -> () => "wafer_p2_no_socket_ret";
+    "wasi:sockets/udp@0.2", "[method]outgoing-datagram-stream.send"(I32, I32, I32, I32) -> () => "wafer_p2_no_socket_list";
+    "wasi:sockets/udp@0.2", "[method]outgoing-datagram-stream.subscribe"(I32) -> (I32) => "wafer_p2_no_socket_get";
+    "wasi:sockets/udp@0.2", "[resource-drop]udp-socket"(I32) -> () => "wafer_p2_no_socket_drop";
+    "wasi:sockets/udp@0.2", "[resource-drop]incoming-datagram-stream"(I32) -> () => "wafer_p2_no_socket_drop";
+    "wasi:sockets/udp@0.2", "[resource-drop]outgoing-datagram-stream"(I32) -> () => "wafer_p2_no_socket_drop";
+    "wasi:sockets/udp-create-socket@0.2", "create-udp-socket"(I32, I32) -> () => "wafer_p2_create_socket";
 }
 
 #[cfg(test)]

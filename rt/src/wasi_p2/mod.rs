@@ -12,7 +12,8 @@
 //! ([`table::Handles`], in `HostState`), shared by its threads' instances.
 //!
 //! Files: [`table`] (handles), `io` (error, poll, streams), `cli` (environment, exit, standard
-//! streams, terminals), `clocks`, `random`, `filesystem` (types, preopens).
+//! streams, terminals), `clocks`, `random`, `filesystem` (types, preopens), `sockets` (no
+//! network: every socket answers `access-denied`).
 //!
 //! # Threads
 //! The table's lock is held only to look handles up, insert and remove them, never across a
@@ -30,6 +31,7 @@ mod clocks;
 pub(crate) mod filesystem;
 pub(crate) mod io;
 mod random;
+mod sockets;
 pub mod table;
 
 pub use table::Handles;

@@ -25,6 +25,8 @@ pub enum Resource {
     TerminalOutput,
     Descriptor(Descriptor),
     DirectoryEntryStream(DirEntries),
+    /// `wasi:sockets/network`: a handle to no network (see `sockets`).
+    Network,
 }
 
 /// A resource type, as the WIT names it.
@@ -38,6 +40,7 @@ pub enum Kind {
     TerminalOutput,
     Descriptor,
     DirectoryEntryStream,
+    Network,
 }
 
 impl Kind {
@@ -51,6 +54,7 @@ impl Kind {
             Kind::TerminalOutput => "terminal-output",
             Kind::Descriptor => "descriptor",
             Kind::DirectoryEntryStream => "directory-entry-stream",
+            Kind::Network => "network",
         }
     }
 }
@@ -66,6 +70,7 @@ impl Resource {
             Resource::TerminalOutput => Kind::TerminalOutput,
             Resource::Descriptor(_) => Kind::Descriptor,
             Resource::DirectoryEntryStream(_) => Kind::DirectoryEntryStream,
+            Resource::Network => Kind::Network,
         }
     }
 }
