@@ -1,8 +1,11 @@
 //! The real-kernel rig's USB driver (tests/kernel/run.sh): lists the devices it was granted
 //! on the guest's xHCI bus through the Linux backend (libusb over usbfs) and prints
 //! `RESULT usb.<label>.<vid:pid>.<what> <value>` lines for tests/kernel/expect/usb.txt:
-//! descriptors, strings read with GET_DESCRIPTOR, and for a HID keyboard its report
-//! descriptor, read after taking the interface from the kernel's usbhid and given back after.
+//! descriptors, strings read with GET_DESCRIPTOR, for a HID keyboard its report descriptor,
+//! read after taking the interface from the kernel's usbhid and given back after, and for a
+//! mass-storage device one bulk-only command (TEST UNIT READY) sent without ever calling
+//! set-configuration: the configuration the kernel selected when it enumerated the device
+//! is what a driver works in.
 //!
 //! Usage: kernel-usb LABEL
 
@@ -132,7 +135,59 @@ fn show(dev: &Device, out: &Out) -> Result<(), LibusbError> {
         let ep = i.endpoints.first().map_or(0x81, |e| e.endpoint_address);
         hid(&handle, i.interface_number, ep, out);
     }
+    let storage = c.interfaces.iter().find(|i| {
+        (
+            i.interface_class,
+            i.interface_subclass,
+            i.interface_protocol,
+        ) == (8, 6, 0x50)
+    });
+    if let Some(i) = storage {
+        let (mut ep_in, mut ep_out) = (0x81, 0x02);
+        for e in &i.endpoints {
+            if e.endpoint_address & 0x80 != 0 {
+                ep_in = e.endpoint_address;
+            } else {
+                ep_out = e.endpoint_address;
+            }
+        }
+        test_unit_ready(&handle, i.interface_number, ep_in, ep_out, out);
+    }
     Ok(())
+}
+
+/// Takes a bulk-only mass-storage interface from the kernel and sends TEST UNIT READY (a
+/// 31-byte CBW out, a 13-byte CSW in) in the configuration the kernel left active, then
+/// gives the interface back.
+fn test_unit_ready(handle: &Handle, interface: u8, ep_in: u8, ep_out: u8, out: &Out) {
+    let h = &handle.handle;
+    let show = |r: Result<(), LibusbError>| match r {
+        Ok(()) => "ok".to_string(),
+        Err(e) => err(e),
+    };
+    out.result("bot.detach", show(h.detach_kernel_driver(interface)));
+    out.result("bot.claim", show(h.claim_interface(interface)));
+    const TAG: u32 = 0x5741_4645;
+    let mut cbw = [0u8; 31];
+    cbw[0..4].copy_from_slice(b"USBC");
+    cbw[4..8].copy_from_slice(&TAG.to_le_bytes());
+    // No data phase, LUN 0, a 6-byte command block of zeros: TEST UNIT READY.
+    cbw[14] = 6;
+    let sent = handle.bulk_out(ep_out, &cbw, TIMEOUT_MS);
+    out.result("bot.cbw-without-set-configuration", show(sent));
+    let csw = handle.bulk_in(ep_in, 13, TIMEOUT_MS);
+    out.result(
+        "bot.csw",
+        match csw {
+            Ok(c) if c.len() == 13 && &c[0..4] == b"USBS" && c[4..8] == TAG.to_le_bytes() => {
+                format!("ok status={}", c[12])
+            }
+            Ok(c) => format!("malformed:{}", hex(&c)),
+            Err(e) => err(e),
+        },
+    );
+    out.result("bot.release", show(h.release_interface(interface)));
+    out.result("bot.attach", show(h.attach_kernel_driver(interface)));
 }
 
 /// Takes a HID interface from the kernel, reads its report descriptor and one report (none
