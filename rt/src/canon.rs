@@ -190,26 +190,41 @@ pub unsafe fn guest_alloc(vmctx: *mut VmCtx, align: u32, size: u32) -> Result<u3
     Ok(ptr)
 }
 
-/// The function index of the instance's `cabi_realloc`, checked to have the canonical ABI's
-/// type `(i32 i32 i32 i32) -> i32`; looked up once per instance.
+/// The parameters of a canonical `realloc(old_ptr, old_size, align, new_size) -> ptr`.
+pub const REALLOC_PARAMS: [u8; 4] = [valtype::I32; 4];
+
+/// The function index of the instance's allocator, looked up once per instance: its
+/// `cabi_realloc`, unless a component's canonical options named another
+/// (`crate::component`).
 fn cabi_realloc(instance: &Instance) -> Result<u32, Fault> {
     if let Some(&index) = instance.realloc().get() {
         return Ok(index);
     }
+    let index = realloc_export(instance, "cabi_realloc")?;
+    let _ = instance.realloc().set(index);
+    Ok(index)
+}
+
+/// The function index of export `name` of `instance`, checked to be a function of the
+/// canonical ABI's `realloc` type `(i32 i32 i32 i32) -> i32`.
+pub fn realloc_export(instance: &Instance, name: &str) -> Result<u32, Fault> {
     let func = instance
-        .export(b"cabi_realloc")
+        .export(name.as_bytes())
         .filter(|e| e.kind == extern_kind::FUNC)
-        .ok_or_else(|| oob("the module exports no cabi_realloc to return a list through"))?;
+        .ok_or_else(|| {
+            oob(format!(
+                "the module exports no {name} to return a list through"
+            ))
+        })?;
     // SAFETY: descriptor slices are static data emitted by the compiler.
     let shape_ok = instance.func_type(func.index).is_some_and(|t| unsafe {
-        t.params.as_slice() == [valtype::I32; 4] && t.results.as_slice() == [valtype::I32]
+        t.params.as_slice() == REALLOC_PARAMS && t.results.as_slice() == [valtype::I32]
     });
     if !shape_ok {
-        return Err(oob(
-            "cabi_realloc does not have the type (i32 i32 i32 i32) -> i32",
-        ));
+        return Err(oob(format!(
+            "{name} does not have the type (i32 i32 i32 i32) -> i32"
+        )));
     }
-    let _ = instance.realloc().set(func.index);
     Ok(func.index)
 }
 

@@ -158,27 +158,12 @@ fn context_vmctx(
     instances: &[&'static Instance],
     ctx: &HostContext,
 ) -> Result<*mut wafer_abi::VmCtx, Failure> {
-    let (memory_instance, memory_name) = (&ctx.memory.0, &ctx.memory.1);
-    let exporter = instances[*memory_instance as usize];
-    let Some(Extern::Memory(def)) = exporter.export_extern(memory_name.as_bytes()) else {
-        return Err(format!(
-            "core instance {memory_instance} exports no memory {memory_name:?} for the canonical \
-             options"
-        )
-        .into());
-    };
-    let owner = match &ctx.realloc {
-        Some((r, _)) if instances[*r as usize].memory_def() == def => instances[*r as usize],
-        _ if exporter.memory_def() == def => exporter,
-        _ => {
-            return Err(
-                "a lowering's memory is no core instance's first memory, which wafer \
-                        does not support"
-                    .to_string()
-                    .into(),
-            )
-        }
-    };
+    let owner = memory_owner(
+        instances[ctx.memory.0 as usize],
+        &ctx.memory.1,
+        ctx.realloc.as_ref().map(|(r, _)| instances[*r as usize]),
+        "a host call's canonical options",
+    )?;
     if let Some((r, name)) = &ctx.realloc {
         if !std::ptr::eq(instances[*r as usize], owner) {
             return Err(format!(
@@ -192,28 +177,42 @@ fn context_vmctx(
     Ok(owner.vmctx())
 }
 
+/// The instance whose memory 0 is memory `name` of `exporter`: the realloc's instance if it
+/// uses it (the preview1 adapter imports the program's memory), else the exporter. `user`
+/// says whose options name the memory, for the error.
+fn memory_owner(
+    exporter: &'static Instance,
+    name: &str,
+    realloc: Option<&'static Instance>,
+    user: &str,
+) -> Result<&'static Instance, String> {
+    let Some(Extern::Memory(def)) = exporter.export_extern(name.as_bytes()) else {
+        return Err(format!(
+            "{user} names memory {name:?}, which is not exported"
+        ));
+    };
+    match realloc {
+        Some(r) if r.memory_def() == def => Ok(r),
+        _ if exporter.memory_def() == def => Ok(exporter),
+        _ => Err(format!(
+            "the memory of {user} is no core instance's first memory, which wafer does not \
+             support"
+        )),
+    }
+}
+
 /// Makes `realloc` (an export of `owner`) the allocator host functions use for lists and
 /// strings they return, after checking its canonical type.
 fn set_realloc(owner: &Instance, realloc: &str) -> Result<(), Failure> {
-    let func = owner
-        .export(realloc.as_bytes())
-        .filter(|e| e.kind == extern_kind::FUNC)
-        .ok_or_else(|| format!("the realloc option names {realloc:?}, which is not exported"))?;
-    // SAFETY: descriptor slices are static data emitted by the compiler.
-    let shape_ok = owner.func_type(func.index).is_some_and(|t| unsafe {
-        t.params.as_slice() == [valtype::I32; 4] && t.results.as_slice() == [valtype::I32]
-    });
-    if !shape_ok {
-        return Err(format!("{realloc} does not have the type (i32 i32 i32 i32) -> i32").into());
-    }
+    let index = crate::canon::realloc_export(owner, realloc).map_err(|f| f.why)?;
     match owner.realloc().get() {
-        Some(&index) if index != func.index => Err(format!(
+        Some(&cached) if cached != index => Err(format!(
             "two different realloc functions for host calls into one core instance ({realloc} \
-             and function {index})"
+             and function {cached})"
         )
         .into()),
         _ => {
-            let _ = owner.realloc().set(func.index);
+            let _ = owner.realloc().set(index);
             Ok(())
         }
     }

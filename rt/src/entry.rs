@@ -93,8 +93,7 @@ pub fn command_run_export(desc: &'static ModuleDescriptor) -> Option<&'static st
     // SAFETY: descriptors are static data emitted by the compiler.
     unsafe { desc.exports.as_slice() }.iter().find_map(|e| {
         let name = std::str::from_utf8(unsafe { e.name.as_slice() }).ok()?;
-        let version = name.strip_prefix("wasi:cli/run@")?.strip_suffix("#run")?;
-        (e.kind == extern_kind::FUNC && version.starts_with("0.2.")).then_some(name)
+        (e.kind == extern_kind::FUNC && wafer_abi::wasi_p2::is_cli_run_export(name)).then_some(name)
     })
 }
 

@@ -429,10 +429,9 @@ fn host_context(options: &Options) -> Result<Option<HostContext>> {
 }
 
 fn find_run(exports: &BTreeMap<String, Item>) -> Result<Func> {
-    let run = exports.iter().find(|(name, _)| {
-        name.strip_prefix("wasi:cli/run@")
-            .is_some_and(|v| v.starts_with("0.2."))
-    });
+    let run = exports
+        .iter()
+        .find(|(name, _)| wafer_abi::wasi_p2::is_cli_run(name));
     let Some((name, item)) = run else {
         let names: Vec<&str> = exports.keys().map(String::as_str).collect();
         return Err(CompileError::Unsupported(format!(

@@ -9,8 +9,18 @@
 
 use super::{valtype, HostFunc};
 
-/// `wasi:cli/run@0.2` (exported by commands, called by the runtime).
-pub const CLI_RUN: &str = "wasi:cli/run@0.2";
+/// Whether `name` is the instance a WASI 0.2 command exports, `wasi:cli/run@0.2.<x>`, which
+/// the runtime calls (any 0.2.x).
+pub fn is_cli_run(name: &str) -> bool {
+    name.strip_prefix("wasi:cli/run@")
+        .is_some_and(|v| v.starts_with("0.2."))
+}
+
+/// Whether `name` is that instance's `run` as a core module exports it,
+/// `wasi:cli/run@0.2.<x>#run`.
+pub fn is_cli_run_export(name: &str) -> bool {
+    name.strip_suffix("#run").is_some_and(is_cli_run)
+}
 
 /// The interface key under which [`WASI_P2_FUNCS`] lists `module`'s functions: for
 /// `wasi:<package>/<interface>@0.2.<patch>` (a released patch, no pre-release suffix) it is
@@ -172,7 +182,17 @@ host_funcs! {
 
 #[cfg(test)]
 mod tests {
-    use super::interface;
+    use super::{interface, is_cli_run, is_cli_run_export};
+
+    #[test]
+    fn command_run_names() {
+        assert!(is_cli_run("wasi:cli/run@0.2.0") && is_cli_run("wasi:cli/run@0.2.12"));
+        assert!(!is_cli_run("wasi:cli/run@0.3.0") && !is_cli_run("wasi:cli/run"));
+        assert!(is_cli_run_export("wasi:cli/run@0.2.3#run"));
+        assert!(
+            !is_cli_run_export("wasi:cli/run@0.2.3") && !is_cli_run_export("wasi:cli/run@0.2.3#go")
+        );
+    }
 
     #[test]
     fn versions_match_by_semver() {

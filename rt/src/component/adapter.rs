@@ -24,7 +24,7 @@ use wafer_abi::{extern_kind, valtype, ValueSlot, VmCtx};
 
 use super::values::{self, FlatReader, Side};
 use crate::canon::{fault, oob, Fault};
-use crate::instance::{CallError, Extern, Instance};
+use crate::instance::{CallError, Instance};
 
 /// An adapter with the instances and functions it names looked up.
 struct Resolved {
@@ -102,7 +102,14 @@ pub fn resolve(index: u32, spec: &Adapter, instances: &[&'static Instance]) -> R
         .transpose()?;
     let memory = |m: &Option<CoreRef>, realloc: Option<(&'static Instance, u32)>| {
         m.as_ref()
-            .map(|m| memory_owner(instance(m.0)?, &m.1, realloc.map(|r| r.0), &name))
+            .map(|m| {
+                super::memory_owner(
+                    instance(m.0)?,
+                    &m.1,
+                    realloc.map(|r| r.0),
+                    &format!("the call of {name}"),
+                )
+            })
             .transpose()
     };
     let resolved = Resolved {
@@ -119,29 +126,6 @@ pub fn resolve(index: u32, spec: &Adapter, instances: &[&'static Instance]) -> R
     };
     let _ = slot.set(resolved);
     Ok(())
-}
-
-/// The instance whose memory 0 is memory `name` of `exporter`: the realloc's instance if it
-/// uses it, else the exporter.
-fn memory_owner(
-    exporter: &'static Instance,
-    name: &str,
-    realloc: Option<&'static Instance>,
-    call: &str,
-) -> Result<&'static Instance, String> {
-    let Some(Extern::Memory(def)) = exporter.export_extern(name.as_bytes()) else {
-        return Err(format!(
-            "the call of {call} names memory {name:?}, which is not exported"
-        ));
-    };
-    match realloc {
-        Some(r) if r.memory_def() == def => Ok(r),
-        _ if exporter.memory_def() == def => Ok(exporter),
-        _ => Err(format!(
-            "the memory of the call of {call} is no core instance's first memory, which wafer \
-             does not support"
-        )),
-    }
 }
 
 /// The runtime half of every adapter trampoline: `values` holds the caller's flat arguments

@@ -9,7 +9,9 @@
 //! are taken at their width (higher bits of the core value are dropped, as lifting says).
 
 use wafer_abi::component::ValType;
-use wafer_abi::{valtype, TrapKind, VmCtx};
+use wafer_abi::{TrapKind, VmCtx};
+
+pub use crate::canon::REALLOC_PARAMS;
 
 use crate::canon::{fault, oob, Fault};
 use crate::guest_mem::GuestMemory;
@@ -477,6 +479,3 @@ pub fn core_type_is(instance: &Instance, func: u32, params: &[u8], results: &[u8
         t.params.as_slice() == params && t.results.as_slice() == results
     })
 }
-
-/// The canonical realloc type.
-pub const REALLOC_PARAMS: [u8; 4] = [valtype::I32; 4];
