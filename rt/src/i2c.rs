@@ -356,6 +356,21 @@ unsafe fn transaction_impl(
     write_list_result(vmctx, retptr, lowered)
 }
 
+/// Opens the bus `g` grants and stores it in the caller's table: its handle, or why the
+/// backend could not open it (a full table is the fault).
+fn open_bus(vmctx: *mut VmCtx, g: &'static I2cGrant) -> Result<Result<u32, String>, Fault> {
+    match wafer_devices::i2c::backend::open(g) {
+        Ok(bus) => with_handles(vmctx, |h| {
+            h.insert(Resource::I2c {
+                grant: g,
+                bus: Arc::new(Mutex::new(bus)),
+            })
+        })
+        .map(Ok),
+        Err(why) => Ok(Err(why.to_string())),
+    }
+}
+
 unsafe fn open_i2c_impl(vmctx: *mut VmCtx, ptr: i32, len: i32, retptr: i32) -> Result<(), Fault> {
     let mem = unsafe { memory(vmctx) }?;
     let retptr = ret_area(&mem, retptr, 8, 4)?;
@@ -367,13 +382,8 @@ unsafe fn open_i2c_impl(vmctx: *mut VmCtx, ptr: i32, len: i32, retptr: i32) -> R
             trace(|| format!("open-i2c {label:?}: no bus is granted under that label"));
             Err(0u8)
         }
-        Some(g) => match wafer_devices::i2c::backend::open(g) {
-            Ok(bus) => Ok(with_handles(vmctx, |h| {
-                h.insert(Resource::I2c {
-                    grant: g,
-                    bus: Arc::new(Mutex::new(bus)),
-                })
-            })?),
+        Some(g) => match open_bus(vmctx, g)? {
+            Ok(handle) => Ok(handle),
             Err(why) => {
                 // Always said: the deployment, not the driver, has to fix this.
                 eprintln!("wafer: i2c: cannot open bus {label} ({}): {why}", g.device);
@@ -508,20 +518,16 @@ pub unsafe extern "C" fn wafer_i2c_open_i2c(vmctx: *mut VmCtx, ptr: i32, len: i3
 #[no_mangle]
 pub unsafe extern "C" fn wafer_i2c_get_i2c_bus(vmctx: *mut VmCtx) -> i32 {
     let opened = match grant::grants() {
-        [g] => match wafer_devices::i2c::backend::open(g) {
-            Ok(bus) => with_handles(vmctx, |h| {
-                h.insert(Resource::I2c {
-                    grant: g,
-                    bus: Arc::new(Mutex::new(bus)),
-                })
-            }),
-            Err(why) => Err(fault(
+        [g] => match open_bus(vmctx, g) {
+            Ok(Ok(handle)) => Ok(handle),
+            Ok(Err(why)) => Err(fault(
                 TrapKind::UnknownHandle,
                 format!(
                     "get-i2c-bus: cannot open bus {} ({}): {why}",
                     g.label, g.device
                 ),
             )),
+            Err(f) => Err(f),
         },
         grants => Err(fault(
             TrapKind::UnknownHandle,

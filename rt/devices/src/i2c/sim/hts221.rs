@@ -100,9 +100,8 @@ impl Hts221 {
             // Read-only: identity, status, outputs, calibration.
             0x0F | 0x27..=0x2B | 0x30..=0x3F => {}
             0x21 => {
-                if byte & 0x80 != 0 {
-                    // BOOT reloads the calibration, which never changes here.
-                }
+                // BOOT (bit 7) reloads the calibration, which never changes here, and clears
+                // itself, as ONE_SHOT does once its sample is taken.
                 self.regs[0x21] = byte & !0x81;
                 if byte & 1 != 0 && self.powered() {
                     self.sample();
