@@ -83,14 +83,8 @@ pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<
     }
     let compile = opts.compile_options(wafer_abi::DRIVER_PREFIX, true)?;
     let object = wafer_compiler::compile(wasm, &compile)?;
-    check_entry_point(wasm)?;
-    let imports_getter = wasmparser::Parser::new(0).parse_all(wasm).any(|p| match p {
-        Ok(wasmparser::Payload::ImportSection(r)) => r
-            .into_imports()
-            .flatten()
-            .any(|i| (i.module, i.name) == (wafer_abi::WORLD_ROOT, I2C_BUS_GETTER)),
-        _ => false,
-    });
+    let (exports, imports_getter) = exports_and_getter(wasm);
+    check_entry_point(&exports)?;
     check_bus_getter(imports_getter, opts)?;
     let capabilities = wafer_abi::capabilities::encode(&opts.capabilities)
         .map_err(|e| anyhow::anyhow!("capabilities: {e}"))?;
@@ -102,6 +96,31 @@ pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<
         &capabilities,
     )?;
     link_objects(&[object, entry], out, opts)
+}
+
+/// A compiled core module's function export names, and whether it imports the world-level
+/// I2C bus getter (one pass over its sections).
+fn exports_and_getter(wasm: &[u8]) -> (Vec<String>, bool) {
+    let (mut exports, mut getter) = (Vec::new(), false);
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload {
+            Ok(wasmparser::Payload::ExportSection(reader)) => exports.extend(
+                reader
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| e.kind == wasmparser::ExternalKind::Func)
+                    .map(|e| e.name.to_string()),
+            ),
+            Ok(wasmparser::Payload::ImportSection(reader)) => {
+                getter |= reader
+                    .into_imports()
+                    .flatten()
+                    .any(|i| (i.module, i.name) == (wafer_abi::WORLD_ROOT, I2C_BUS_GETTER));
+            }
+            _ => {}
+        }
+    }
+    (exports, getter)
 }
 
 /// The world-level getter that hands a driver "the" I2C bus.
@@ -123,23 +142,11 @@ fn check_bus_getter(imports_getter: bool, opts: &BuildOptions) -> Result<()> {
 /// A driver runs its `_start` (a command) or its `wasi:cli/run@0.2.x#run` (a WASI 0.2 command
 /// built as a core module); a module with neither is a library, and an executable of it would
 /// exit 0 doing nothing: refused, naming what it does export.
-fn check_entry_point(wasm: &[u8]) -> Result<()> {
-    let mut exports = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        if let Ok(wasmparser::Payload::ExportSection(reader)) = payload {
-            for e in reader.into_iter().flatten() {
-                if e.kind == wasmparser::ExternalKind::Func {
-                    exports.push(e.name.to_string());
-                }
-            }
-        }
-    }
-    let is_run = |name: &str| {
-        name.strip_prefix("wasi:cli/run@")
-            .and_then(|v| v.strip_suffix("#run"))
-            .is_some_and(|v| v.starts_with("0.2."))
-    };
-    if exports.iter().any(|e| e == "_start" || is_run(e)) {
+fn check_entry_point(exports: &[String]) -> Result<()> {
+    if exports
+        .iter()
+        .any(|e| e == "_start" || wafer_abi::wasi_p2::is_cli_run_export(e))
+    {
         return Ok(());
     }
     anyhow::bail!(

