@@ -40,8 +40,10 @@ fn imports() -> String {
         valtype::I64 => "i64",
         other => panic!("type {other}"),
     };
-    wafer_abi::wasi_p2::WASI_P2_FUNCS
-        .iter()
+    let mut seen = std::collections::HashSet::new();
+    wafer_abi::all_host_funcs()
+        .filter(|f| f.module.starts_with("wasi:") && f.module.ends_with("@0.2"))
+        .filter(|f| seen.insert((f.module, f.name)))
         .map(|f| {
             let params: Vec<_> = f.params.iter().map(ty).collect();
             let results: Vec<_> = f.results.iter().map(ty).collect();

@@ -556,3 +556,10 @@ pub unsafe extern "C" fn wafer_i2c_open_delay(vmctx: *mut VmCtx) -> i32 {
         }
     }
 }
+
+/// Implements the generated `Host` traits of WASI-I2C and `wafer:hal`.
+pub struct I2c;
+impl crate::glue::wasi_i2c::i2c::Host for I2c {}
+impl crate::glue::wasi_i2c::delay::Host for I2c {}
+impl crate::glue::wafer_hal::buses::Host for I2c {}
+impl crate::glue::wafer_hal::single_bus::Host for I2c {}

@@ -5,6 +5,7 @@
 pub mod canon;
 pub mod component;
 pub mod entry;
+pub mod glue;
 pub mod guest_mem;
 pub mod i2c;
 pub mod instance;

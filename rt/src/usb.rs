@@ -1079,3 +1079,9 @@ pub unsafe extern "C" fn wafer_usb_enable_hotplug(vmctx: *mut VmCtx, retptr: i32
 pub unsafe extern "C" fn wafer_usb_poll_events(vmctx: *mut VmCtx, retptr: i32) {
     finish(unsafe { poll_events_impl(vmctx, retptr) })
 }
+
+/// Implements the generated `Host` traits of WASI-USB.
+pub struct Usb;
+impl crate::glue::component_usb::device::Host for Usb {}
+impl crate::glue::component_usb::transfers::Host for Usb {}
+impl crate::glue::component_usb::usb_hotplug::Host for Usb {}

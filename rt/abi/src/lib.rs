@@ -839,6 +839,8 @@ macro_rules! host_funcs {
 }
 
 pub mod wasi_p2;
+mod wit_table;
+pub use wit_table::{WIT_FUNCS, WIT_MODULES};
 
 host_funcs! {
     /// The host functions of preview1, wasi-threads, WASI-I2C, wafer:hal and WASI-USB. With
@@ -998,9 +1000,16 @@ pub fn host_func(module: &str, name: &str) -> Option<&'static HostFunc> {
     {
         return Some(f);
     }
+    if let Some(f) = WIT_FUNCS
+        .iter()
+        .find(|f| f.module == module && f.name == name)
+    {
+        return Some(f);
+    }
     let interface = wasi_p2::interface(module)?;
     wasi_p2::WASI_P2_FUNCS
         .iter()
+        .chain(WIT_FUNCS)
         .find(|f| f.module == interface && f.name == name)
 }
 
@@ -1008,13 +1017,21 @@ pub fn host_func(module: &str, name: &str) -> Option<&'static HostFunc> {
 /// WASI 0.2 interface the runtime implements (any 0.2.x version).
 pub fn is_host_module(module: &str) -> bool {
     HOST_MODULES.contains(&module)
-        || wasi_p2::interface(module)
-            .is_some_and(|i| wasi_p2::WASI_P2_FUNCS.iter().any(|f| f.module == i))
+        || WIT_MODULES.contains(&module)
+        || wasi_p2::interface(module).is_some_and(|i| {
+            wasi_p2::WASI_P2_FUNCS
+                .iter()
+                .chain(WIT_FUNCS)
+                .any(|f| f.module == i)
+        })
 }
 
 /// Every host function the runtime implements, preview1 and the device interfaces first.
 pub fn all_host_funcs() -> impl Iterator<Item = &'static HostFunc> {
-    HOST_FUNCS.iter().chain(wasi_p2::WASI_P2_FUNCS.iter())
+    HOST_FUNCS
+        .iter()
+        .chain(wasi_p2::WASI_P2_FUNCS.iter())
+        .chain(WIT_FUNCS.iter())
 }
 
 // ---------------------------------------------------------------------------------------------

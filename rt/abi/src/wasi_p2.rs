@@ -69,11 +69,6 @@ host_funcs! {
     "wasi:clocks/monotonic-clock@0.2", "subscribe-duration"(I64) -> (I32) => "wafer_p2_monotonic_subscribe_duration";
     "wasi:clocks/wall-clock@0.2", "now"(I32) -> () => "wafer_p2_wall_now";
     "wasi:clocks/wall-clock@0.2", "resolution"(I32) -> () => "wafer_p2_wall_resolution";
-    "wasi:random/random@0.2", "get-random-bytes"(I64, I32) -> () => "wafer_p2_get_random_bytes";
-    "wasi:random/random@0.2", "get-random-u64"() -> (I64) => "wafer_p2_get_random_u64";
-    "wasi:random/insecure@0.2", "get-insecure-random-bytes"(I64, I32) -> () => "wafer_p2_get_insecure_random_bytes";
-    "wasi:random/insecure@0.2", "get-insecure-random-u64"() -> (I64) => "wafer_p2_get_insecure_random_u64";
-    "wasi:random/insecure-seed@0.2", "insecure-seed"(I32) -> () => "wafer_p2_insecure_seed";
     "wasi:cli/environment@0.2", "get-environment"(I32) -> () => "wafer_p2_get_environment";
     "wasi:cli/environment@0.2", "get-arguments"(I32) -> () => "wafer_p2_get_arguments";
     "wasi:cli/environment@0.2", "initial-cwd"(I32) -> () => "wafer_p2_initial_cwd";

@@ -3,6 +3,7 @@
 //! executable was started with and only the granted variables (`--env`). Strings that are
 //! not UTF-8 on the host reach the guest with U+FFFD in place of the bad bytes.
 
+use super::WasiP2;
 use std::sync::Arc;
 
 use wafer_abi::{TrapKind, VmCtx};
@@ -155,3 +156,14 @@ pub unsafe extern "C" fn wafer_p2_drop_terminal_input(vmctx: *mut VmCtx, handle:
 pub unsafe extern "C" fn wafer_p2_drop_terminal_output(vmctx: *mut VmCtx, handle: i32) {
     drop_resource(vmctx, handle, Kind::TerminalOutput)
 }
+
+impl crate::glue::wasi_cli::environment::Host for WasiP2 {}
+impl crate::glue::wasi_cli::exit::Host for WasiP2 {}
+impl crate::glue::wasi_cli::stdin::Host for WasiP2 {}
+impl crate::glue::wasi_cli::stdout::Host for WasiP2 {}
+impl crate::glue::wasi_cli::stderr::Host for WasiP2 {}
+impl crate::glue::wasi_cli::terminal_input::Host for WasiP2 {}
+impl crate::glue::wasi_cli::terminal_output::Host for WasiP2 {}
+impl crate::glue::wasi_cli::terminal_stdin::Host for WasiP2 {}
+impl crate::glue::wasi_cli::terminal_stdout::Host for WasiP2 {}
+impl crate::glue::wasi_cli::terminal_stderr::Host for WasiP2 {}

@@ -1,6 +1,7 @@
 //! `wasi:clocks`: `monotonic-clock` (nanoseconds of `CLOCK_MONOTONIC`, and timers as
 //! pollables) and `wall-clock` (`CLOCK_REALTIME` as a `datetime`).
 
+use super::WasiP2;
 use wafer_abi::VmCtx;
 
 use super::io::Pollable;
@@ -78,3 +79,6 @@ pub unsafe extern "C" fn wafer_p2_wall_now(vmctx: *mut VmCtx, ret: i32) {
 pub unsafe extern "C" fn wafer_p2_wall_resolution(vmctx: *mut VmCtx, ret: i32) {
     finish(IFACE, unsafe { datetime(vmctx, ret, true) })
 }
+
+impl crate::glue::wasi_clocks::monotonic_clock::Host for WasiP2 {}
+impl crate::glue::wasi_clocks::wall_clock::Host for WasiP2 {}

@@ -8,6 +8,7 @@
 //! is `not-permitted` here; reading or writing a descriptor not opened for it is
 //! `bad-descriptor`; every other host error maps as wasmtime maps it.
 
+use super::WasiP2;
 use std::hash::{BuildHasher, Hasher};
 use std::os::fd::RawFd;
 use std::sync::{Arc, OnceLock};
@@ -1205,3 +1206,6 @@ unsafe fn get_directories(vmctx: *mut VmCtx, retptr: i32) -> Result<(), Fault> {
 pub unsafe extern "C" fn wafer_p2_get_directories(vmctx: *mut VmCtx, ret: i32) {
     finish(IFACE, unsafe { get_directories(vmctx, ret) })
 }
+
+impl crate::glue::wasi_filesystem::types::Host for WasiP2 {}
+impl crate::glue::wasi_filesystem::preopens::Host for WasiP2 {}

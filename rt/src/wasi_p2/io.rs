@@ -13,6 +13,7 @@
 //! waits on out of the handle table, so the table's lock is never held while it blocks: one
 //! `ppoll(2)` over every descriptor, bounded by the nearest deadline.
 
+use super::WasiP2;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -742,3 +743,8 @@ pub unsafe extern "C" fn wafer_p2_output_blocking_splice(
 pub unsafe extern "C" fn wafer_p2_drop_output_stream(vmctx: *mut VmCtx, handle: i32) {
     drop_resource(vmctx, handle, Kind::OutputStream)
 }
+
+// Transitional: the generated traits, implemented as each interface moves to them.
+impl crate::glue::wasi_io::error::Host for WasiP2 {}
+impl crate::glue::wasi_io::poll::Host for WasiP2 {}
+impl crate::glue::wasi_io::streams::Host for WasiP2 {}

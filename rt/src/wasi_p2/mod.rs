@@ -63,3 +63,6 @@ pub(crate) fn drop_resource(vmctx: *mut VmCtx, handle: i32, kind: Kind) {
     let removed = with_table(vmctx, |t| t.remove(handle, kind));
     finish(IFACE, removed.map(drop))
 }
+
+/// Implements the generated `Host` traits of WASI 0.2 (`crate::glue::wasi_*`).
+pub struct WasiP2;

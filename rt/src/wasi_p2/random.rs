@@ -1,16 +1,17 @@
 //! `wasi:random`: `random`, `insecure` and `insecure-seed`, all from the kernel's
 //! `getrandom(2)` (the insecure variants are simply as good as the secure ones).
 
-use wafer_abi::VmCtx;
+use super::WasiP2;
+use crate::canon::typed::Cx;
+use crate::canon::{oob, Buffer, Fault};
+use crate::glue::wasi_random::{insecure, insecure_seed, random};
 
-use super::IFACE;
-use crate::canon::{finish, guest_alloc, memory, oob, ret_area, Area, Fault};
-
-/// Fills `len` bytes at host address `at` with random bytes.
-fn fill(at: *mut u8, len: usize) {
+/// Fills `buf` with random bytes.
+fn fill(buf: &mut [u8]) {
     let mut filled = 0;
-    while filled < len {
-        let n = unsafe { libc::getrandom(at.add(filled) as *mut libc::c_void, len - filled, 0) };
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
         if n > 0 {
             filled += n as usize;
         }
@@ -20,51 +21,39 @@ fn fill(at: *mut u8, len: usize) {
 
 fn u64() -> u64 {
     let mut v = [0u8; 8];
-    fill(v.as_mut_ptr(), 8);
+    fill(&mut v);
     u64::from_le_bytes(v)
 }
 
-/// `list<u8>` of `len` random bytes, written straight into the guest's allocation.
-unsafe fn bytes(vmctx: *mut VmCtx, len: i64, retptr: i32) -> Result<(), Fault> {
-    let ret = ret_area(&unsafe { memory(vmctx) }?, retptr, 8, 4)?;
-    let len = u32::try_from(len as u64)
-        .map_err(|_| oob(format!("{} random bytes do not fit in memory", len as u64)))?;
-    let ptr = unsafe { guest_alloc(vmctx, 1, len) }?;
-    let mem = unsafe { memory(vmctx) }?;
-    let at = mem
-        .range(ptr, len as u64)
-        .map_err(|_| oob("random bytes outside memory"))?;
-    fill(at, len as usize);
-    Area::new(8).list(0, (ptr, len)).store(&mem, ret)
+/// `len` random bytes (a `list<u8>`, so at most what a wasm32 memory can hold).
+fn bytes(len: u64) -> Result<Buffer, Fault> {
+    let len =
+        u32::try_from(len).map_err(|_| oob(format!("{len} random bytes do not fit in memory")))?;
+    let mut buf = Buffer::zeroed(len as usize);
+    fill(&mut buf);
+    Ok(buf)
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_random_bytes(vmctx: *mut VmCtx, len: i64, ret: i32) {
-    finish(IFACE, unsafe { bytes(vmctx, len, ret) })
+impl random::Host for WasiP2 {
+    fn get_random_bytes(_: &mut Cx, len: u64) -> Result<Buffer, Fault> {
+        bytes(len)
+    }
+    fn get_random_u64(_: &mut Cx) -> Result<u64, Fault> {
+        Ok(u64())
+    }
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_random_u64(_vmctx: *mut VmCtx) -> i64 {
-    u64() as i64
+impl insecure::Host for WasiP2 {
+    fn get_insecure_random_bytes(_: &mut Cx, len: u64) -> Result<Buffer, Fault> {
+        bytes(len)
+    }
+    fn get_insecure_random_u64(_: &mut Cx) -> Result<u64, Fault> {
+        Ok(u64())
+    }
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_insecure_random_bytes(vmctx: *mut VmCtx, len: i64, ret: i32) {
-    finish(IFACE, unsafe { bytes(vmctx, len, ret) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_insecure_random_u64(_vmctx: *mut VmCtx) -> i64 {
-    u64() as i64
-}
-
-/// `insecure-seed`: `tuple<u64, u64>` (16 bytes, align 8).
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_insecure_seed(vmctx: *mut VmCtx, retptr: i32) {
-    let run = || -> Result<(), Fault> {
-        let mem = unsafe { memory(vmctx) }?;
-        let ret = ret_area(&mem, retptr, 16, 8)?;
-        Area::new(16).u64(0, u64()).u64(8, u64()).store(&mem, ret)
-    };
-    finish(IFACE, run())
+impl insecure_seed::Host for WasiP2 {
+    fn insecure_seed(_: &mut Cx) -> Result<(u64, u64), Fault> {
+        Ok((u64(), u64()))
+    }
 }

@@ -14,6 +14,7 @@
 //! | `[resource-drop]network` | (handle) | the handle is gone |
 //! | methods and drops of the socket resources | (self, ...) | trap: unknown handle |
 
+use super::WasiP2;
 use wafer_abi::VmCtx;
 
 use super::table::{Kind, Resource};
@@ -114,3 +115,11 @@ no_socket_methods! {
         k: i32, l: i32, m: i32, n: i32
     );
 }
+
+impl crate::glue::wasi_sockets::network::Host for WasiP2 {}
+impl crate::glue::wasi_sockets::instance_network::Host for WasiP2 {}
+impl crate::glue::wasi_sockets::ip_name_lookup::Host for WasiP2 {}
+impl crate::glue::wasi_sockets::tcp::Host for WasiP2 {}
+impl crate::glue::wasi_sockets::tcp_create_socket::Host for WasiP2 {}
+impl crate::glue::wasi_sockets::udp::Host for WasiP2 {}
+impl crate::glue::wasi_sockets::udp_create_socket::Host for WasiP2 {}

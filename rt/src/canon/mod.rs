@@ -17,6 +17,8 @@
 //! once the host call has dropped everything it owns: the reason goes to stderr (`wafer:
 //! <interface>: <why>`) and the process reports `wasm trap: <kind>`.
 
+pub mod typed;
+
 use wafer_abi::{extern_kind, valtype, TrapKind, VmCtx};
 
 use crate::guest_mem::GuestMemory;
@@ -124,6 +126,7 @@ pub fn lift_string(mem: &GuestMemory, ptr: i32, len: i32) -> Result<String, Faul
 
 /// The bytes of a lifted list: inline when short, so the common small transfer allocates
 /// nothing on the host; on the heap past that.
+#[derive(Clone, Debug)]
 pub enum Buffer {
     Inline {
         bytes: [u8; Buffer::INLINE],
