@@ -697,3 +697,84 @@ pub fn lower_one<T: Lower>(cx: &mut Cx, v: T) -> Result<u64, Fault> {
 pub fn flat_u32(f: &mut Flat) -> u32 {
     f.next() as u32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest_mem::tests::FakeGuest;
+
+    #[test]
+    fn layouts_follow_the_canonical_abi() {
+        // result<tuple<list<u8>, bool>, error-code>: payload at 4, 16 bytes.
+        assert_eq!(<Result<(Buffer, bool), u8>>::SIZE, 16);
+        assert_eq!(<Result<(Buffer, bool), u8>>::ALIGN, 4);
+        // option<u64>: payload at 8.
+        assert_eq!(<Option<u64>>::SIZE, 16);
+        assert_eq!(<Option<u64>>::FLAT, 2);
+        // result<_, u8>: two bytes.
+        assert_eq!(<Result<(), u8>>::SIZE, 2);
+        assert_eq!(<Result<u64, String>>::FLAT, 3);
+        assert_eq!(<(u8, u32, u8)>::SIZE, 12);
+    }
+
+    #[test]
+    fn joined_payload_slots_lift_each_case() {
+        let mut g = FakeGuest::new(0x100);
+        let mut cx = unsafe { Cx::new(g.vmctx()) };
+        // result<u32, u64> is (i32 disc, i64 joined): the u32 case reads the low word.
+        let words = [0u64, 0xffff_ffff_0000_0007];
+        let v = <Result<u32, u64>>::lift_flat(&mut cx, &mut Flat::new(&words)).unwrap();
+        assert_eq!(v, Ok(7));
+        let words = [1u64, 0xffff_ffff_0000_0007];
+        let v = <Result<u32, u64>>::lift_flat(&mut cx, &mut Flat::new(&words)).unwrap();
+        assert_eq!(v, Err(0xffff_ffff_0000_0007));
+        // A value after a variant starts past all of its payload slots.
+        let words = [0u64, 0, 9];
+        let mut f = Flat::new(&words);
+        let v = <(Option<u64>, u8)>::lift_flat(&mut cx, &mut f).unwrap();
+        assert_eq!(v, (None, 9));
+        // Discriminants out of range fault.
+        let words = [2u64, 0];
+        let e = <Option<u32>>::lift_flat(&mut cx, &mut Flat::new(&words)).unwrap_err();
+        assert!(e.why.contains("not a case of option"), "{}", e.why);
+    }
+
+    #[test]
+    fn chars_lists_and_strings_are_checked() {
+        let mut g = FakeGuest::new(0x100);
+        g.bytes[0x20..0x23].copy_from_slice(b"abc");
+        g.put_u32(0x40, 0xD800);
+        let mut cx = unsafe { Cx::new(g.vmctx()) };
+        assert!(char::lift_flat(&mut cx, &mut Flat::new(&[0xD800])).is_err());
+        assert_eq!(
+            char::lift_flat(&mut cx, &mut Flat::new(&[0x41])).unwrap(),
+            'A'
+        );
+        let s = String::lift_flat(&mut cx, &mut Flat::new(&[0x20, 3])).unwrap();
+        assert_eq!(s, "abc");
+        // A list whose end wraps past 4 GiB, one leaving memory, one misaligned.
+        assert!(Buffer::lift_flat(&mut cx, &mut Flat::new(&[0xffff_fff0, 0x20])).is_err());
+        assert!(<Vec<u32>>::lift_flat(&mut cx, &mut Flat::new(&[0xf0, 8])).is_err());
+        assert!(<Vec<u32>>::lift_flat(&mut cx, &mut Flat::new(&[0x41, 1])).is_err());
+        let v = <Vec<u32>>::lift_flat(&mut cx, &mut Flat::new(&[0x40, 1])).unwrap();
+        assert_eq!(v, [0xD800]);
+        assert!(<Vec<char>>::lift_flat(&mut cx, &mut Flat::new(&[0x40, 1])).is_err());
+    }
+
+    #[test]
+    fn return_areas_store_at_canonical_offsets() {
+        let mut g = FakeGuest::new(0x100);
+        let mut cx = unsafe { Cx::new(g.vmctx()) };
+        let ret = cx.ret_area::<Result<(u64, u64), u8>>(0x10).unwrap();
+        assert!(cx.ret_area::<Result<(u64, u64), u8>>(0x14).is_err(), "misaligned");
+        assert!(cx.ret_area::<Result<(u64, u64), u8>>(0xF0).is_err(), "leaves memory");
+        cx.store_ret::<Result<(u64, u64), u8>>(ret, Ok((5, 6))).unwrap();
+        cx.store_ret::<Option<u32>>(0x40, Some(9)).unwrap();
+        drop(cx);
+        assert_eq!(g.bytes[0x10], 0);
+        assert_eq!(g.u32_at(0x18), 5);
+        assert_eq!(g.u32_at(0x20), 6);
+        assert_eq!(g.bytes[0x40], 1);
+        assert_eq!(g.u32_at(0x44), 9);
+    }
+}
