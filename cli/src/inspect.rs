@@ -151,6 +151,8 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
     }
     let mut types = Vec::new();
     let mut out = String::new();
+    let shapes = wafer_compiler::import_shapes(wasm);
+    let mut worlds = Vec::new();
     let (mut imports, mut exports, mut memories, mut tables) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut missing = 0;
@@ -172,9 +174,15 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
                                 .get(t as usize)
                                 .map(|ty: &wasmparser::FuncType| ty.to_string())
                                 .unwrap_or_default();
+                            let shape = shapes.get(&(import.module.into(), import.name.into()));
                             (
                                 format!("func {sig}"),
-                                host_status(import.module, import.name, types.get(t as usize)),
+                                host_status(
+                                    import.module,
+                                    import.name,
+                                    types.get(t as usize),
+                                    shape,
+                                ),
                             )
                         }
                         TypeRef::Memory(m) => {
@@ -223,6 +231,16 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
                 }
             }
             Payload::FunctionSection(reader) => defined_funcs = reader.count(),
+            Payload::CustomSection(c) => {
+                // wit-bindgen names the section after the world the module was built against:
+                // `component-type:<generator>:<version>:<package>:<world>:encoded world`.
+                if let Some(rest) = c.name().strip_prefix("component-type:") {
+                    let parts: Vec<&str> = rest.split(':').collect();
+                    if let [.., ns, pkg, world, _] = parts.as_slice() {
+                        worlds.push(format!("  {ns}:{pkg} world {world}"));
+                    }
+                }
+            }
             Payload::MemorySection(reader) => {
                 for m in reader {
                     let m = m.context("malformed memory section")?;
@@ -287,6 +305,9 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
             if wali_enosys.is_empty() { "" } else { ": " },
             wali_enosys.join(", ")
         );
+    }
+    if !worlds.is_empty() {
+        section(&mut out, "embedded WIT worlds", &worlds);
     }
     section(&mut out, "exports", &exports);
     section(&mut out, "memories", &memories);
@@ -400,11 +421,21 @@ fn wali_status(name: &str, ty: Option<&wasmparser::FuncType>) -> &'static str {
     }
 }
 
-fn host_status(module: &str, name: &str, ty: Option<&wasmparser::FuncType>) -> &'static str {
+fn host_status(
+    module: &str,
+    name: &str,
+    ty: Option<&wasmparser::FuncType>,
+    shape: Option<&String>,
+) -> &'static str {
     if module == wafer_abi::wali::MODULE {
         return wali_status(name, ty);
     }
-    let Some(host) = wafer_abi::host_func(module, name) else {
+    // Where one name has several implementations, the type the guest's embedded WIT declares
+    // picks one (as `wafer build` does).
+    let Ok(found) = wafer_compiler::host_func_shaped(module, name, shape) else {
+        return "provided for another WIT type";
+    };
+    let Some(host) = found else {
         return "not provided";
     };
     let Some(ty) = ty else { return "not provided" };

@@ -5,12 +5,12 @@ use crate::component::HostImport;
 use crate::error::{CompileError, Result};
 use crate::module::valtype_byte;
 use crate::module_info::{HostTarget, ModuleInfo};
-use wafer_abi::{extern_kind, host_func, wali, DRIVER_MEMORY_IMPORT};
+use wafer_abi::{extern_kind, wali, DRIVER_MEMORY_IMPORT};
 use wasmparser::FuncType;
 
 /// Sets `host_symbol` on every import, or refuses the module naming the first import the
 /// runtime does not provide (with the right signature).
-pub fn resolve(info: &mut ModuleInfo) -> Result<()> {
+pub fn resolve(info: &mut ModuleInfo, shapes: &Shapes) -> Result<()> {
     for i in 0..info.imports.len() {
         let import = &info.imports[i];
         let unknown = || CompileError::UnknownImport {
@@ -48,7 +48,8 @@ pub fn resolve(info: &mut ModuleInfo) -> Result<()> {
             info.imports[i].host = Some(target);
             continue;
         }
-        let host = host_func(&import.module, &import.field).ok_or_else(unknown)?;
+        let shape = shapes.get(&(import.module.clone(), import.field.clone()));
+        let host = shaped(&import.module, &import.field, shape)?.ok_or_else(unknown)?;
         if params != host.params || results != host.results {
             return Err(CompileError::ImportSignature {
                 module: import.module.clone(),
@@ -74,7 +75,12 @@ pub fn resolve_given(info: &mut ModuleInfo, bindings: &[Option<HostImport>]) -> 
         )));
     }
     for (i, binding) in bindings.iter().enumerate() {
-        let Some(HostImport { module, name }) = binding else {
+        let Some(HostImport {
+            module,
+            name,
+            shape,
+        }) = binding
+        else {
             continue;
         };
         let unknown = || CompileError::UnknownImport {
@@ -94,7 +100,7 @@ pub fn resolve_given(info: &mut ModuleInfo, bindings: &[Option<HostImport>]) -> 
             continue;
         }
         let (params, results) = signature_codes(info.func_type(import.index))?;
-        let host = host_func(module, name).ok_or_else(unknown)?;
+        let host = shaped(module, name, shape.as_ref())?.ok_or_else(unknown)?;
         if params != host.params || results != host.results {
             return Err(CompileError::ImportSignature {
                 module: module.clone(),
@@ -106,6 +112,35 @@ pub fn resolve_given(info: &mut ModuleInfo, bindings: &[Option<HostImport>]) -> 
         info.imports[i].host = Some(HostTarget::Symbol(host.symbol.to_string()));
     }
     Ok(())
+}
+
+/// The WIT-level types a guest declares for its imports (`wafer_witgen::guest_shapes`), by
+/// (module, name).
+pub type Shapes = std::collections::HashMap<(String, String), String>;
+
+/// The shapes a wasm binary's embedded WIT declares.
+pub fn shapes_of(wasm: &[u8]) -> Shapes {
+    wafer_witgen::guest_shapes(wasm).into_iter().collect()
+}
+
+/// The host function for an import, chosen by the guest's shape of it where the runtime
+/// implements more than one type under that name.
+pub fn shaped(
+    module: &str,
+    name: &str,
+    shape: Option<&String>,
+) -> Result<Option<&'static wafer_abi::HostFunc>> {
+    wafer_abi::host_func_shaped(module, name, shape.map(String::as_str)).map_err(|_| {
+        let ours: Vec<&str> = wafer_abi::host_funcs_for(module, name)
+            .map(|f| f.shape)
+            .collect();
+        CompileError::ImportSignature {
+            module: module.to_string(),
+            field: name.to_string(),
+            expected: ours.join(" or "),
+            found: shape.cloned().unwrap_or_default(),
+        }
+    })
 }
 
 pub fn signature_codes(ty: &FuncType) -> Result<(Vec<u8>, Vec<u8>)> {

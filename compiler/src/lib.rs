@@ -22,6 +22,7 @@ mod trampoline;
 pub mod translate;
 
 pub use error::{CompileError, Result};
+pub use host_imports::{shaped as host_func_shaped, shapes_of as import_shapes, Shapes};
 pub use isa::make_isa;
 
 use target_lexicon::Triple;

@@ -48,7 +48,7 @@ pub fn parse<'a>(wasm: &'a [u8], opts: &ParseOptions) -> Result<ParsedModule<'a>
     if let Some(bindings) = opts.import_bindings {
         host_imports::resolve_given(&mut info, bindings)?;
     } else if opts.resolve_host_imports {
-        host_imports::resolve(&mut info)?;
+        host_imports::resolve(&mut info, &host_imports::shapes_of(wasm))?;
     }
     let defined = info.func_types.len() - info.num_imported_funcs as usize;
     if bodies.len() != defined {

@@ -1085,3 +1085,4 @@ pub struct Usb;
 impl crate::glue::component_usb::device::Host for Usb {}
 impl crate::glue::component_usb::transfers::Host for Usb {}
 impl crate::glue::component_usb::usb_hotplug::Host for Usb {}
+impl crate::glue::component_usb_usb_2026::transfers::Host for Usb {}

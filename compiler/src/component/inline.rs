@@ -361,6 +361,7 @@ impl<'p, 'a> Inliner<'p, 'a> {
                             Some(HostImport {
                                 module: ADAPTER_MODULE.to_string(),
                                 name: index.to_string(),
+                                shape: None,
                             }),
                         )
                     }
@@ -733,7 +734,11 @@ fn canon(s: &mut Scope, c: &CanonicalFunction, adapters: &mut Vec<Adapter>) -> R
             let options = options(s, opts)?;
             match func {
                 Func::Host { module, name } => s.core_funcs.push(CoreFunc::Host {
-                    import: HostImport { module, name },
+                    import: HostImport {
+                        module,
+                        name,
+                        shape: None,
+                    },
                     options,
                 }),
                 Func::Lifted {
@@ -768,6 +773,7 @@ fn canon(s: &mut Scope, c: &CanonicalFunction, adapters: &mut Vec<Adapter>) -> R
                 import: HostImport {
                     module: module.clone(),
                     name: format!("[resource-drop]{name}"),
+                    shape: None,
                 },
                 options: Options::default(),
             }),

@@ -25,6 +25,9 @@ use crate::error::{CompileError, Result};
 pub struct HostImport {
     pub module: String,
     pub name: String,
+    /// Its WIT-level type with names erased, as the component declares it
+    /// (`wafer_witgen::shape`), when known: it picks between implementations of one name.
+    pub shape: Option<String>,
 }
 
 /// A component lowered to core modules.
@@ -62,6 +65,12 @@ pub fn lower(wasm: &[u8]) -> Result<Lowered<'_>> {
     let parsed = parse::parse(wasm)?;
     let inlined = inline::Inliner::new(&parsed).run()?;
     let mut host_imports = inlined.host_imports;
+    // The component's WIT-level type of each host import picks between implementations of
+    // one name (see `wafer_abi::host_func_shaped`).
+    let shapes = crate::host_imports::shapes_of(wasm);
+    for host in host_imports.iter_mut().flatten().flatten() {
+        host.shape = shapes.get(&(host.module.clone(), host.name.clone())).cloned();
+    }
     // Modules never instantiated bind nothing to the host.
     for (module, hosts) in parsed.modules.iter().zip(host_imports.iter_mut()) {
         if hosts.is_empty() {
@@ -188,7 +197,9 @@ fn host_function_status(lowered: &Lowered) -> Result<Vec<(HostImport, Option<boo
             if out.iter().any(|(h, _)| h == host) {
                 continue;
             }
-            let status = wafer_abi::host_func(&host.module, &host.name)
+            let status = crate::host_imports::shaped(&host.module, &host.name, host.shape.as_ref())
+                .ok()
+                .flatten()
                 .map(|f| sig.is_some_and(|(p, r)| p == f.params && r == f.results));
             out.push((host.clone(), status));
         }

@@ -773,6 +773,10 @@ pub struct HostFunc {
     pub name: &'static str,
     pub params: &'static [u8],
     pub results: &'static [u8],
+    /// For a WIT function, its type with names erased (`wafer_witgen::shape`): what tells two
+    /// published types of one import apart when their core signatures are equal. Empty for
+    /// preview1 and wasi-threads.
+    pub shape: &'static str,
     pub symbol: &'static str,
 }
 
@@ -832,6 +836,7 @@ macro_rules! host_funcs {
                 name: $name,
                 params: &[$(valtype::$p),*],
                 results: &[$(valtype::$r),*],
+                shape: "",
                 symbol: $sym,
             }, )*
         ];
@@ -990,28 +995,59 @@ pub const HOST_MODULES: &[&str] = &[
     WASI_USB_HOTPLUG,
 ];
 
-/// Looks up the host function for an import. WASI 0.2 interfaces match by semver, as
-/// wasmtime matches them: `wasi:io/streams@0.2.6` finds what the runtime lists under
-/// `wasi:io/streams@0.2` (see [`wasi_p2::interface`]).
-pub fn host_func(module: &str, name: &str) -> Option<&'static HostFunc> {
-    if let Some(f) = HOST_FUNCS
-        .iter()
-        .find(|f| f.module == module && f.name == name)
-    {
-        return Some(f);
-    }
-    if let Some(f) = WIT_FUNCS
-        .iter()
-        .find(|f| f.module == module && f.name == name)
-    {
-        return Some(f);
-    }
-    let interface = wasi_p2::interface(module)?;
-    wasi_p2::WASI_P2_FUNCS
-        .iter()
-        .chain(WIT_FUNCS)
-        .find(|f| f.module == interface && f.name == name)
+/// Every listing of the host function for an import, in table order. WASI 0.2 interfaces
+/// match by semver, as wasmtime matches them: `wasi:io/streams@0.2.6` finds what the runtime
+/// lists under `wasi:io/streams@0.2` (see [`wasi_p2::interface`]). There is more than one when
+/// an import name was published with different types (see [`host_func_shaped`]).
+pub fn host_funcs_for<'a>(
+    module: &'a str,
+    name: &'a str,
+) -> impl Iterator<Item = &'static HostFunc> + 'a {
+    let key = wasi_p2::interface(module);
+    all_host_funcs().filter(move |f| {
+        f.name == name && (f.module == module || key.is_some_and(|k| f.module == k))
+    })
 }
+
+/// Looks up the host function for an import: its first listing (see [`host_funcs_for`]).
+pub fn host_func(module: &str, name: &str) -> Option<&'static HostFunc> {
+    host_funcs_for(module, name).next()
+}
+
+/// Looks up the host function for an import whose WIT-level type the guest declares (its
+/// shape, from the component's types or a core module's embedded `component-type` world),
+/// when it does. With one implementation, that one (the core signature check decides). With
+/// several, the one of the guest's shape, or `Err` (the shapes are [`host_funcs_for`]'s);
+/// without a shape, the first listing.
+pub fn host_func_shaped(
+    module: &str,
+    name: &str,
+    shape: Option<&str>,
+) -> Result<Option<&'static HostFunc>, ShapeMismatch> {
+    let mut all = host_funcs_for(module, name);
+    let Some(first) = all.next() else {
+        return Ok(None);
+    };
+    let Some(shape) = shape else {
+        return Ok(Some(first));
+    };
+    let mut several = false;
+    for f in core::iter::once(first).chain(all) {
+        if f.shape == shape {
+            return Ok(Some(f));
+        }
+        several |= f.symbol != first.symbol;
+    }
+    if several {
+        Err(ShapeMismatch)
+    } else {
+        Ok(Some(first))
+    }
+}
+
+/// The guest's type for an import matches none of the runtime's listings of it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ShapeMismatch;
 
 /// Whether imports from `module` are the runtime's to provide: one of [`HOST_MODULES`] or a
 /// WASI 0.2 interface the runtime implements (any 0.2.x version).

@@ -22,6 +22,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
+mod shape;
+pub use shape::{guest_shapes, shape};
+
 use wit_parser::abi::{AbiVariant, WasmType};
 use wit_parser::{
     Function, FunctionKind, Handle, InterfaceId, Resolve, SizeAlign, Type, TypeDefKind, TypeId,
@@ -39,6 +42,11 @@ struct Bind {
     imports: Vec<String>,
     host: String,
     label: String,
+    /// A folder of `wit/` holding another edition of a package already in `wit/` (same name
+    /// and version, different types): resolved on its own, its glue modules get the folder's
+    /// name as a suffix, and its rows follow the main ones (the shape picks between them).
+    #[serde(default)]
+    dir: Option<String>,
 }
 
 /// The generated files: (path relative to the repository root, contents).
@@ -52,21 +60,67 @@ const HEADER: &str =
 /// Generates everything from the repository at `root`.
 pub fn generate(root: &Path) -> Result<Output> {
     let wit = root.join("wit");
-    let mut resolve = Resolve::default();
-    resolve
-        .push_dir(&wit)
-        .with_context(|| format!("parsing {}", wit.display()))?;
     let text = std::fs::read_to_string(wit.join("bindings.toml"))?;
     let bindings: Bindings = toml::from_str(&text).context("wit/bindings.toml")?;
-    let mut sizes = SizeAlign::default();
-    sizes.fill(&resolve).context("wit/ type sizes")?;
-    let g = Gen {
-        r: &resolve,
-        sizes,
-        here: std::cell::Cell::new(None),
-        defaults: std::env::var_os("WAFER_WITGEN_DEFAULTS").is_some(),
-    };
-    let mut out = g.run(&bindings.bind)?;
+    let mut dirs: Vec<Option<String>> = vec![None];
+    for b in &bindings.bind {
+        if !dirs.contains(&b.dir) {
+            dirs.push(b.dir.clone());
+        }
+    }
+    let mut rows = String::new();
+    let mut modules = BTreeSet::new();
+    let mut files = Vec::new();
+    let mut mods = Vec::new();
+    for dir in &dirs {
+        let path = match dir {
+            Some(d) => wit.join(d),
+            None => wit.clone(),
+        };
+        let mut resolve = Resolve::default();
+        resolve
+            .push_dir(&path)
+            .with_context(|| format!("parsing {}", path.display()))?;
+        let mut sizes = SizeAlign::default();
+        sizes.fill(&resolve).context("wit/ type sizes")?;
+        let g = Gen {
+            r: &resolve,
+            sizes,
+            here: std::cell::Cell::new(None),
+            defaults: std::env::var_os("WAFER_WITGEN_DEFAULTS").is_some(),
+            suffix: dir.as_deref().map(|d| format!("_{}", snake(d))).unwrap_or_default(),
+            whole: dir.is_none(),
+        };
+        let binds: Vec<Bind> = bindings
+            .bind
+            .iter()
+            .filter(|b| &b.dir == dir)
+            .cloned()
+            .collect();
+        let part = g.run(&binds)?;
+        rows.push_str(&part.rows);
+        modules.extend(part.modules);
+        files.extend(part.files);
+        mods.extend(part.mods);
+    }
+    let mut table = String::from(HEADER);
+    table.push_str(
+        "\nuse crate::{valtype, HostFunc};\n\n/// Every function of the WIT interfaces the runtime implements (`wit/bindings.toml`),\n/// under each import name, with its flat core signature, its shape and its runtime symbol.\npub static WIT_FUNCS: &[HostFunc] = &[\n",
+    );
+    table.push_str(&rows);
+    table.push_str("];\n\n/// The import module names of [`WIT_FUNCS`].\npub static WIT_MODULES: &[&str] = &[\n");
+    for m in &modules {
+        writeln!(table, "    {m:?},").unwrap();
+    }
+    table.push_str("];\n");
+    files.insert(0, ("rt/abi/src/wit_table.rs".to_string(), table));
+    let mut m = String::from(HEADER);
+    m.push_str("//! Host glue generated from the WIT in `wit/`: each package's types, and for each\n//! interface the runtime implements (`wit/bindings.toml`) its `Host` trait and the\n//! `extern \"C\"` functions compiled code calls (see `rt/witgen`).\n\n#![allow(dead_code, non_camel_case_types, clippy::all, clippy::missing_safety_doc)]\n\n");
+    for f in &mods {
+        writeln!(m, "pub mod {f};").unwrap();
+    }
+    files.push(("rt/src/glue/mod.rs".into(), m));
+    let mut out = Output { files };
     for (path, text) in &mut out.files {
         *text = rustfmt(text).with_context(|| format!("formatting {path}"))?;
     }
@@ -102,6 +156,19 @@ struct Gen<'a> {
     here: std::cell::Cell<Option<InterfaceId>>,
     /// Whether trait methods get a default body that traps (while an interface is ported).
     defaults: bool,
+    /// Appended to the glue module names of this resolve (another edition of a package).
+    suffix: String,
+    /// Whether every package gets a glue module (the main `wit/`), or only those with a bound
+    /// interface (another edition).
+    whole: bool,
+}
+
+/// What one resolve contributes.
+struct Part {
+    rows: String,
+    modules: BTreeSet<String>,
+    files: Vec<(String, String)>,
+    mods: Vec<String>,
 }
 
 /// What a `[[bind]]` entry names.
@@ -169,26 +236,27 @@ fn valtype(t: &WasmType) -> &'static str {
 }
 
 impl<'a> Gen<'a> {
-    fn run(&self, binds: &[Bind]) -> Result<Output> {
+    fn run(&self, binds: &[Bind]) -> Result<Part> {
         let mut targets = Vec::new();
         for b in binds {
             targets.push((b, self.target(&b.wit)?));
         }
 
-        // Import table.
-        let mut table = String::from(HEADER);
-        table.push_str(
-            "\nuse crate::{valtype, HostFunc};\n\n/// Every function of the WIT interfaces the runtime implements (`wit/bindings.toml`),\n/// under each import name, with its flat core signature and runtime symbol.\npub static WIT_FUNCS: &[HostFunc] = &[\n",
-        );
+        // Import table rows.
+        let mut rows = String::new();
         let mut modules = BTreeSet::new();
         for (b, t) in &targets {
             for f in self.host_fns(t)? {
                 let (params, results) = self.core_sig(&f);
                 let sym = self.symbol(t, &f);
+                let shape = match f.func {
+                    Some(func) => shape::shape(self.r, func),
+                    None => "func(own)".to_string(),
+                };
                 for m in &b.imports {
                     writeln!(
-                        table,
-                        "    HostFunc {{ module: {m:?}, name: {:?}, params: &[{}], results: &[{}], symbol: {sym:?} }},",
+                        rows,
+                        "    HostFunc {{ module: {m:?}, name: {:?}, params: &[{}], results: &[{}], shape: {shape:?}, symbol: {sym:?} }},",
                         f.field,
                         params.iter().map(|p| format!("valtype::{}", valtype(p))).collect::<Vec<_>>().join(", "),
                         results.iter().map(|p| format!("valtype::{}", valtype(p))).collect::<Vec<_>>().join(", "),
@@ -198,13 +266,9 @@ impl<'a> Gen<'a> {
                 }
             }
         }
-        table.push_str("];\n\n/// The import module names of [`WIT_FUNCS`].\npub static WIT_MODULES: &[&str] = &[\n");
-        for m in &modules {
-            writeln!(table, "    {m:?},").unwrap();
-        }
-        table.push_str("];\n");
 
-        // Glue: one file per package with any interface; traits for the bound ones.
+        // Glue: one file per package (with a bound interface, for another edition); traits
+        // for the bound interfaces.
         let mut bound: BTreeMap<InterfaceId, &Bind> = BTreeMap::new();
         let mut worlds = Vec::new();
         for (b, t) in &targets {
@@ -215,9 +279,13 @@ impl<'a> Gen<'a> {
                 Target::World(w) => worlds.push((*b, *w)),
             }
         }
-        let mut files = vec![("rt/abi/src/wit_table.rs".to_string(), table)];
+        let mut files = Vec::new();
         let mut mods = Vec::new();
         for (pid, pkg) in self.r.packages.iter() {
+            let has_bound = pkg.interfaces.values().any(|i| bound.contains_key(i));
+            if !self.whole && !has_bound {
+                continue;
+            }
             let file = self.pkg_mod(pid);
             let mut out = String::from(HEADER);
             writeln!(out, "//! `{}`.", pkg.name).unwrap();
@@ -246,13 +314,12 @@ impl<'a> Gen<'a> {
             mods.push(file.clone());
             files.push((format!("rt/src/glue/{file}.rs"), out));
         }
-        let mut m = String::from(HEADER);
-        m.push_str("//! Host glue generated from the WIT in `wit/`: each package's types, and for each\n//! interface the runtime implements (`wit/bindings.toml`) its `Host` trait and the\n//! `extern \"C\"` functions compiled code calls (see `rt/witgen`).\n\n#![allow(dead_code, non_camel_case_types, clippy::all, clippy::missing_safety_doc)]\n\n");
-        for f in &mods {
-            writeln!(m, "pub mod {f};").unwrap();
-        }
-        files.push(("rt/src/glue/mod.rs".into(), m));
-        Ok(Output { files })
+        Ok(Part {
+            rows,
+            modules,
+            files,
+            mods,
+        })
     }
 
     fn target(&self, spec: &str) -> Result<Target> {
@@ -282,7 +349,7 @@ impl<'a> Gen<'a> {
 
     fn pkg_mod(&self, pid: wit_parser::PackageId) -> String {
         let n = &self.r.packages[pid].name;
-        format!("{}_{}", snake(&n.namespace), snake(&n.name))
+        format!("{}_{}{}", snake(&n.namespace), snake(&n.name), self.suffix)
     }
 
     /// The Rust path of the module holding an interface's items.
