@@ -2,7 +2,7 @@
 //! model of the WASI-USB proposal: a host lists devices, a device is opened into a handle, a
 //! handle submits asynchronous transfers that are awaited or cancelled.
 
-use super::types::{DeviceDescriptor, Event, Location, TransferRequest, UsbError};
+use super::types::{DeviceDescriptor, Event, IsoPacket, Location, TransferRequest, UsbError};
 
 /// A device as listed: `key` names it for later calls on the same host and stays the same
 /// while it is plugged in.
@@ -52,6 +52,12 @@ pub trait Pending: Send {
     /// Waits for completion (or the request's timeout): the bytes an IN transfer received
     /// (without the setup packet), empty for OUT.
     fn wait(&mut self) -> Result<Vec<u8>, UsbError>;
+    /// After a successful [`wait`](Self::wait) of an isochronous transfer, how each packet
+    /// ended (the data `wait` returned is the packets' bytes one after the other); empty for
+    /// other transfers.
+    fn iso_packets(&self) -> Vec<IsoPacket> {
+        Vec::new()
+    }
     /// Asks the transfer to stop; a later [`wait`](Self::wait) answers `Interrupted` unless it
     /// had already completed.
     fn cancel(&mut self) -> Result<(), UsbError>;

@@ -1,5 +1,26 @@
 //! The values WASI-USB passes around, as plain Rust data.
 
+/// How one packet of an isochronous transfer ended (`iso-packet-status` of the 2026 WASI-USB
+/// transfers interface, in the order of its cases).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum IsoStatus {
+    Success,
+    Error,
+    TimedOut,
+    Cancelled,
+    Stall,
+    NoDevice,
+    Overflow,
+}
+
+/// One packet of a completed isochronous transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IsoPacket {
+    pub actual_length: u32,
+    pub status: IsoStatus,
+}
+
 /// `libusb-error`, in the order of its WIT cases (the canonical ABI's enum byte).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]

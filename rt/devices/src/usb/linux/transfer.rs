@@ -10,7 +10,7 @@ use rusb::constants::*;
 use rusb::{ffi, Context, DeviceHandle, UsbContext};
 
 use super::super::host::Pending;
-use super::super::types::{TransferRequest, TransferType, UsbError};
+use super::super::types::{IsoPacket, IsoStatus, TransferRequest, TransferType, UsbError};
 use super::error_from_code;
 
 /// How long one round of event handling may block: short enough that an error of the event
@@ -35,6 +35,8 @@ pub struct LibusbTransfer {
     _handle: Arc<DeviceHandle<Context>>,
     /// Completed and its outcome handed out: the transfer is only waiting to be freed.
     reaped: bool,
+    /// How each isochronous packet ended, once completed.
+    packets: Vec<IsoPacket>,
 }
 
 // SAFETY: libusb transfers and contexts may be used from any thread; the raw pointers are
@@ -101,6 +103,7 @@ impl LibusbTransfer {
             context: handle.context().clone(),
             _handle: Arc::clone(handle),
             reaped: true,
+            packets: Vec::new(),
         };
         // SAFETY: `transfer` is ours and not yet submitted; every pointer stored in it (buffer,
         // completion flag, device handle) is owned by `t` and outlives the flight.
@@ -197,9 +200,14 @@ impl LibusbTransfer {
             };
             for p in packets {
                 let got = (p.actual_length as usize).min(p.length as usize);
-                if p.status == LIBUSB_TRANSFER_COMPLETED {
+                let status = iso_status(p.status);
+                if status == IsoStatus::Success {
                     out.extend_from_slice(&self.buffer[at..at + got]);
                 }
+                self.packets.push(IsoPacket {
+                    actual_length: if status == IsoStatus::Success { got as u32 } else { 0 },
+                    status,
+                });
                 at += p.length as usize;
             }
             return Ok(out);
@@ -209,7 +217,24 @@ impl LibusbTransfer {
     }
 }
 
+/// A libusb packet status as the 2026 WASI-USB reports it.
+fn iso_status(status: c_int) -> IsoStatus {
+    match status {
+        LIBUSB_TRANSFER_COMPLETED => IsoStatus::Success,
+        LIBUSB_TRANSFER_TIMED_OUT => IsoStatus::TimedOut,
+        LIBUSB_TRANSFER_CANCELLED => IsoStatus::Cancelled,
+        LIBUSB_TRANSFER_STALL => IsoStatus::Stall,
+        LIBUSB_TRANSFER_NO_DEVICE => IsoStatus::NoDevice,
+        LIBUSB_TRANSFER_OVERFLOW => IsoStatus::Overflow,
+        _ => IsoStatus::Error,
+    }
+}
+
 impl Pending for LibusbTransfer {
+    fn iso_packets(&self) -> Vec<IsoPacket> {
+        self.packets.clone()
+    }
+
     fn wait(&mut self) -> Result<Vec<u8>, UsbError> {
         if self.reaped {
             return Err(UsbError::NotFound);
