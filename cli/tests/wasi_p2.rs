@@ -275,7 +275,7 @@ fn exit_status_comes_from_the_result() {
     assert_eq!(status(&code), 7, "{}", text(&code.stderr));
     let bad = run_body(&body("(call $exit.exit (i32.const 2))"), &[], &[], b"");
     assert_eq!(status(&bad), 134);
-    assert!(text(&bad.stderr).contains("not a result discriminant"));
+    assert!(text(&bad.stderr).contains("2 is not a case of result"));
 }
 
 #[test]
@@ -863,7 +863,7 @@ fn sockets_are_refused_and_no_socket_handle_exists() {
     traps(
         r#"(func (export "_start")
              (call $tcp-create-socket.create-tcp-socket (i32.const 2) (i32.const 0x1200)))"#,
-        "ip-address-family 2 does not exist",
+        "2 is not a case of \"ip-address-family\"",
     );
     traps(
         r#"(func (export "_start")

@@ -1054,20 +1054,12 @@ pub struct ShapeMismatch;
 pub fn is_host_module(module: &str) -> bool {
     HOST_MODULES.contains(&module)
         || WIT_MODULES.contains(&module)
-        || wasi_p2::interface(module).is_some_and(|i| {
-            wasi_p2::WASI_P2_FUNCS
-                .iter()
-                .chain(WIT_FUNCS)
-                .any(|f| f.module == i)
-        })
+        || wasi_p2::interface(module).is_some_and(|i| WIT_FUNCS.iter().any(|f| f.module == i))
 }
 
 /// Every host function the runtime implements, preview1 and the device interfaces first.
 pub fn all_host_funcs() -> impl Iterator<Item = &'static HostFunc> {
-    HOST_FUNCS
-        .iter()
-        .chain(wasi_p2::WASI_P2_FUNCS.iter())
-        .chain(WIT_FUNCS.iter())
+    HOST_FUNCS.iter().chain(WIT_FUNCS.iter())
 }
 
 // ---------------------------------------------------------------------------------------------

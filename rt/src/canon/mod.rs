@@ -7,8 +7,8 @@
 //!   UTF-8); handles are checked by each interface's table.
 //! - Lowering: lists and strings returned are allocated in the guest through its exported
 //!   `cabi_realloc(0, 0, align, size)` ([`guest_alloc`]), whose answer is checked too; a list of
-//!   strings (or of string pairs) takes one allocation per string and then the outer array, as
-//!   the canonical ABI lays them out ([`lower_strings`], [`lower_string_pairs`]).
+//!   strings (or of records holding them) takes one allocation per string and then the outer
+//!   array, as the canonical ABI lays them out ([`typed`]).
 //! - Return areas: checked for range and alignment before the call has any effect
 //!   ([`ret_area`]), then filled as an [`Area`]: a result, option or variant is its
 //!   discriminant byte followed by its payload at the payload's alignment ([`Area::case`]).
@@ -264,44 +264,6 @@ pub unsafe fn lower_bytes(vmctx: *mut VmCtx, bytes: &[u8]) -> Result<(u32, u32),
 /// `vmctx` must be the live context of the calling instance.
 pub unsafe fn lower_string(vmctx: *mut VmCtx, s: &str) -> Result<(u32, u32), Fault> {
     unsafe { lower_bytes(vmctx, s.as_bytes()) }
-}
-
-/// Lowers a `list<string>`: each string, then the array of (pointer, length) pairs (8 bytes,
-/// align 4); returns (pointer, count).
-///
-/// # Safety
-/// `vmctx` must be the live context of the calling instance.
-pub unsafe fn lower_strings<S: AsRef<str>>(
-    vmctx: *mut VmCtx,
-    items: &[S],
-) -> Result<(u32, u32), Fault> {
-    let mut array = Vec::with_capacity(items.len() * 8);
-    for s in items {
-        let (p, l) = unsafe { lower_string(vmctx, s.as_ref()) }?;
-        array.extend_from_slice(&p.to_le_bytes());
-        array.extend_from_slice(&l.to_le_bytes());
-    }
-    unsafe { lower_array(vmctx, 4, 8, &array) }
-}
-
-/// Lowers a `list<tuple<string, string>>`: both strings of each pair, then the array of
-/// 16-byte elements (align 4); returns (pointer, count).
-///
-/// # Safety
-/// `vmctx` must be the live context of the calling instance.
-pub unsafe fn lower_string_pairs<S: AsRef<str>>(
-    vmctx: *mut VmCtx,
-    items: &[(S, S)],
-) -> Result<(u32, u32), Fault> {
-    let mut array = Vec::with_capacity(items.len() * 16);
-    for (a, b) in items {
-        for s in [a, b] {
-            let (p, l) = unsafe { lower_string(vmctx, s.as_ref()) }?;
-            array.extend_from_slice(&p.to_le_bytes());
-            array.extend_from_slice(&l.to_le_bytes());
-        }
-    }
-    unsafe { lower_array(vmctx, 4, 16, &array) }
 }
 
 /// `offset` rounded up to `align` (a power of two).

@@ -2,168 +2,138 @@
 //! interfaces. Arguments and variables are the preview1 context's: the arguments the
 //! executable was started with and only the granted variables (`--env`). Strings that are
 //! not UTF-8 on the host reach the guest with U+FFFD in place of the bad bytes.
+//!
+//! `exit` alone keeps a hand-written extern (and its row in `wafer_abi::wasi_p2`): the
+//! generated glue would refuse a status that is neither `ok` nor `err` with the typed layer's
+//! generic message, where this one says what the two discriminants mean.
 
-use super::WasiP2;
 use std::sync::Arc;
 
-use wafer_abi::{TrapKind, VmCtx};
 
 use super::io::Stream;
 use super::table::{Kind, Resource};
-use super::{drop_resource, insert, IFACE};
-use crate::canon::{self, fault, finish, memory, ret_area, Area, Fault};
+use super::{own, remove_resource, WasiP2};
+use crate::canon::typed::{Cx, Own};
+use crate::canon::Fault;
+use crate::glue::wasi_cli::{
+    environment, exit, stderr, stdin, stdout, terminal_input, terminal_output, terminal_stderr,
+    terminal_stdin, terminal_stdout,
+};
+use crate::glue::wasi_io::streams::{InputStream, OutputStream};
+use terminal_input::TerminalInput;
+use terminal_output::TerminalOutput;
 
-unsafe fn get_environment(vmctx: *mut VmCtx, retptr: i32) -> Result<(), Fault> {
-    let ret = ret_area(&unsafe { memory(vmctx) }?, retptr, 8, 4)?;
-    let pairs: Vec<(String, String)> = crate::wasi::ctx::with(|c| {
-        c.env
-            .iter()
-            .map(|kv| {
-                let at = kv.iter().position(|&b| b == b'=').unwrap_or(kv.len());
-                let value = kv.get(at + 1..).unwrap_or_default();
-                (
-                    String::from_utf8_lossy(&kv[..at]).into_owned(),
-                    String::from_utf8_lossy(value).into_owned(),
-                )
-            })
-            .collect()
-    });
-    let l = unsafe { canon::lower_string_pairs(vmctx, &pairs) }?;
-    Area::new(8)
-        .list(0, l)
-        .store(&unsafe { memory(vmctx) }?, ret)
+/// Host bytes as a guest string.
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
-unsafe fn get_arguments(vmctx: *mut VmCtx, retptr: i32) -> Result<(), Fault> {
-    let ret = ret_area(&unsafe { memory(vmctx) }?, retptr, 8, 4)?;
-    let args: Vec<String> = crate::wasi::ctx::with(|c| {
-        c.args
-            .iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect()
-    });
-    let l = unsafe { canon::lower_strings(vmctx, &args) }?;
-    Area::new(8)
-        .list(0, l)
-        .store(&unsafe { memory(vmctx) }?, ret)
-}
+impl environment::Host for WasiP2 {
+    fn get_environment(_: &mut Cx) -> Result<Vec<(String, String)>, Fault> {
+        Ok(crate::wasi::ctx::with(|c| {
+            c.env
+                .iter()
+                .map(|kv| {
+                    let at = kv.iter().position(|&b| b == b'=').unwrap_or(kv.len());
+                    let value = kv.get(at + 1..).unwrap_or_default();
+                    (lossy(&kv[..at]), lossy(value))
+                })
+                .collect()
+        }))
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_environment(vmctx: *mut VmCtx, ret: i32) {
-    finish(IFACE, unsafe { get_environment(vmctx, ret) })
-}
+    fn get_arguments(_: &mut Cx) -> Result<Vec<String>, Fault> {
+        Ok(crate::wasi::ctx::with(|c| {
+            c.args.iter().map(|a| lossy(a)).collect()
+        }))
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_arguments(vmctx: *mut VmCtx, ret: i32) {
-    finish(IFACE, unsafe { get_arguments(vmctx, ret) })
-}
-
-/// `initial-cwd`: `none`; a guest has no working directory, only its preopens.
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_initial_cwd(vmctx: *mut VmCtx, retptr: i32) {
-    let run = || -> Result<(), Fault> {
-        let mem = unsafe { memory(vmctx) }?;
-        let ret = ret_area(&mem, retptr, 12, 4)?;
-        Area::new(12).store(&mem, ret)
-    };
-    finish(IFACE, run())
-}
-
-/// `exit(status: result)`: 0 for ok, 1 for err; any other discriminant is a trap.
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_exit(_vmctx: *mut VmCtx, status: i32) {
-    match status {
-        0 | 1 => crate::threads::exit_process(status),
-        other => finish(
-            IFACE,
-            Err::<(), _>(fault(
-                TrapKind::Unreachable,
-                format!("exit: {other} is not a result discriminant (0 ok, 1 err)"),
-            )),
-        ),
+    /// `none`: a guest has no working directory, only its preopens.
+    fn initial_cwd(_: &mut Cx) -> Result<Option<String>, Fault> {
+        Ok(None)
     }
 }
 
-/// `exit-with-code(status-code: u8)`: the low 8 bits, as the canonical ABI lifts a `u8`.
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_exit_with_code(_vmctx: *mut VmCtx, code: i32) {
-    crate::threads::exit_process(code & 0xff)
+/// `exit(status: result)`: 0 for ok, 1 for err (any other discriminant traps in the glue).
+impl exit::Host for WasiP2 {
+    fn exit(_: &mut Cx, status: Result<(), ()>) -> Result<(), Fault> {
+        crate::threads::exit_process(status.is_err() as i32)
+    }
+
+    /// The code as the canonical ABI lifts a `u8`: the low 8 bits.
+    fn exit_with_code(_: &mut Cx, status_code: u8) -> Result<(), Fault> {
+        crate::threads::exit_process(status_code as i32)
+    }
 }
 
-fn stdio_stream(vmctx: *mut VmCtx, fd: i32) -> i32 {
+/// A new handle to standard stream `fd`: an input stream for 0, an output stream otherwise.
+fn stdio_stream<R>(cx: &Cx, fd: i32) -> Result<Own<R>, Fault> {
     let stream = Arc::new(Stream::stdio(fd));
     let r = if fd == 0 {
         Resource::InputStream(stream)
     } else {
         Resource::OutputStream(stream)
     };
-    finish(IFACE, insert(vmctx, r))
+    own(cx.vmctx, r)
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_stdin(vmctx: *mut VmCtx) -> i32 {
-    stdio_stream(vmctx, 0)
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_stdout(vmctx: *mut VmCtx) -> i32 {
-    stdio_stream(vmctx, 1)
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_stderr(vmctx: *mut VmCtx) -> i32 {
-    stdio_stream(vmctx, 2)
-}
-
-/// `get-terminal-std*`: `some` only when the standard stream is a terminal.
-unsafe fn terminal(vmctx: *mut VmCtx, fd: i32, retptr: i32) -> Result<(), Fault> {
-    let ret = ret_area(&unsafe { memory(vmctx) }?, retptr, 8, 4)?;
-    let mut a = Area::new(8);
-    if unsafe { libc::isatty(fd) } == 1 {
-        let r = if fd == 0 {
-            Resource::TerminalInput
-        } else {
-            Resource::TerminalOutput
-        };
-        let handle = insert(vmctx, r)?;
-        let at = a.case(0, 1, 4);
-        a.u32(at, handle as u32);
+impl stdin::Host for WasiP2 {
+    fn get_stdin(cx: &mut Cx) -> Result<Own<InputStream>, Fault> {
+        stdio_stream(cx, 0)
     }
-    a.store(&unsafe { memory(vmctx) }?, ret)
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_terminal_stdin(vmctx: *mut VmCtx, ret: i32) {
-    finish(IFACE, unsafe { terminal(vmctx, 0, ret) })
+impl stdout::Host for WasiP2 {
+    fn get_stdout(cx: &mut Cx) -> Result<Own<OutputStream>, Fault> {
+        stdio_stream(cx, 1)
+    }
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_terminal_stdout(vmctx: *mut VmCtx, ret: i32) {
-    finish(IFACE, unsafe { terminal(vmctx, 1, ret) })
+impl stderr::Host for WasiP2 {
+    fn get_stderr(cx: &mut Cx) -> Result<Own<OutputStream>, Fault> {
+        stdio_stream(cx, 2)
+    }
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_get_terminal_stderr(vmctx: *mut VmCtx, ret: i32) {
-    finish(IFACE, unsafe { terminal(vmctx, 2, ret) })
+/// `get-terminal-std*`: `some` only when standard stream `fd` is a terminal.
+fn terminal<R>(cx: &Cx, fd: i32) -> Result<Option<Own<R>>, Fault> {
+    if unsafe { libc::isatty(fd) } != 1 {
+        return Ok(None);
+    }
+    let r = if fd == 0 {
+        Resource::TerminalInput
+    } else {
+        Resource::TerminalOutput
+    };
+    own(cx.vmctx, r).map(Some)
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_drop_terminal_input(vmctx: *mut VmCtx, handle: i32) {
-    drop_resource(vmctx, handle, Kind::TerminalInput)
+impl terminal_stdin::Host for WasiP2 {
+    fn get_terminal_stdin(cx: &mut Cx) -> Result<Option<Own<TerminalInput>>, Fault> {
+        terminal(cx, 0)
+    }
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_drop_terminal_output(vmctx: *mut VmCtx, handle: i32) {
-    drop_resource(vmctx, handle, Kind::TerminalOutput)
+impl terminal_stdout::Host for WasiP2 {
+    fn get_terminal_stdout(cx: &mut Cx) -> Result<Option<Own<TerminalOutput>>, Fault> {
+        terminal(cx, 1)
+    }
 }
 
-impl crate::glue::wasi_cli::environment::Host for WasiP2 {}
-impl crate::glue::wasi_cli::exit::Host for WasiP2 {}
-impl crate::glue::wasi_cli::stdin::Host for WasiP2 {}
-impl crate::glue::wasi_cli::stdout::Host for WasiP2 {}
-impl crate::glue::wasi_cli::stderr::Host for WasiP2 {}
-impl crate::glue::wasi_cli::terminal_input::Host for WasiP2 {}
-impl crate::glue::wasi_cli::terminal_output::Host for WasiP2 {}
-impl crate::glue::wasi_cli::terminal_stdin::Host for WasiP2 {}
-impl crate::glue::wasi_cli::terminal_stdout::Host for WasiP2 {}
-impl crate::glue::wasi_cli::terminal_stderr::Host for WasiP2 {}
+impl terminal_stderr::Host for WasiP2 {
+    fn get_terminal_stderr(cx: &mut Cx) -> Result<Option<Own<TerminalOutput>>, Fault> {
+        terminal(cx, 2)
+    }
+}
+
+impl terminal_input::Host for WasiP2 {
+    fn drop_terminal_input(cx: &mut Cx, handle: Own<TerminalInput>) -> Result<(), Fault> {
+        remove_resource(cx.vmctx, handle.index(), Kind::TerminalInput)
+    }
+}
+
+impl terminal_output::Host for WasiP2 {
+    fn drop_terminal_output(cx: &mut Cx, handle: Own<TerminalOutput>) -> Result<(), Fault> {
+        remove_resource(cx.vmctx, handle.index(), Kind::TerminalOutput)
+    }
+}

@@ -1,13 +1,14 @@
 //! `wasi:clocks`: `monotonic-clock` (nanoseconds of `CLOCK_MONOTONIC`, and timers as
 //! pollables) and `wall-clock` (`CLOCK_REALTIME` as a `datetime`).
 
-use super::WasiP2;
-use wafer_abi::VmCtx;
-
 use super::io::Pollable;
 use super::table::Resource;
-use super::{insert, IFACE};
-use crate::canon::{finish, memory, ret_area, Area, Fault};
+use super::{own, WasiP2};
+use crate::canon::typed::{Cx, Own};
+use crate::canon::Fault;
+use crate::glue::wasi_clocks::monotonic_clock::{self, Duration, Instant};
+use crate::glue::wasi_clocks::wall_clock::{self, Datetime};
+use crate::glue::wasi_io::poll;
 
 fn read(clock: libc::clockid_t, resolution: bool) -> libc::timespec {
     let mut ts = libc::timespec {
@@ -31,54 +32,45 @@ fn nanos(ts: libc::timespec) -> u64 {
         .saturating_add(ts.tv_nsec as u64)
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_monotonic_now(_vmctx: *mut VmCtx) -> i64 {
-    nanos(read(libc::CLOCK_MONOTONIC, false)) as i64
+/// A pollable that is ready once the monotonic clock reaches `at` nanoseconds.
+fn timer(cx: &Cx, at: u64) -> Result<Own<poll::Pollable>, Fault> {
+    own(cx.vmctx, Resource::Pollable(Pollable::Timer(at)))
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_monotonic_resolution(_vmctx: *mut VmCtx) -> i64 {
-    nanos(read(libc::CLOCK_MONOTONIC, true)) as i64
+impl monotonic_clock::Host for WasiP2 {
+    fn now(_: &mut Cx) -> Result<Instant, Fault> {
+        Ok(nanos(read(libc::CLOCK_MONOTONIC, false)))
+    }
+
+    fn resolution(_: &mut Cx) -> Result<Duration, Fault> {
+        Ok(nanos(read(libc::CLOCK_MONOTONIC, true)))
+    }
+
+    fn subscribe_instant(cx: &mut Cx, when: Instant) -> Result<Own<poll::Pollable>, Fault> {
+        timer(cx, when)
+    }
+
+    fn subscribe_duration(cx: &mut Cx, when: Duration) -> Result<Own<poll::Pollable>, Fault> {
+        let now = nanos(read(libc::CLOCK_MONOTONIC, false));
+        timer(cx, now.saturating_add(when))
+    }
 }
 
-fn timer(vmctx: *mut VmCtx, at: u64) -> i32 {
-    finish(
-        IFACE,
-        insert(vmctx, Resource::Pollable(Pollable::Timer(at))),
-    )
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_monotonic_subscribe_instant(vmctx: *mut VmCtx, when: i64) -> i32 {
-    timer(vmctx, when as u64)
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_monotonic_subscribe_duration(vmctx: *mut VmCtx, d: i64) -> i32 {
-    let now = nanos(read(libc::CLOCK_MONOTONIC, false));
-    timer(vmctx, now.saturating_add(d as u64))
-}
-
-/// A `datetime` (seconds u64 at 0, nanoseconds u32 at 8; 16 bytes, align 8).
-unsafe fn datetime(vmctx: *mut VmCtx, retptr: i32, resolution: bool) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let ret = ret_area(&mem, retptr, 16, 8)?;
+/// `CLOCK_REALTIME`'s time or resolution as a `datetime`.
+fn datetime(resolution: bool) -> Datetime {
     let ts = read(libc::CLOCK_REALTIME, resolution);
-    Area::new(16)
-        .u64(0, ts.tv_sec.max(0) as u64)
-        .u32(8, ts.tv_nsec as u32)
-        .store(&mem, ret)
+    Datetime {
+        seconds: ts.tv_sec.max(0) as u64,
+        nanoseconds: ts.tv_nsec as u32,
+    }
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_wall_now(vmctx: *mut VmCtx, ret: i32) {
-    finish(IFACE, unsafe { datetime(vmctx, ret, false) })
-}
+impl wall_clock::Host for WasiP2 {
+    fn now(_: &mut Cx) -> Result<Datetime, Fault> {
+        Ok(datetime(false))
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_wall_resolution(vmctx: *mut VmCtx, ret: i32) {
-    finish(IFACE, unsafe { datetime(vmctx, ret, true) })
+    fn resolution(_: &mut Cx) -> Result<Datetime, Fault> {
+        Ok(datetime(true))
+    }
 }
-
-impl crate::glue::wasi_clocks::monotonic_clock::Host for WasiP2 {}
-impl crate::glue::wasi_clocks::wall_clock::Host for WasiP2 {}

@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::io::Stream;
 use super::table::{Kind, Resource};
-use super::{insert, with_table, WasiP2};
+use super::{insert, remove_resource, with_table, WasiP2};
 use crate::canon::typed::{Borrow, Cx, Own};
 use crate::canon::{Buffer, Fault};
 use crate::glue::wasi_clocks::wall_clock::Datetime;
@@ -257,12 +257,6 @@ fn own_answer<T>(cx: &Cx, made: Result<Resource, ErrorCode>) -> Answer<Own<T>> {
         Ok(r) => Ok(own(cx, r)?),
         Err(e) => Err(e),
     })
-}
-
-/// `[resource-drop]`: the resource is dropped (its host descriptor closed, unless a child
-/// still holds it) after the table's lock is released.
-fn drop_resource(cx: &Cx, handle: i32, kind: Kind) -> Result<(), Fault> {
-    with_table(cx.vmctx, |t| t.remove(handle, kind)).map(drop)
 }
 
 // ---- streams ----------------------------------------------------------------------------------
@@ -824,14 +818,14 @@ impl types::Host for WasiP2 {
     }
 
     fn drop_descriptor(cx: &mut Cx, handle: Own<types::Descriptor>) -> Result<(), Fault> {
-        drop_resource(cx, handle.index(), Kind::Descriptor)
+        remove_resource(cx.vmctx, handle.index(), Kind::Descriptor)
     }
 
     fn drop_directory_entry_stream(
         cx: &mut Cx,
         handle: Own<types::DirectoryEntryStream>,
     ) -> Result<(), Fault> {
-        drop_resource(cx, handle.index(), Kind::DirectoryEntryStream)
+        remove_resource(cx.vmctx, handle.index(), Kind::DirectoryEntryStream)
     }
 }
 

@@ -13,15 +13,16 @@
 //! waits on out of the handle table, so the table's lock is never held while it blocks: one
 //! `ppoll(2)` over every descriptor, bounded by the nearest deadline.
 
-use super::WasiP2;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use wafer_abi::{TrapKind, VmCtx};
+use wafer_abi::TrapKind;
 
 use super::table::{Kind, Resource};
-use super::{drop_resource, insert, with_table, IFACE};
-use crate::canon::{self, fault, finish, memory, read_array, read_list, ret_area, Area, Fault};
+use super::{own, remove_resource, with_table, WasiP2};
+use crate::canon::typed::{Borrow, Cx, Own};
+use crate::canon::{fault, Buffer, Fault};
+use crate::glue::wasi_io::{error, poll, streams};
 use crate::wasi::ctx::Host;
 use crate::wasi::errno::{self, Errno};
 
@@ -344,234 +345,101 @@ pub fn wait(list: &[Pollable], block: bool) -> Vec<u32> {
 
 // ---- error ------------------------------------------------------------------------------------
 
-unsafe fn to_debug_string(vmctx: *mut VmCtx, this: i32, retptr: i32) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let ret = ret_area(&mem, retptr, 8, 4)?;
-    let text = with_table(vmctx, |t| t.error(this).map(|e| e.message.clone()))?;
-    let s = unsafe { canon::lower_string(vmctx, &text) }?;
-    Area::new(8)
-        .list(0, s)
-        .store(&unsafe { memory(vmctx) }?, ret)
-}
+impl error::Host for WasiP2 {
+    fn error_to_debug_string(cx: &mut Cx, this: Borrow<error::Error>) -> Result<String, Fault> {
+        with_table(cx.vmctx, |t| {
+            t.error(this.index()).map(|e| e.message.clone())
+        })
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_error_to_debug_string(vmctx: *mut VmCtx, this: i32, ret: i32) {
-    finish(IFACE, unsafe { to_debug_string(vmctx, this, ret) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_drop_error(vmctx: *mut VmCtx, handle: i32) {
-    drop_resource(vmctx, handle, Kind::Error)
+    fn drop_error(cx: &mut Cx, handle: Own<error::Error>) -> Result<(), Fault> {
+        remove_resource(cx.vmctx, handle.index(), Kind::Error)
+    }
 }
 
 // ---- poll -------------------------------------------------------------------------------------
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_pollable_ready(vmctx: *mut VmCtx, this: i32) -> i32 {
-    let p = finish(IFACE, with_table(vmctx, |t| t.pollable(this)));
-    !wait(&[p], false).is_empty() as i32
+fn pollable(cx: &Cx, this: Borrow<poll::Pollable>) -> Result<Pollable, Fault> {
+    with_table(cx.vmctx, |t| t.pollable(this.index()))
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_pollable_block(vmctx: *mut VmCtx, this: i32) {
-    let p = finish(IFACE, with_table(vmctx, |t| t.pollable(this)));
-    wait(&[p], true);
-}
-
-unsafe fn poll(vmctx: *mut VmCtx, ptr: i32, len: i32, retptr: i32) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let ret = ret_area(&mem, retptr, 8, 4)?;
-    let handles = read_array(&mem, ptr as u32, len as u32, 4, 4)?;
-    if handles.is_empty() {
-        return Err(fault(
-            TrapKind::Unreachable,
-            "poll was given an empty list of pollables",
-        ));
+impl poll::Host for WasiP2 {
+    fn pollable_ready(cx: &mut Cx, this: Borrow<poll::Pollable>) -> Result<bool, Fault> {
+        let p = pollable(cx, this)?;
+        Ok(!wait(&[p], false).is_empty())
     }
-    let list = with_table(vmctx, |t| {
-        handles
-            .chunks_exact(4)
-            .map(|h| t.pollable(i32::from_le_bytes(h.try_into().expect("4 bytes"))))
-            .collect::<Result<Vec<_>, _>>()
-    })?;
-    drop(handles);
-    let ready = wait(&list, true);
-    drop(list);
-    let bytes: Vec<u8> = ready.iter().flat_map(|i| i.to_le_bytes()).collect();
-    let l = unsafe { canon::lower_array(vmctx, 4, 4, &bytes) }?;
-    Area::new(8)
-        .list(0, l)
-        .store(&unsafe { memory(vmctx) }?, ret)
-}
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_poll(vmctx: *mut VmCtx, ptr: i32, len: i32, retptr: i32) {
-    finish(IFACE, unsafe { poll(vmctx, ptr, len, retptr) })
-}
+    fn pollable_block(cx: &mut Cx, this: Borrow<poll::Pollable>) -> Result<(), Fault> {
+        let p = pollable(cx, this)?;
+        wait(&[p], true);
+        Ok(())
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_drop_pollable(vmctx: *mut VmCtx, handle: i32) {
-    drop_resource(vmctx, handle, Kind::Pollable)
-}
+    fn poll(cx: &mut Cx, in_: Vec<Borrow<poll::Pollable>>) -> Result<Vec<u32>, Fault> {
+        if in_.is_empty() {
+            return Err(fault(
+                TrapKind::Unreachable,
+                "poll was given an empty list of pollables",
+            ));
+        }
+        let list = with_table(cx.vmctx, |t| {
+            in_.iter()
+                .map(|h| t.pollable(h.index()))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(wait(&list, true))
+    }
 
-// ---- streams: lowering results ----------------------------------------------------------------
-
-/// A `stream-error` as (case, error handle): `last-operation-failed` owns a new `error`.
-fn lower_stream_error(vmctx: *mut VmCtx, e: StreamError) -> Result<(u8, i32), Fault> {
-    match e {
-        StreamError::Failed(err) => Ok((0, insert(vmctx, Resource::Error(err))?)),
-        StreamError::Closed => Ok((1, 0)),
+    fn drop_pollable(cx: &mut Cx, handle: Own<poll::Pollable>) -> Result<(), Fault> {
+        remove_resource(cx.vmctx, handle.index(), Kind::Pollable)
     }
 }
 
-/// `result<u64, stream-error>`: 16 bytes, align 8.
-unsafe fn store_u64(vmctx: *mut VmCtx, ret: u32, r: Result<u64, StreamError>) -> Result<(), Fault> {
-    let mut a = Area::new(16);
-    match r {
-        Ok(v) => {
-            let at = a.case(0, 0, 8);
-            a.u64(at, v);
-        }
-        Err(e) => {
-            let (case, handle) = lower_stream_error(vmctx, e)?;
-            let at = a.case(0, 1, 8);
-            let at = a.case(at, case, 4);
-            a.u32(at, handle as u32);
-        }
-    }
-    a.store(&unsafe { memory(vmctx) }?, ret)
-}
+// ---- streams ----------------------------------------------------------------------------------
 
-/// `result<list<u8>, stream-error>` and `result<_, stream-error>`: 12 bytes, align 4.
-unsafe fn store_list(
-    vmctx: *mut VmCtx,
-    ret: u32,
-    r: Result<Option<(u32, u32)>, StreamError>,
-) -> Result<(), Fault> {
-    let mut a = Area::new(12);
-    match r {
-        Ok(list) => {
-            let at = a.case(0, 0, 4);
-            if let Some(l) = list {
-                a.list(at, l);
-            }
-        }
-        Err(e) => {
-            let (case, handle) = lower_stream_error(vmctx, e)?;
-            let at = a.case(0, 1, 4);
-            let at = a.case(at, case, 4);
-            a.u32(at, handle as u32);
-        }
-    }
-    a.store(&unsafe { memory(vmctx) }?, ret)
-}
+/// A stream method's result as the WIT types it.
+type Answer<T> = Result<Result<T, streams::StreamError>, Fault>;
 
-// ---- input-stream -----------------------------------------------------------------------------
-
-unsafe fn read(
-    vmctx: *mut VmCtx,
-    this: i32,
-    len: i64,
-    retptr: i32,
-    block: bool,
-) -> Result<(), Fault> {
-    let ret = ret_area(&unsafe { memory(vmctx) }?, retptr, 12, 4)?;
-    let stream = with_table(vmctx, |t| t.input(this))?;
-    let data = stream.read(len as u64, block);
-    drop(stream);
-    let lowered = match data {
-        Ok(bytes) => Ok(Some(unsafe { canon::lower_bytes(vmctx, &bytes) }?)),
-        Err(e) => Err(e),
-    };
-    unsafe { store_list(vmctx, ret, lowered) }
-}
-
-unsafe fn skip(
-    vmctx: *mut VmCtx,
-    this: i32,
-    len: i64,
-    retptr: i32,
-    block: bool,
-) -> Result<(), Fault> {
-    let ret = ret_area(&unsafe { memory(vmctx) }?, retptr, 16, 8)?;
-    let stream = with_table(vmctx, |t| t.input(this))?;
-    let r = stream.read(len as u64, block).map(|b| b.len() as u64);
-    drop(stream);
-    unsafe { store_u64(vmctx, ret, r) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_input_read(vmctx: *mut VmCtx, this: i32, len: i64, ret: i32) {
-    finish(IFACE, unsafe { read(vmctx, this, len, ret, false) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_input_blocking_read(
-    vmctx: *mut VmCtx,
-    this: i32,
-    len: i64,
-    ret: i32,
-) {
-    finish(IFACE, unsafe { read(vmctx, this, len, ret, true) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_input_skip(vmctx: *mut VmCtx, this: i32, len: i64, ret: i32) {
-    finish(IFACE, unsafe { skip(vmctx, this, len, ret, false) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_input_blocking_skip(
-    vmctx: *mut VmCtx,
-    this: i32,
-    len: i64,
-    ret: i32,
-) {
-    finish(IFACE, unsafe { skip(vmctx, this, len, ret, true) })
-}
-
-fn subscribe(vmctx: *mut VmCtx, this: i32, kind: Kind) -> Result<i32, Fault> {
-    with_table(vmctx, |t| {
-        let p = match kind {
-            Kind::InputStream => Pollable::Stream(t.input(this)?, libc::POLLIN),
-            _ => Pollable::Stream(t.output(this)?, libc::POLLOUT),
-        };
-        t.insert(Resource::Pollable(p))
+/// What a stream operation answers the guest: `last-operation-failed` hands it a new `error`.
+fn answer<T>(cx: &Cx, r: Result<T, StreamError>) -> Answer<T> {
+    Ok(match r {
+        Ok(v) => Ok(v),
+        Err(StreamError::Closed) => Err(streams::StreamError::Closed),
+        Err(StreamError::Failed(e)) => Err(streams::StreamError::LastOperationFailed(own(
+            cx.vmctx,
+            Resource::Error(e),
+        )?)),
     })
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_input_subscribe(vmctx: *mut VmCtx, this: i32) -> i32 {
-    finish(IFACE, subscribe(vmctx, this, Kind::InputStream))
+fn input(cx: &Cx, this: Borrow<streams::InputStream>) -> Result<Arc<Stream>, Fault> {
+    with_table(cx.vmctx, |t| t.input(this.index()))
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_drop_input_stream(vmctx: *mut VmCtx, handle: i32) {
-    drop_resource(vmctx, handle, Kind::InputStream)
+fn output(cx: &Cx, this: Borrow<streams::OutputStream>) -> Result<Arc<Stream>, Fault> {
+    with_table(cx.vmctx, |t| t.output(this.index()))
 }
 
-// ---- output-stream ----------------------------------------------------------------------------
+fn read(cx: &Cx, this: Borrow<streams::InputStream>, len: u64, block: bool) -> Answer<Buffer> {
+    let r = input(cx, this)?.read(len, block).map(Buffer::from);
+    answer(cx, r)
+}
 
-unsafe fn check_write(vmctx: *mut VmCtx, this: i32, retptr: i32) -> Result<(), Fault> {
-    let ret = ret_area(&unsafe { memory(vmctx) }?, retptr, 16, 8)?;
-    let stream = with_table(vmctx, |t| t.output(this))?;
-    let r = stream.check_write();
-    drop(stream);
-    unsafe { store_u64(vmctx, ret, r) }
+fn skip(cx: &Cx, this: Borrow<streams::InputStream>, len: u64, block: bool) -> Answer<u64> {
+    let r = input(cx, this)?.read(len, block).map(|b| b.len() as u64);
+    answer(cx, r)
+}
+
+/// A pollable for `stream` becoming ready for `events`.
+fn subscribe(cx: &Cx, stream: Arc<Stream>, events: i16) -> Result<Own<poll::Pollable>, Fault> {
+    own(
+        cx.vmctx,
+        Resource::Pollable(Pollable::Stream(stream, events)),
+    )
 }
 
 /// `write` and `blocking-write-and-flush` (at most [`BLOCKING_MAX`] bytes).
-unsafe fn write(
-    vmctx: *mut VmCtx,
-    this: i32,
-    ptr: i32,
-    len: i32,
-    retptr: i32,
-    blocking: bool,
-) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let ret = ret_area(&mem, retptr, 12, 4)?;
-    let data = read_list(&mem, ptr as u32, len as u32)?;
+fn write(cx: &Cx, this: Borrow<streams::OutputStream>, data: Buffer, blocking: bool) -> Answer<()> {
     if blocking && data.len() as u64 > BLOCKING_MAX {
         return Err(fault(
             TrapKind::Unreachable,
@@ -581,32 +449,25 @@ unsafe fn write(
             ),
         ));
     }
-    let stream = with_table(vmctx, |t| t.output(this))?;
+    let stream = output(cx, this)?;
     if !blocking {
         stream.take_permit(data.len() as u64)?;
     }
-    let r = stream.write_all(&data).map(|()| None);
-    drop((stream, data));
-    unsafe { store_list(vmctx, ret, r) }
+    let r = stream.write_all(&data);
+    answer(cx, r)
 }
 
-unsafe fn flush(vmctx: *mut VmCtx, this: i32, retptr: i32) -> Result<(), Fault> {
-    let ret = ret_area(&unsafe { memory(vmctx) }?, retptr, 12, 4)?;
-    let stream = with_table(vmctx, |t| t.output(this))?;
-    let r = stream.flush().map(|()| None);
-    drop(stream);
-    unsafe { store_list(vmctx, ret, r) }
+fn flush(cx: &Cx, this: Borrow<streams::OutputStream>) -> Answer<()> {
+    let r = output(cx, this)?.flush();
+    answer(cx, r)
 }
 
-unsafe fn write_zeroes(
-    vmctx: *mut VmCtx,
-    this: i32,
-    len: i64,
-    retptr: i32,
+fn write_zeroes(
+    cx: &Cx,
+    this: Borrow<streams::OutputStream>,
+    len: u64,
     blocking: bool,
-) -> Result<(), Fault> {
-    let ret = ret_area(&unsafe { memory(vmctx) }?, retptr, 12, 4)?;
-    let len = len as u64;
+) -> Answer<()> {
     if blocking && len > BLOCKING_MAX {
         return Err(fault(
             TrapKind::Unreachable,
@@ -615,7 +476,7 @@ unsafe fn write_zeroes(
             ),
         ));
     }
-    let stream = with_table(vmctx, |t| t.output(this))?;
+    let stream = output(cx, this)?;
     if !blocking {
         stream.take_permit(len)?;
     }
@@ -627,124 +488,141 @@ unsafe fn write_zeroes(
         r = stream.write_all(&zeroes[..n as usize]);
         left -= n;
     }
-    drop(stream);
-    unsafe { store_list(vmctx, ret, r.map(|()| None)) }
+    answer(cx, r)
 }
 
-unsafe fn splice(
-    vmctx: *mut VmCtx,
-    this: i32,
-    src: i32,
-    len: i64,
-    retptr: i32,
+fn splice(
+    cx: &Cx,
+    this: Borrow<streams::OutputStream>,
+    src: Borrow<streams::InputStream>,
+    len: u64,
     block: bool,
-) -> Result<(), Fault> {
-    let ret = ret_area(&unsafe { memory(vmctx) }?, retptr, 16, 8)?;
-    let (out, input) = with_table(vmctx, |t| Ok::<_, Fault>((t.output(this)?, t.input(src)?)))?;
+) -> Answer<u64> {
+    let out = output(cx, this)?;
+    let input = input(cx, src)?;
     let r = out.room().and_then(|permit| {
-        let want = if block {
-            len as u64
-        } else {
-            (len as u64).min(permit)
-        };
+        let want = if block { len } else { len.min(permit) };
         let data = input.read(want, block)?;
         out.write_all(&data)?;
         Ok(data.len() as u64)
     });
-    drop((out, input));
-    unsafe { store_u64(vmctx, ret, r) }
+    answer(cx, r)
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_output_check_write(vmctx: *mut VmCtx, this: i32, ret: i32) {
-    finish(IFACE, unsafe { check_write(vmctx, this, ret) })
-}
+impl streams::Host for WasiP2 {
+    fn input_stream_read(
+        cx: &mut Cx,
+        this: Borrow<streams::InputStream>,
+        len: u64,
+    ) -> Answer<Buffer> {
+        read(cx, this, len, false)
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_output_write(
-    vmctx: *mut VmCtx,
-    this: i32,
-    ptr: i32,
-    len: i32,
-    ret: i32,
-) {
-    finish(IFACE, unsafe { write(vmctx, this, ptr, len, ret, false) })
-}
+    fn input_stream_blocking_read(
+        cx: &mut Cx,
+        this: Borrow<streams::InputStream>,
+        len: u64,
+    ) -> Answer<Buffer> {
+        read(cx, this, len, true)
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_output_blocking_write_and_flush(
-    vmctx: *mut VmCtx,
-    this: i32,
-    ptr: i32,
-    len: i32,
-    ret: i32,
-) {
-    finish(IFACE, unsafe { write(vmctx, this, ptr, len, ret, true) })
-}
+    fn input_stream_skip(cx: &mut Cx, this: Borrow<streams::InputStream>, len: u64) -> Answer<u64> {
+        skip(cx, this, len, false)
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_output_flush(vmctx: *mut VmCtx, this: i32, ret: i32) {
-    finish(IFACE, unsafe { flush(vmctx, this, ret) })
-}
+    fn input_stream_blocking_skip(
+        cx: &mut Cx,
+        this: Borrow<streams::InputStream>,
+        len: u64,
+    ) -> Answer<u64> {
+        skip(cx, this, len, true)
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_output_blocking_flush(vmctx: *mut VmCtx, this: i32, ret: i32) {
-    finish(IFACE, unsafe { flush(vmctx, this, ret) })
-}
+    fn input_stream_subscribe(
+        cx: &mut Cx,
+        this: Borrow<streams::InputStream>,
+    ) -> Result<Own<poll::Pollable>, Fault> {
+        subscribe(cx, input(cx, this)?, libc::POLLIN)
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_output_subscribe(vmctx: *mut VmCtx, this: i32) -> i32 {
-    finish(IFACE, subscribe(vmctx, this, Kind::OutputStream))
-}
+    fn output_stream_check_write(cx: &mut Cx, this: Borrow<streams::OutputStream>) -> Answer<u64> {
+        let r = output(cx, this)?.check_write();
+        answer(cx, r)
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_output_write_zeroes(
-    vmctx: *mut VmCtx,
-    this: i32,
-    len: i64,
-    ret: i32,
-) {
-    finish(IFACE, unsafe { write_zeroes(vmctx, this, len, ret, false) })
-}
+    fn output_stream_write(
+        cx: &mut Cx,
+        this: Borrow<streams::OutputStream>,
+        contents: Buffer,
+    ) -> Answer<()> {
+        write(cx, this, contents, false)
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_output_blocking_write_zeroes_and_flush(
-    vmctx: *mut VmCtx,
-    this: i32,
-    len: i64,
-    ret: i32,
-) {
-    finish(IFACE, unsafe { write_zeroes(vmctx, this, len, ret, true) })
-}
+    fn output_stream_blocking_write_and_flush(
+        cx: &mut Cx,
+        this: Borrow<streams::OutputStream>,
+        contents: Buffer,
+    ) -> Answer<()> {
+        write(cx, this, contents, true)
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_output_splice(
-    vmctx: *mut VmCtx,
-    this: i32,
-    src: i32,
-    len: i64,
-    ret: i32,
-) {
-    finish(IFACE, unsafe { splice(vmctx, this, src, len, ret, false) })
-}
+    fn output_stream_flush(cx: &mut Cx, this: Borrow<streams::OutputStream>) -> Answer<()> {
+        flush(cx, this)
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_output_blocking_splice(
-    vmctx: *mut VmCtx,
-    this: i32,
-    src: i32,
-    len: i64,
-    ret: i32,
-) {
-    finish(IFACE, unsafe { splice(vmctx, this, src, len, ret, true) })
-}
+    fn output_stream_blocking_flush(
+        cx: &mut Cx,
+        this: Borrow<streams::OutputStream>,
+    ) -> Answer<()> {
+        flush(cx, this)
+    }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_p2_drop_output_stream(vmctx: *mut VmCtx, handle: i32) {
-    drop_resource(vmctx, handle, Kind::OutputStream)
-}
+    fn output_stream_subscribe(
+        cx: &mut Cx,
+        this: Borrow<streams::OutputStream>,
+    ) -> Result<Own<poll::Pollable>, Fault> {
+        subscribe(cx, output(cx, this)?, libc::POLLOUT)
+    }
 
-// Transitional: the generated traits, implemented as each interface moves to them.
-impl crate::glue::wasi_io::error::Host for WasiP2 {}
-impl crate::glue::wasi_io::poll::Host for WasiP2 {}
-impl crate::glue::wasi_io::streams::Host for WasiP2 {}
+    fn output_stream_write_zeroes(
+        cx: &mut Cx,
+        this: Borrow<streams::OutputStream>,
+        len: u64,
+    ) -> Answer<()> {
+        write_zeroes(cx, this, len, false)
+    }
+
+    fn output_stream_blocking_write_zeroes_and_flush(
+        cx: &mut Cx,
+        this: Borrow<streams::OutputStream>,
+        len: u64,
+    ) -> Answer<()> {
+        write_zeroes(cx, this, len, true)
+    }
+
+    fn output_stream_splice(
+        cx: &mut Cx,
+        this: Borrow<streams::OutputStream>,
+        src: Borrow<streams::InputStream>,
+        len: u64,
+    ) -> Answer<u64> {
+        splice(cx, this, src, len, false)
+    }
+
+    fn output_stream_blocking_splice(
+        cx: &mut Cx,
+        this: Borrow<streams::OutputStream>,
+        src: Borrow<streams::InputStream>,
+        len: u64,
+    ) -> Answer<u64> {
+        splice(cx, this, src, len, true)
+    }
+
+    fn drop_input_stream(cx: &mut Cx, handle: Own<streams::InputStream>) -> Result<(), Fault> {
+        remove_resource(cx.vmctx, handle.index(), Kind::InputStream)
+    }
+
+    fn drop_output_stream(cx: &mut Cx, handle: Own<streams::OutputStream>) -> Result<(), Fault> {
+        remove_resource(cx.vmctx, handle.index(), Kind::OutputStream)
+    }
+}

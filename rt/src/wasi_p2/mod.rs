@@ -1,8 +1,10 @@
-//! WASI 0.2 (`wasi:cli`, `wasi:io`, `wasi:clocks`, `wasi:random`, `wasi:filesystem`): every
-//! function of `wafer_abi::wasi_p2::WASI_P2_FUNCS`, lowered by the canonical ABI as
-//! [`crate::canon`] lowers it. A core module that imports these functions by their canonical
-//! names and a component's `canon lower` of them bind to the same symbols: each takes the
-//! `vmctx` of the core instance whose memory and `cabi_realloc` the call uses.
+//! WASI 0.2 (`wasi:cli`, `wasi:io`, `wasi:clocks`, `wasi:random`, `wasi:filesystem`,
+//! `wasi:sockets`), lowered by the canonical ABI as [`crate::canon`] lowers it: [`WasiP2`]
+//! implements the generated `Host` traits of [`crate::glue`], whose extern functions
+//! `wafer_abi::WIT_FUNCS` lists (their faults introduce themselves as `wafer: wasi: ...`).
+//! A core module that imports these functions by their canonical names
+//! and a component's `canon lower` of them bind to the same symbols: each takes the `vmctx` of
+//! the core instance whose memory and `cabi_realloc` the call uses.
 //!
 //! The guest sees what the executable was granted, exactly as under preview1: its arguments,
 //! the granted environment variables, the standard streams and the preopened directories
@@ -38,12 +40,10 @@ pub use table::Handles;
 
 use wafer_abi::VmCtx;
 
-use crate::canon::{finish, Fault};
+use crate::canon::typed::Own;
+use crate::canon::Fault;
 use crate::instance::Instance;
 use table::{Kind, Resource};
-
-/// How faults of these interfaces introduce themselves on stderr.
-pub(crate) const IFACE: &str = "wasi";
 
 /// Runs `f` on the calling guest's handle table, locked for the length of `f`.
 pub(crate) fn with_table<T>(vmctx: *mut VmCtx, f: impl FnOnce(&mut Handles) -> T) -> T {
@@ -57,11 +57,17 @@ pub(crate) fn insert(vmctx: *mut VmCtx, r: Resource) -> Result<i32, Fault> {
     with_table(vmctx, |t| t.insert(r))
 }
 
+/// Stores a new resource; the guest's handle to it, typed as the WIT resource `R`.
+pub(crate) fn own<R>(vmctx: *mut VmCtx, r: Resource) -> Result<Own<R>, Fault> {
+    insert(vmctx, r).map(|h| Own::new(h as u32))
+}
+
 /// `[resource-drop]`: the resource is dropped (its host descriptor closed, unless a child
 /// still holds it) after the table's lock is released.
-pub(crate) fn drop_resource(vmctx: *mut VmCtx, handle: i32, kind: Kind) {
-    let removed = with_table(vmctx, |t| t.remove(handle, kind));
-    finish(IFACE, removed.map(drop))
+pub(crate) fn remove_resource(vmctx: *mut VmCtx, handle: i32, kind: Kind) -> Result<(), Fault> {
+    let removed = with_table(vmctx, |t| t.remove(handle, kind))?;
+    drop(removed);
+    Ok(())
 }
 
 /// Implements the generated `Host` traits of WASI 0.2 (`crate::glue::wasi_*`).
