@@ -863,7 +863,7 @@ fn sockets_are_refused_and_no_socket_handle_exists() {
     traps(
         r#"(func (export "_start")
              (call $tcp-create-socket.create-tcp-socket (i32.const 2) (i32.const 0x1200)))"#,
-        "2 is not a case of \"ip-address-family\"",
+        "2 is not a case of ip-address-family",
     );
     traps(
         r#"(func (export "_start")

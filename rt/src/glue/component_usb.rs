@@ -1631,11 +1631,20 @@ pub mod usb_hotplug {
         pub fn contains(self, other: Event) -> bool {
             self.0 & other.0 == other.0
         }
+        pub fn remove(self, other: Event) -> Event {
+            Event(self.0 & !other.0)
+        }
     }
     impl std::ops::BitOr for Event {
         type Output = Event;
         fn bitor(self, o: Event) -> Event {
             Event(self.0 | o.0)
+        }
+    }
+    impl std::ops::BitAnd for Event {
+        type Output = Event;
+        fn bitand(self, o: Event) -> Event {
+            Event(self.0 & o.0)
         }
     }
     impl Abi for Event {

@@ -80,11 +80,20 @@ pub mod types {
         pub fn contains(self, other: DescriptorFlags) -> bool {
             self.0 & other.0 == other.0
         }
+        pub fn remove(self, other: DescriptorFlags) -> DescriptorFlags {
+            DescriptorFlags(self.0 & !other.0)
+        }
     }
     impl std::ops::BitOr for DescriptorFlags {
         type Output = DescriptorFlags;
         fn bitor(self, o: DescriptorFlags) -> DescriptorFlags {
             DescriptorFlags(self.0 | o.0)
+        }
+    }
+    impl std::ops::BitAnd for DescriptorFlags {
+        type Output = DescriptorFlags;
+        fn bitand(self, o: DescriptorFlags) -> DescriptorFlags {
+            DescriptorFlags(self.0 & o.0)
         }
     }
     impl Abi for DescriptorFlags {
@@ -118,11 +127,20 @@ pub mod types {
         pub fn contains(self, other: PathFlags) -> bool {
             self.0 & other.0 == other.0
         }
+        pub fn remove(self, other: PathFlags) -> PathFlags {
+            PathFlags(self.0 & !other.0)
+        }
     }
     impl std::ops::BitOr for PathFlags {
         type Output = PathFlags;
         fn bitor(self, o: PathFlags) -> PathFlags {
             PathFlags(self.0 | o.0)
+        }
+    }
+    impl std::ops::BitAnd for PathFlags {
+        type Output = PathFlags;
+        fn bitand(self, o: PathFlags) -> PathFlags {
+            PathFlags(self.0 & o.0)
         }
     }
     impl Abi for PathFlags {
@@ -159,11 +177,20 @@ pub mod types {
         pub fn contains(self, other: OpenFlags) -> bool {
             self.0 & other.0 == other.0
         }
+        pub fn remove(self, other: OpenFlags) -> OpenFlags {
+            OpenFlags(self.0 & !other.0)
+        }
     }
     impl std::ops::BitOr for OpenFlags {
         type Output = OpenFlags;
         fn bitor(self, o: OpenFlags) -> OpenFlags {
             OpenFlags(self.0 | o.0)
+        }
+    }
+    impl std::ops::BitAnd for OpenFlags {
+        type Output = OpenFlags;
+        fn bitand(self, o: OpenFlags) -> OpenFlags {
+            OpenFlags(self.0 & o.0)
         }
     }
     impl Abi for OpenFlags {

@@ -433,7 +433,7 @@ fn open_at(
     let dir = d.dir(r::PATH_OPEN)?;
     let req = open_request(d, path_flags, open_flags, want)?;
     let entry = path::open_beneath(dir, p, &req)?;
-    let mut granted = DescriptorFlags(want.0 & !DescriptorFlags::MUTATE_DIRECTORY.0);
+    let mut granted = want.remove(DescriptorFlags::MUTATE_DIRECTORY);
     if entry.filetype == filetype::DIRECTORY && entry.rights_base & r::PATH_CREATE_FILE != 0 {
         granted = granted | DescriptorFlags::MUTATE_DIRECTORY;
     }

@@ -649,8 +649,9 @@ impl<'a> Gen<'a> {
                     )
                     .unwrap();
                 }
-                writeln!(out, "        pub const ALL: {name} = {name}({mask:#x});\n        pub fn contains(self, other: {name}) -> bool {{\n            self.0 & other.0 == other.0\n        }}\n    }}").unwrap();
+                writeln!(out, "        pub const ALL: {name} = {name}({mask:#x});\n        pub fn contains(self, other: {name}) -> bool {{\n            self.0 & other.0 == other.0\n        }}\n        pub fn remove(self, other: {name}) -> {name} {{\n            {name}(self.0 & !other.0)\n        }}\n    }}").unwrap();
                 writeln!(out, "    impl std::ops::BitOr for {name} {{\n        type Output = {name};\n        fn bitor(self, o: {name}) -> {name} {{\n            {name}(self.0 | o.0)\n        }}\n    }}").unwrap();
+                writeln!(out, "    impl std::ops::BitAnd for {name} {{\n        type Output = {name};\n        fn bitand(self, o: {name}) -> {name} {{\n            {name}(self.0 & o.0)\n        }}\n    }}").unwrap();
                 self.abi_consts(out, &name, tid);
                 writeln!(out, "    impl Lift for {name} {{\n        fn lift_flat(_: &mut Cx, f: &mut Flat) -> Result<Self, Fault> {{\n            Ok({name}((flat_u32(f) as u64 & {mask:#x}) as {repr}))\n        }}\n        fn load(_: &mut Cx, src: &[u8], at: usize) -> Result<Self, Fault> {{\n            Ok({name}((load_disc(src, at, {size}) as u64 & {mask:#x}) as {repr}))\n        }}\n    }}", size = self.size(&ty)).unwrap();
                 writeln!(out, "    impl Lower for {name} {{\n        fn lower_flat(self, cx: &mut Cx, out: &mut FlatOut) -> Result<(), Fault> {{\n            (self.0 as u32).lower_flat(cx, out)\n        }}\n        fn store(self, _: &mut Cx, dst: &mut [u8], at: usize) -> Result<(), Fault> {{\n            store_disc(dst, at, {size}, self.0 as u32);\n            Ok(())\n        }}\n    }}", size = self.size(&ty)).unwrap();
