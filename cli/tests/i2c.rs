@@ -295,9 +295,12 @@ fn lm75_and_eeprom24x_drivers_share_a_bus() {
 /// there is covered here without editing the test.
 #[test]
 fn a_guest_importing_every_i2c_function_builds() {
-    use wafer_abi::{WAFER_HAL_BUSES, WASI_I2C, WASI_I2C_DELAY};
-    let (imports, count) =
-        imports_of_host_functions(|m| [WASI_I2C, WASI_I2C_DELAY, WAFER_HAL_BUSES].contains(&m));
+    let modules = [
+        "wasi:i2c/i2c@0.2.0-draft",
+        "wasi:i2c/delay@0.2.0-draft",
+        "wafer:hal/buses@0.1.0",
+    ];
+    let (imports, count) = imports_of_host_functions(|m| modules.contains(&m));
     assert!(count >= 9, "{count} I2C functions listed");
     let dir = scratch();
     let input = dir.path().join("all.wat");
