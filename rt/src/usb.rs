@@ -1,53 +1,54 @@
-//! The imported functions of WASI-USB (`component:usb@0.2.1`, also spelled `wasi:usb@0.2.1`),
-//! lowered the way wit-bindgen's guest code calls them (canonical ABI, wasm32). Every
-//! fallible function returns through a return area (its result flattens to more than one
-//! value):
+//! WASI-USB (`component:usb@0.2.1`, also spelled `wasi:usb@0.2.1`): `device`, `transfers` and
+//! `usb-hotplug`, as the generated `Host` traits of [`crate::glue::component_usb`] for [`Usb`].
 //!
-//! | import | wasm parameters | return area |
-//! |---|---|---|
-//! | `init`, `enable-hotplug` | (retptr) | result<_, e>: 2 bytes, align 1 |
-//! | `list-devices` | (retptr) | 12 bytes, align 4; elements 28 bytes, align 4 |
-//! | `[method]usb-device.open` | (self, retptr) | result<handle, e>: 8 bytes, align 4 |
-//! | `[method]usb-device.get-*configuration-descriptor*` | (self, [u8,] retptr) | 20 bytes, align 4 |
-//! | `[method]device-handle.get-configuration` | (self, retptr) | result<u8, e>: 2 bytes |
-//! | `[method]device-handle.set-configuration` | (self, case, value, retptr) | 2 bytes |
-//! | `[method]device-handle.alloc-streams` | (self, n, ptr, len, retptr) | 2 bytes |
-//! | `[method]device-handle.new-transfer` | (self, type, 4 setup fields, buf-size, 4 options, retptr) | 8 bytes, align 4 |
-//! | `[method]device-handle.close` | (self) | – |
-//! | `[method]transfer.submit-transfer` | (self, ptr, len, retptr) | 2 bytes |
-//! | `await-transfer` | (transfer, retptr) | result<list<u8>, e>: 12 bytes, align 4 |
-//! | `poll-events` | (retptr) | list: 8 bytes, align 4; elements 12 bytes, align 4 |
-//! | `[resource-drop]usb-device` / `device-handle` / `transfer` | (handle) | – |
+//! The generated glue lifts what the guest passes and lowers what it gets back (descriptors
+//! with their nested interface and endpoint lists, device lists, received data), trapping
+//! where the component model traps, as in [`crate::i2c`]: a pointer, list or return area
+//! outside memory or misaligned, an enum or variant case that does not exist, a bad
+//! `cabi_realloc` answer. What is left here is what the canonical ABI cannot check: a handle
+//! the instance does not own or of another resource type is a trap too (`unknown handle`).
+//! What the grant refuses answers `access` and never reaches the device: a device outside the
+//! grant is never listed, announced or opened, an interface or endpoint outside it is
+//! refused; `WAFER_TRACE=usb` says why.
 //!
-//! What the component model makes a trap is a trap here, as in [`crate::i2c`]: a pointer,
-//! list or return area outside memory or misaligned, an enum or variant case that does not
-//! exist, a bad `cabi_realloc` answer, and a handle the instance does not own or of another
-//! resource type (`unknown handle`). What the grant refuses answers `access` and never reaches
-//! the device: a device outside the grant is never listed, announced or opened, an interface
-//! or endpoint outside it is refused; `WAFER_TRACE=usb` says why.
-//!
-//! # Safety
-//! Every `extern "C"` function here is called only by compiled wasm code, whose first argument
-//! is the live `vmctx` of the calling instance.
-
-#![allow(clippy::missing_safety_doc, clippy::too_many_arguments)]
+//! Locking: the instance's USB state is locked for the length of one call, except while
+//! `await-transfer` waits (the transfer leaves the table first) and while a dropped transfer
+//! still in flight is cancelled; a guest is never called (`cabi_realloc`) under it, since the
+//! glue lowers results after the method returns.
 
 use std::sync::{Arc, Mutex};
 
-use wafer_abi::{TrapKind, VmCtx};
+use wafer_abi::TrapKind;
 use wafer_devices::usb::grant::{self, UsbGrant};
-use wafer_devices::usb::host::{DeviceInfo, Handle, Host, Pending};
+use wafer_devices::usb::host::{DeviceInfo, Handle, Host as UsbHost, Pending};
 use wafer_devices::usb::trace::trace;
-use wafer_devices::usb::types::{ConfigDescriptor, Setup, TransferRequest, TransferType, UsbError};
+use wafer_devices::usb::types::{self as dev, Setup, TransferRequest, UsbError};
 
-use crate::canon::{fault, memory, oob, ret_area, Fault};
-use crate::guest_mem::GuestMemory;
+use crate::canon::typed::{Borrow, Cx, Own};
+use crate::canon::{fault, Buffer, Fault};
+use crate::glue::component_usb::configuration::ConfigValue;
+use crate::glue::component_usb::descriptors::{
+    ConfigurationDescriptor, DeviceDescriptor, EndpointDescriptor, InterfaceDescriptor,
+};
+use crate::glue::component_usb::device::{self, DeviceHandle, DeviceLocation, UsbDevice, UsbSpeed};
+use crate::glue::component_usb::errors::LibusbError;
+use crate::glue::component_usb::transfers::{
+    self, Transfer, TransferOptions, TransferSetup, TransferType,
+};
+use crate::glue::component_usb::usb_hotplug::{self, Event, Info};
+use crate::glue::component_usb_usb_2026::errors::LibusbError as Error2026;
+use crate::glue::component_usb_usb_2026::transfers::{
+    self as transfers_2026, IsoPacket, IsoPacketStatus, Transfer as Transfer2026, TransferResult,
+};
 use crate::instance::Instance;
 use crate::resources::Table;
 
 /// The largest transfer a guest may ask for: Linux's usbfs refuses more by default
 /// (`usbfs_memory_mb` = 16), and the simulation keeps the same limit. Larger is `no-mem`.
 pub const MAX_TRANSFER: u32 = 16 << 20;
+
+/// What most methods answer: a trap, or the WIT's `result<T, libusb-error>`.
+type Answer<T> = Result<Result<T, LibusbError>, Fault>;
 
 type SharedHandle = Arc<Mutex<Option<Box<dyn Handle>>>>;
 
@@ -66,6 +67,8 @@ struct OpenDevice {
 enum TransferState {
     New(TransferRequest),
     Submitted(Box<dyn Pending>),
+    /// Awaited through the 2026 `await-transfer`, which leaves the transfer with the guest.
+    Awaited,
 }
 
 enum Resource {
@@ -109,7 +112,7 @@ fn kind_name(k: Kind) -> &'static str {
 /// its device, device-handle and transfer resources.
 #[derive(Default)]
 pub struct Handles {
-    host: Option<Box<dyn Host>>,
+    host: Option<Box<dyn UsbHost>>,
     table: Table<Resource>,
 }
 
@@ -138,7 +141,7 @@ impl Handles {
         Ok(self.table.remove(handle).expect("checked by get"))
     }
 
-    fn host(&mut self) -> Result<&mut Box<dyn Host>, UsbError> {
+    fn host(&mut self) -> Result<&mut Box<dyn UsbHost>, UsbError> {
         if self.host.is_none() {
             match wafer_devices::usb::backend::open() {
                 Ok(h) => self.host = Some(h),
@@ -151,16 +154,24 @@ impl Handles {
         }
         Ok(self.host.as_mut().expect("just set"))
     }
+
+    /// A new `usb-device` resource for `info`, if the grant lets the guest see it.
+    fn insert_device(&mut self, info: DeviceInfo) -> Result<Option<Own<UsbDevice>>, Fault> {
+        let Some(g) = grant::grant_for(grant::grants(), &info.descriptor) else {
+            return Ok(None);
+        };
+        let handle = self.insert(Resource::Device {
+            info,
+            grant: g.clone(),
+        })?;
+        Ok(Some(Own::new(handle)))
+    }
 }
 
-fn with_handles<T>(vmctx: *mut VmCtx, f: impl FnOnce(&mut Handles) -> T) -> T {
+fn with_handles<T>(cx: &Cx, f: impl FnOnce(&mut Handles) -> T) -> T {
     // SAFETY: host functions are called by compiled code with the caller's live vmctx.
-    let instance = unsafe { Instance::from_vmctx(vmctx) };
+    let instance = unsafe { Instance::from_vmctx(cx.vmctx) };
     f(&mut crate::instance::lock(&instance.host_state().usb))
-}
-
-fn finish(outcome: Result<(), Fault>) {
-    crate::canon::finish("usb", outcome)
 }
 
 fn refuse(why: String) -> UsbError {
@@ -175,151 +186,123 @@ fn traced<T>(what: &str, r: Result<T, UsbError>) -> Result<T, UsbError> {
     r
 }
 
-// ---- writing results -------------------------------------------------------------------------
+// ---- the backend's values as the WIT spells them ---------------------------------------------
 
-fn write(mem: &GuestMemory, at: u32, bytes: &[u8]) -> Result<(), Fault> {
-    mem.write_bytes(at, bytes)
-        .map_err(|_| oob("return area outside memory"))
+fn wit_error(e: UsbError) -> LibusbError {
+    match e {
+        UsbError::Io => LibusbError::Io,
+        UsbError::InvalidParam => LibusbError::InvalidParam,
+        UsbError::Access => LibusbError::Access,
+        UsbError::NoDevice => LibusbError::NoDevice,
+        UsbError::NotFound => LibusbError::NotFound,
+        UsbError::Busy => LibusbError::Busy,
+        UsbError::Timeout => LibusbError::Timeout,
+        UsbError::Overflow => LibusbError::Overflow,
+        UsbError::Pipe => LibusbError::Pipe,
+        UsbError::Interrupted => LibusbError::Interrupted,
+        UsbError::NoMem => LibusbError::NoMem,
+        UsbError::NotSupported => LibusbError::NotSupported,
+        UsbError::Other => LibusbError::Other,
+    }
 }
 
-/// `result<_, libusb-error>` (and `result<u8, _>`, `result<bool, _>`: the same 2 bytes).
-fn write_small(mem: &GuestMemory, retptr: u32, r: Result<u8, UsbError>) -> Result<(), Fault> {
-    write(
-        mem,
-        retptr,
-        &match r {
-            Ok(v) => [0, v],
-            Err(e) => [1, e as u8],
+fn wit_device_descriptor(d: &dev::DeviceDescriptor) -> DeviceDescriptor {
+    DeviceDescriptor {
+        length: d.length,
+        descriptor_type: d.descriptor_type,
+        usb_version_bcd: d.usb_version,
+        device_class: d.class,
+        device_subclass: d.subclass,
+        device_protocol: d.protocol,
+        max_packet_size0: d.max_packet_size0,
+        vendor_id: d.vendor_id,
+        product_id: d.product_id,
+        device_version_bcd: d.device_version,
+        manufacturer_index: d.manufacturer_index,
+        product_index: d.product_index,
+        serial_number_index: d.serial_index,
+        num_configurations: d.num_configurations,
+    }
+}
+
+fn wit_location(l: &dev::Location) -> DeviceLocation {
+    DeviceLocation {
+        bus_number: l.bus,
+        device_address: l.address,
+        port_number: l.port,
+        speed: match l.speed {
+            dev::Speed::Unknown => UsbSpeed::Unknown,
+            dev::Speed::Low => UsbSpeed::Low,
+            dev::Speed::Full => UsbSpeed::Full,
+            dev::Speed::High => UsbSpeed::High,
+            dev::Speed::Super => UsbSpeed::Super,
+            dev::Speed::SuperPlus => UsbSpeed::SuperPlus,
+            dev::Speed::SuperPlusX2 => UsbSpeed::SuperPlusX2,
         },
-    )
-}
-
-/// `result<handle, libusb-error>`: 8 bytes.
-fn write_handle(mem: &GuestMemory, retptr: u32, r: Result<u32, UsbError>) -> Result<(), Fault> {
-    let mut area = [0u8; 8];
-    match r {
-        Ok(h) => area[4..8].copy_from_slice(&h.to_le_bytes()),
-        Err(e) => {
-            area[0] = 1;
-            area[4] = e as u8;
-        }
     }
-    write(mem, retptr, &area)
 }
 
-/// `result<list<_>, libusb-error>`: 12 bytes.
-fn write_list(
-    mem: &GuestMemory,
-    retptr: u32,
-    r: Result<(u32, u32), UsbError>,
-) -> Result<(), Fault> {
-    let mut area = [0u8; 12];
-    match r {
-        Ok((ptr, len)) => {
-            area[4..8].copy_from_slice(&ptr.to_le_bytes());
-            area[8..12].copy_from_slice(&len.to_le_bytes());
-        }
-        Err(e) => {
-            area[0] = 1;
-            area[4] = e as u8;
-        }
+fn wit_endpoint(e: &dev::EndpointDescriptor) -> EndpointDescriptor {
+    EndpointDescriptor {
+        length: e.length,
+        descriptor_type: e.descriptor_type,
+        endpoint_address: e.address,
+        attributes: e.attributes,
+        max_packet_size: e.max_packet_size,
+        interval: e.interval,
+        refresh: e.refresh,
+        synch_address: e.synch_address,
     }
-    write(mem, retptr, &area)
 }
 
-/// Copies `bytes` into a fresh guest allocation of the given alignment; (pointer, length) with
-/// the length counted in elements of `elem` bytes.
-unsafe fn lower(
-    vmctx: *mut VmCtx,
-    align: u32,
-    elem: u32,
-    bytes: &[u8],
-) -> Result<(u32, u32), Fault> {
-    unsafe { crate::canon::lower_array(vmctx, align, elem, bytes) }
-}
-
-/// Lowers a configuration descriptor: one guest array of endpoints per interface, then the
-/// interface array; returns the 16-byte record.
-unsafe fn lower_config(vmctx: *mut VmCtx, c: &ConfigDescriptor) -> Result<[u8; 16], Fault> {
-    let mut interfaces = Vec::with_capacity(c.interfaces.len() * 16);
-    for i in &c.interfaces {
-        let mut eps = Vec::with_capacity(i.endpoints.len() * 10);
-        for e in &i.endpoints {
-            let mps = e.max_packet_size.to_le_bytes();
-            eps.extend_from_slice(&[
-                e.length,
-                e.descriptor_type,
-                e.address,
-                e.attributes,
-                mps[0],
-                mps[1],
-                e.interval,
-                e.refresh,
-                e.synch_address,
-                0,
-            ]);
-        }
-        let (ptr, len) = unsafe { lower(vmctx, 2, 10, &eps) }?;
-        interfaces.extend_from_slice(&[i.length, i.descriptor_type, i.number, i.alternate_setting]);
-        interfaces.extend_from_slice(&ptr.to_le_bytes());
-        interfaces.extend_from_slice(&len.to_le_bytes());
-        interfaces.extend_from_slice(&[i.class, i.subclass, i.protocol, i.index]);
+fn wit_interface(i: &dev::InterfaceDescriptor) -> InterfaceDescriptor {
+    InterfaceDescriptor {
+        length: i.length,
+        descriptor_type: i.descriptor_type,
+        interface_number: i.number,
+        alternate_setting: i.alternate_setting,
+        endpoints: i.endpoints.iter().map(wit_endpoint).collect(),
+        interface_class: i.class,
+        interface_subclass: i.subclass,
+        interface_protocol: i.protocol,
+        interface_index: i.index,
     }
-    let (ptr, len) = unsafe { lower(vmctx, 4, 16, &interfaces) }?;
-    let mut rec = [0u8; 16];
-    rec[0] = c.length;
-    rec[1] = c.descriptor_type;
-    rec[2..4].copy_from_slice(&c.total_length.to_le_bytes());
-    rec[4..8].copy_from_slice(&ptr.to_le_bytes());
-    rec[8..12].copy_from_slice(&len.to_le_bytes());
-    rec[12..16].copy_from_slice(&[c.value, c.index, c.attributes, c.max_power]);
-    Ok(rec)
 }
 
-/// The 28-byte element of `list-devices`: handle, device descriptor from 4, location at 22.
-fn device_element(handle: u32, info: &DeviceInfo) -> [u8; 28] {
-    let d = &info.descriptor;
-    let mut e = [0u8; 28];
-    e[0..4].copy_from_slice(&handle.to_le_bytes());
-    e[4] = d.length;
-    e[5] = d.descriptor_type;
-    e[6..8].copy_from_slice(&d.usb_version.to_le_bytes());
-    e[8..12].copy_from_slice(&[d.class, d.subclass, d.protocol, d.max_packet_size0]);
-    e[12..14].copy_from_slice(&d.vendor_id.to_le_bytes());
-    e[14..16].copy_from_slice(&d.product_id.to_le_bytes());
-    e[16..18].copy_from_slice(&d.device_version.to_le_bytes());
-    e[18..22].copy_from_slice(&[
-        d.manufacturer_index,
-        d.product_index,
-        d.serial_index,
-        d.num_configurations,
-    ]);
-    let l = &info.location;
-    e[22..26].copy_from_slice(&[l.bus, l.address, l.port, l.speed as u8]);
-    e
+fn wit_config(c: &dev::ConfigDescriptor) -> ConfigurationDescriptor {
+    ConfigurationDescriptor {
+        length: c.length,
+        descriptor_type: c.descriptor_type,
+        total_length: c.total_length,
+        interfaces: c.interfaces.iter().map(wit_interface).collect(),
+        configuration_value: c.value,
+        configuration_index: c.index,
+        attributes: c.attributes,
+        max_power: c.max_power,
+    }
 }
 
-// ---- implementations -------------------------------------------------------------------------
-
-unsafe fn init_impl(vmctx: *mut VmCtx, retptr: i32) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 2, 1)?;
-    let r = with_handles(vmctx, |h| h.host().map(|_| 0));
-    write_small(&mem, retptr, r)
+fn backend_transfer_type(t: TransferType) -> dev::TransferType {
+    match t {
+        TransferType::Control => dev::TransferType::Control,
+        TransferType::Bulk => dev::TransferType::Bulk,
+        TransferType::Interrupt => dev::TransferType::Interrupt,
+        TransferType::Isochronous => dev::TransferType::Isochronous,
+    }
 }
+
+// ---- devices ---------------------------------------------------------------------------------
 
 /// Lists the granted devices present now, each as a new `usb-device` resource.
-unsafe fn list_devices_impl(vmctx: *mut VmCtx, retptr: i32) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 12, 4)?;
-    let listed = with_handles(vmctx, |h| -> Result<Result<Vec<u8>, UsbError>, Fault> {
+fn list_devices(cx: &Cx) -> Answer<Vec<(Own<UsbDevice>, DeviceDescriptor, DeviceLocation)>> {
+    with_handles(cx, |h| {
         let devices = match h.host().and_then(|host| host.devices()) {
             Ok(d) => d,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(wit_error(e))),
         };
         let mut out = Vec::new();
         for info in devices {
-            let Some(g) = grant::grant_for(grant::grants(), &info.descriptor) else {
+            let Some(handle) = h.insert_device(info)? else {
                 trace(|| {
                     format!(
                         "{:04x}:{:04x} at {}-{} is not granted: not listed",
@@ -331,36 +314,31 @@ unsafe fn list_devices_impl(vmctx: *mut VmCtx, retptr: i32) -> Result<(), Fault>
                 });
                 continue;
             };
-            let handle = h.insert(Resource::Device {
-                info,
-                grant: g.clone(),
-            })?;
-            out.extend_from_slice(&device_element(handle, &info));
+            out.push((
+                handle,
+                wit_device_descriptor(&info.descriptor),
+                wit_location(&info.location),
+            ));
         }
         Ok(Ok(out))
-    })?;
-    let lowered = match listed {
-        Ok(bytes) => Ok(unsafe { lower(vmctx, 4, 28, &bytes) }?),
-        Err(e) => Err(e),
-    };
-    write_list(&unsafe { memory(vmctx) }?, retptr, lowered)
+    })
 }
 
-fn device_of(h: &mut Handles, this: i32) -> Result<(DeviceInfo, UsbGrant), Fault> {
-    match h.get(this, Kind::Device)? {
+fn device_of(h: &mut Handles, this: Borrow<UsbDevice>) -> Result<(DeviceInfo, UsbGrant), Fault> {
+    match h.get(this.index(), Kind::Device)? {
         Resource::Device { info, grant } => Ok((*info, grant.clone())),
         _ => unreachable!("kind checked"),
     }
 }
 
 /// Every (endpoint address, interface) pair of the device's configurations.
-fn endpoint_interfaces(host: &mut dyn Host, info: &DeviceInfo) -> Vec<(u8, u8)> {
+fn endpoint_interfaces(host: &mut dyn UsbHost, info: &DeviceInfo) -> Vec<(u8, u8)> {
     let mut out = Vec::new();
     for index in 0..info.descriptor.num_configurations {
         let Ok(raw) = host.config_descriptor(info.key, index) else {
             continue;
         };
-        let Ok(c) = ConfigDescriptor::parse(&raw, index) else {
+        let Ok(c) = dev::ConfigDescriptor::parse(&raw, index) else {
             continue;
         };
         for i in &c.interfaces {
@@ -374,27 +352,25 @@ fn endpoint_interfaces(host: &mut dyn Host, info: &DeviceInfo) -> Vec<(u8, u8)> 
     out
 }
 
-unsafe fn open_impl(vmctx: *mut VmCtx, this: i32, retptr: i32) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 8, 4)?;
-    let r = with_handles(vmctx, |h| -> Result<Result<u32, UsbError>, Fault> {
+fn open(cx: &Cx, this: Borrow<UsbDevice>) -> Answer<Own<DeviceHandle>> {
+    with_handles(cx, |h| {
         let (info, grant) = device_of(h, this)?;
         let host = match h.host() {
             Ok(host) => host,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(wit_error(e))),
         };
         let handle = match traced("open", host.open(info.key)) {
             Ok(handle) => handle,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Err(wit_error(e))),
         };
         let endpoint_interfaces = endpoint_interfaces(host.as_mut(), &info);
-        Ok(Ok(h.insert(Resource::Handle(OpenDevice {
+        let handle = h.insert(Resource::Handle(OpenDevice {
             grant,
             handle: Arc::new(Mutex::new(Some(handle))),
             endpoint_interfaces,
-        }))?))
-    })?;
-    write_handle(&mem, retptr, r)
+        }))?;
+        Ok(Ok(Own::new(handle)))
+    })
 }
 
 /// Which configuration a descriptor call asks for.
@@ -404,64 +380,61 @@ enum Which {
     Active,
 }
 
-unsafe fn config_impl(
-    vmctx: *mut VmCtx,
-    this: i32,
-    which: Which,
-    retptr: i32,
-) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 20, 4)?;
-    let found = with_handles(
-        vmctx,
-        |h| -> Result<Result<ConfigDescriptor, UsbError>, Fault> {
-            let (info, _) = device_of(h, this)?;
-            let host = match h.host() {
-                Ok(host) => host,
-                Err(e) => return Ok(Err(e)),
-            };
-            let by_value = |host: &mut Box<dyn Host>, value: u8| {
-                (0..info.descriptor.num_configurations)
-                    .find_map(|i| {
-                        let raw = host.config_descriptor(info.key, i).ok()?;
-                        ConfigDescriptor::parse(&raw, i)
-                            .ok()
-                            .filter(|c| c.value == value)
-                    })
-                    .ok_or(UsbError::NotFound)
-            };
-            Ok(match which {
-                Which::Index(i) => host
-                    .config_descriptor(info.key, i)
-                    .and_then(|raw| ConfigDescriptor::parse(&raw, i)),
-                Which::Value(v) => by_value(host, v),
-                Which::Active => match host.active_config(info.key) {
-                    Ok(0) => Err(UsbError::NotFound),
-                    Ok(v) => by_value(host, v),
-                    Err(e) => Err(e),
-                },
-            })
-        },
-    )?;
-    let mut area = [0u8; 20];
-    match found {
-        Ok(c) => area[4..20].copy_from_slice(&unsafe { lower_config(vmctx, &c) }?),
-        Err(e) => {
-            area[0] = 1;
-            area[4] = e as u8;
-        }
-    }
-    write(&unsafe { memory(vmctx) }?, retptr, &area)
+/// The configuration whose `bConfigurationValue` is `value`.
+fn config_by_value(
+    host: &mut dyn UsbHost,
+    info: &DeviceInfo,
+    value: u8,
+) -> Result<dev::ConfigDescriptor, UsbError> {
+    (0..info.descriptor.num_configurations)
+        .find_map(|i| {
+            let raw = host.config_descriptor(info.key, i).ok()?;
+            dev::ConfigDescriptor::parse(&raw, i)
+                .ok()
+                .filter(|c| c.value == value)
+        })
+        .ok_or(UsbError::NotFound)
 }
 
-/// Runs `f` on the open device behind `this` (`no-device` once closed).
+fn find_config(
+    host: &mut dyn UsbHost,
+    info: &DeviceInfo,
+    which: Which,
+) -> Result<dev::ConfigDescriptor, UsbError> {
+    match which {
+        Which::Index(i) => host
+            .config_descriptor(info.key, i)
+            .and_then(|raw| dev::ConfigDescriptor::parse(&raw, i)),
+        Which::Value(v) => config_by_value(host, info, v),
+        Which::Active => match host.active_config(info.key)? {
+            0 => Err(UsbError::NotFound),
+            v => config_by_value(host, info, v),
+        },
+    }
+}
+
+fn config(cx: &Cx, this: Borrow<UsbDevice>, which: Which) -> Answer<ConfigurationDescriptor> {
+    with_handles(cx, |h| {
+        let (info, _) = device_of(h, this)?;
+        let found = h
+            .host()
+            .and_then(|host| find_config(host.as_mut(), &info, which));
+        Ok(found.map(|c| wit_config(&c)).map_err(wit_error))
+    })
+}
+
+// ---- device handles --------------------------------------------------------------------------
+
+/// Runs `f` on the open device behind `this` (`no-device` once closed); `what` names the call
+/// in the trace of what it refused.
 fn on_handle<T>(
-    vmctx: *mut VmCtx,
-    this: i32,
+    cx: &Cx,
+    this: Borrow<DeviceHandle>,
+    what: &str,
     f: impl FnOnce(&OpenDevice, &mut dyn Handle) -> Result<T, UsbError>,
-) -> Result<Result<T, UsbError>, Fault> {
-    with_handles(vmctx, |h| {
-        let Resource::Handle(open) = h.get(this, Kind::Handle)? else {
+) -> Answer<T> {
+    let r = with_handles(cx, |h| {
+        let Resource::Handle(open) = h.get(this.index(), Kind::Handle)? else {
             unreachable!("kind checked")
         };
         let shared = open.handle.clone();
@@ -470,21 +443,22 @@ fn on_handle<T>(
             Some(handle) => f(open, handle.as_mut()),
             None => Err(UsbError::NoDevice),
         })
-    })
+    })?;
+    Ok(traced(what, r).map_err(wit_error))
 }
 
-/// A handle method answering `result<_, e>` (or a byte), after `retptr` is checked.
-unsafe fn small_method(
-    vmctx: *mut VmCtx,
-    this: i32,
-    retptr: i32,
+/// [`on_handle`] for a method on one interface, which the grant must allow first.
+fn on_interface<T>(
+    cx: &Cx,
+    this: Borrow<DeviceHandle>,
     what: &str,
-    f: impl FnOnce(&OpenDevice, &mut dyn Handle) -> Result<u8, UsbError>,
-) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 2, 1)?;
-    let r = on_handle(vmctx, this, f)?;
-    write_small(&mem, retptr, traced(what, r))
+    interface: u8,
+    f: impl FnOnce(&mut dyn Handle) -> Result<T, UsbError>,
+) -> Answer<T> {
+    on_handle(cx, this, what, |open, d| {
+        interface_ok(open, interface)?;
+        f(d)
+    })
 }
 
 fn interface_ok(open: &OpenDevice, interface: u8) -> Result<(), UsbError> {
@@ -514,575 +488,503 @@ fn unrestricted(open: &OpenDevice, what: &str) -> Result<(), UsbError> {
     Ok(())
 }
 
-fn read_endpoints(mem: &GuestMemory, ptr: i32, len: i32) -> Result<Vec<u8>, Fault> {
-    let (ptr, len) = (ptr as u32, len as u32);
-    // A copy, never a slice: other threads of the guest may be writing these bytes.
-    mem.read_bytes(ptr, len, u64::MAX, crate::wasi::errno::FAULT)
-        .map_err(|_| oob(format!("list {ptr:#x}+{len} is outside memory")))
-}
-
-unsafe fn streams_impl(
-    vmctx: *mut VmCtx,
-    this: i32,
+/// `alloc-streams` (`count` streams) or `free-streams` (none) on granted endpoints.
+fn streams(
+    cx: &Cx,
+    this: Borrow<DeviceHandle>,
     count: Option<u32>,
-    ptr: i32,
-    len: i32,
-    retptr: i32,
-) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let endpoints = read_endpoints(&mem, ptr, len)?;
-    unsafe {
-        small_method(vmctx, this, retptr, "streams", |open, handle| {
-            for e in &endpoints {
-                endpoint_ok(open, *e)?;
-            }
-            match count {
-                Some(n) => handle.alloc_streams(n, &endpoints),
-                None => handle.free_streams(&endpoints),
-            }
-            .map(|()| 0)
-        })
-    }
+    endpoints: &[u8],
+) -> Answer<()> {
+    on_handle(cx, this, "streams", |open, handle| {
+        for e in endpoints {
+            endpoint_ok(open, *e)?;
+        }
+        match count {
+            Some(n) => handle.alloc_streams(n, endpoints),
+            None => handle.free_streams(endpoints),
+        }
+    })
 }
 
-unsafe fn new_transfer_impl(
-    vmctx: *mut VmCtx,
-    this: i32,
-    kind: i32,
-    setup: [i32; 4],
-    buf_size: i32,
-    options: [i32; 4],
-    retptr: i32,
-) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 8, 4)?;
-    let kind = TransferType::from_wit(kind as u32)
-        .ok_or_else(|| oob(format!("transfer-type {kind} does not exist")))?;
-    let length = buf_size as u32;
-    let [endpoint, timeout_ms, stream_id, iso_packets] = options.map(|v| v as u32);
-    let endpoint = endpoint as u8;
-    let r = with_handles(vmctx, |h| -> Result<Result<u32, UsbError>, Fault> {
-        let Resource::Handle(open) = h.get(this, Kind::Handle)? else {
+/// The request `new-transfer` describes, once the device is open and the grant allows it.
+fn transfer_request(
+    open: &OpenDevice,
+    kind: TransferType,
+    setup: &TransferSetup,
+    length: u32,
+    opts: &TransferOptions,
+) -> Result<TransferRequest, UsbError> {
+    if lock_handle(&open.handle).is_none() {
+        return Err(UsbError::NoDevice);
+    }
+    if length > MAX_TRANSFER {
+        trace(|| format!("a transfer of {length} bytes is over the limit of {MAX_TRANSFER}"));
+        return Err(UsbError::NoMem);
+    }
+    let setup = match kind {
+        TransferType::Control => {
+            let s = Setup {
+                request_type: setup.bm_request_type,
+                request: setup.b_request,
+                value: setup.w_value,
+                index: setup.w_index,
+                length: u16::try_from(length).map_err(|_| {
+                    trace(|| format!("a control transfer of {length} bytes does not fit wLength"));
+                    UsbError::InvalidParam
+                })?,
+            };
+            grant::check_control(&open.grant, &s).map_err(refuse)?;
+            Some(s)
+        }
+        _ => {
+            endpoint_ok(open, opts.endpoint)?;
+            None
+        }
+    };
+    Ok(TransferRequest {
+        kind: backend_transfer_type(kind),
+        endpoint: if setup.is_some() { 0 } else { opts.endpoint },
+        setup,
+        length,
+        data: Vec::new(),
+        timeout_ms: opts.timeout_ms,
+        stream_id: opts.stream_id,
+        iso_packets: opts.iso_packets,
+    })
+}
+
+fn new_transfer(
+    cx: &Cx,
+    this: Borrow<DeviceHandle>,
+    kind: TransferType,
+    setup: TransferSetup,
+    length: u32,
+    opts: TransferOptions,
+) -> Answer<Own<Transfer>> {
+    with_handles(cx, |h| {
+        let Resource::Handle(open) = h.get(this.index(), Kind::Handle)? else {
             unreachable!("kind checked")
         };
-        let checked = (|| {
-            if lock_handle(&open.handle).is_none() {
-                return Err(UsbError::NoDevice);
-            }
-            if length > MAX_TRANSFER {
-                trace(|| {
-                    format!("a transfer of {length} bytes is over the limit of {MAX_TRANSFER}")
-                });
-                return Err(UsbError::NoMem);
-            }
-            let setup = match kind {
-                TransferType::Control => {
-                    let s = Setup {
-                        request_type: setup[0] as u8,
-                        request: setup[1] as u8,
-                        value: setup[2] as u16,
-                        index: setup[3] as u16,
-                        length: u16::try_from(length).map_err(|_| {
-                            trace(|| {
-                                format!("a control transfer of {length} bytes does not fit wLength")
-                            });
-                            UsbError::InvalidParam
-                        })?,
-                    };
-                    grant::check_control(&open.grant, &s).map_err(refuse)?;
-                    Some(s)
-                }
-                _ => {
-                    endpoint_ok(open, endpoint)?;
-                    None
-                }
-            };
-            Ok(TransferRequest {
-                kind,
-                endpoint: if setup.is_some() { 0 } else { endpoint },
-                setup,
-                length,
-                data: Vec::new(),
-                timeout_ms,
-                stream_id,
-                iso_packets,
-            })
-        })();
+        let checked = transfer_request(open, kind, &setup, length, &opts);
         let handle = open.handle.clone();
         Ok(match traced("new-transfer", checked) {
-            Ok(request) => Ok(h.insert(Resource::Transfer {
+            Ok(request) => Ok(Own::new(h.insert(Resource::Transfer {
                 handle,
                 state: TransferState::New(request),
-            })?),
-            Err(e) => Err(e),
+            })?)),
+            Err(e) => Err(wit_error(e)),
         })
-    })?;
-    write_handle(&mem, retptr, r)
+    })
 }
 
-unsafe fn submit_impl(
-    vmctx: *mut VmCtx,
-    this: i32,
-    ptr: i32,
-    len: i32,
-    retptr: i32,
-) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 2, 1)?;
-    mem.range(ptr as u32, len as u32 as u64).map_err(|_| {
-        oob(format!(
-            "list {:#x}+{} is outside memory",
-            ptr as u32, len as u32
-        ))
-    })?;
-    let r = with_handles(vmctx, |h| -> Result<Result<u8, UsbError>, Fault> {
-        let Resource::Transfer { handle, state } = h.get(this, Kind::Transfer)? else {
+fn close(cx: &Cx, this: Borrow<DeviceHandle>) -> Result<(), Fault> {
+    with_handles(cx, |h| {
+        let Resource::Handle(open) = h.get(this.index(), Kind::Handle)? else {
+            unreachable!("kind checked")
+        };
+        lock_handle(&open.handle).take();
+        Ok(())
+    })
+}
+
+// ---- transfers -------------------------------------------------------------------------------
+
+fn submit(cx: &Cx, this: Borrow<Transfer>, data: Buffer) -> Answer<()> {
+    let r = with_handles(cx, |h| {
+        let Resource::Transfer { handle, state } = h.get(this.index(), Kind::Transfer)? else {
             unreachable!("kind checked")
         };
         let TransferState::New(request) = state else {
-            trace(|| "a transfer was submitted twice".into());
+            trace(|| "a transfer was submitted again".into());
             return Ok(Err(UsbError::Busy));
         };
         let mut request = request.clone();
         if !request.is_in() {
-            if len as u32 != request.length {
+            if data.len() as u32 != request.length {
                 trace(|| {
                     format!(
                         "an OUT transfer of {} bytes was given {} bytes",
-                        request.length, len as u32
+                        request.length,
+                        data.len()
                     )
                 });
                 return Ok(Err(UsbError::InvalidParam));
             }
-            // Checked above (a memory never shrinks); a copy, never a slice: other threads of
-            // the guest may be writing these bytes.
-            request.data = mem
-                .read_bytes(ptr as u32, len as u32, u64::MAX, crate::wasi::errno::FAULT)
-                .map_err(|_| oob("OUT data outside memory"))?;
+            request.data = data.to_vec();
         }
         let submitted = match lock_handle(handle).as_mut() {
             Some(device) => device.submit(request),
             None => Err(UsbError::NoDevice),
         };
-        Ok(match traced("submit-transfer", submitted) {
-            Ok(pending) => {
-                *state = TransferState::Submitted(pending);
-                Ok(0)
-            }
-            Err(e) => Err(e),
-        })
+        Ok(traced("submit-transfer", submitted).map(|pending| {
+            *state = TransferState::Submitted(pending);
+        }))
     })?;
-    write_small(&mem, retptr, r)
+    Ok(r.map_err(wit_error))
 }
 
-unsafe fn cancel_impl(vmctx: *mut VmCtx, this: i32, retptr: i32) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 2, 1)?;
-    let r = with_handles(vmctx, |h| -> Result<Result<u8, UsbError>, Fault> {
-        let Resource::Transfer { state, .. } = h.get(this, Kind::Transfer)? else {
+fn cancel(cx: &Cx, this: Borrow<Transfer>) -> Answer<()> {
+    with_handles(cx, |h| {
+        let Resource::Transfer { state, .. } = h.get(this.index(), Kind::Transfer)? else {
             unreachable!("kind checked")
         };
         Ok(match state {
-            TransferState::Submitted(p) => p.cancel().map(|()| 0),
-            TransferState::New(_) => Err(UsbError::NotFound),
+            TransferState::Submitted(p) => p.cancel().map_err(wit_error),
+            TransferState::New(_) | TransferState::Awaited => Err(LibusbError::NotFound),
         })
-    })?;
-    write_small(&mem, retptr, r)
+    })
 }
 
-unsafe fn await_impl(vmctx: *mut VmCtx, this: i32, retptr: i32) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 12, 4)?;
+fn await_transfer(cx: &Cx, xfer: Own<Transfer>) -> Answer<Buffer> {
     // Owned: the transfer leaves the table whatever happens next.
-    let resource = with_handles(vmctx, |h| h.remove(this, Kind::Transfer))?;
+    let resource = with_handles(cx, |h| h.remove(xfer.index(), Kind::Transfer))?;
     let Resource::Transfer { state, .. } = resource else {
         unreachable!("kind checked")
     };
     // The wait runs with no host state borrowed: it may take as long as the timeout.
-    let (result, limit) = match state {
-        TransferState::Submitted(mut p) => (p.wait(), MAX_TRANSFER),
-        TransferState::New(_) => (Err(UsbError::NotFound), 0),
+    let result = match state {
+        TransferState::Submitted(mut p) => p.wait(),
+        TransferState::New(_) | TransferState::Awaited => Err(UsbError::NotFound),
     };
-    let result = traced("await-transfer", result);
-    let lowered = match result {
-        Ok(data) if data.len() as u64 > limit as u64 => Err(UsbError::Overflow),
-        Ok(data) => Ok(unsafe { lower(vmctx, 1, 1, &data) }?),
-        Err(e) => Err(e),
-    };
-    write_list(&unsafe { memory(vmctx) }?, retptr, lowered)
+    Ok(received(result))
 }
 
-unsafe fn poll_events_impl(vmctx: *mut VmCtx, retptr: i32) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 8, 4)?;
-    let bytes = with_handles(vmctx, |h| -> Result<Vec<u8>, Fault> {
+/// What a wait brought, as the guest receives it: never more than a transfer can hold.
+fn received(result: Result<Vec<u8>, UsbError>) -> Result<Buffer, LibusbError> {
+    match traced("await-transfer", result) {
+        Ok(data) if data.len() as u64 > MAX_TRANSFER as u64 => Err(LibusbError::Overflow),
+        Ok(data) => Ok(Buffer::from(data)),
+        Err(e) => Err(wit_error(e)),
+    }
+}
+
+/// The 2026 `await-transfer`: the transfer stays the guest's, to drop itself (awaiting it
+/// again answers `not-found`, submitting it again `busy`), and an isochronous transfer says
+/// how each of its packets ended.
+fn await_borrowed(cx: &Cx, xfer: Borrow<Transfer>) -> Answer<TransferResult> {
+    let pending = with_handles(cx, |h| {
+        let Resource::Transfer { state, .. } = h.get(xfer.index(), Kind::Transfer)? else {
+            unreachable!("kind checked")
+        };
+        Ok(match std::mem::replace(state, TransferState::Awaited) {
+            TransferState::Submitted(p) => Some(p),
+            other => {
+                *state = other;
+                None
+            }
+        })
+    })?;
+    let Some(mut p) = pending else {
+        return Ok(Err(LibusbError::NotFound));
+    };
+    // As for the owned form, the wait holds no host state.
+    let data = received(p.wait());
+    let packets = p
+        .iso_packets()
+        .into_iter()
+        .map(|packet| IsoPacket {
+            actual_length: packet.actual_length,
+            status: iso_status(packet.status),
+        })
+        .collect();
+    Ok(data.map(|data| TransferResult { data, packets }))
+}
+
+fn iso_status(s: dev::IsoStatus) -> IsoPacketStatus {
+    match s {
+        dev::IsoStatus::Success => IsoPacketStatus::Success,
+        dev::IsoStatus::Error => IsoPacketStatus::Error,
+        dev::IsoStatus::TimedOut => IsoPacketStatus::TimedOut,
+        dev::IsoStatus::Cancelled => IsoPacketStatus::Cancelled,
+        dev::IsoStatus::Stall => IsoPacketStatus::Stall,
+        dev::IsoStatus::NoDevice => IsoPacketStatus::NoDevice,
+        dev::IsoStatus::Overflow => IsoPacketStatus::Overflow,
+    }
+}
+
+fn drop_transfer(cx: &Cx, handle: Own<Transfer>) -> Result<(), Fault> {
+    let removed = with_handles(cx, |h| h.remove(handle.index(), Kind::Transfer))?;
+    // A transfer still in flight is cancelled (and its completion reaped) when dropped,
+    // outside the host state lock.
+    if let Resource::Transfer {
+        state: TransferState::Submitted(mut p),
+        ..
+    } = removed
+    {
+        let _ = p.cancel();
+    }
+    Ok(())
+}
+
+// ---- hotplug ---------------------------------------------------------------------------------
+
+/// The events since the last poll on granted devices, each with a new `usb-device` resource.
+fn poll_events(cx: &Cx) -> Result<Vec<(Event, Info, Own<UsbDevice>)>, Fault> {
+    with_handles(cx, |h| {
         let events = match h.host.as_mut() {
             Some(host) => host.poll_events(),
             None => Vec::new(),
         };
         let mut out = Vec::new();
         for (event, info) in events {
-            let Some(g) = grant::grant_for(grant::grants(), &info.descriptor) else {
+            let Some(handle) = h.insert_device(info)? else {
                 continue;
             };
-            let handle = h.insert(Resource::Device {
-                info,
-                grant: g.clone(),
-            })?;
-            let d = &info.descriptor;
-            out.push(event.bits());
-            out.push(0);
-            out.extend_from_slice(&[info.location.bus, info.location.address]);
-            out.extend_from_slice(&d.vendor_id.to_le_bytes());
-            out.extend_from_slice(&d.product_id.to_le_bytes());
-            out.extend_from_slice(&handle.to_le_bytes());
+            let event = match event {
+                dev::Event::Arrived => Event::ARRIVED,
+                dev::Event::Left => Event::LEFT,
+            };
+            let about = Info {
+                bus: info.location.bus,
+                address: info.location.address,
+                vendor: info.descriptor.vendor_id,
+                product: info.descriptor.product_id,
+            };
+            out.push((event, about, handle));
         }
         Ok(out)
-    })?;
-    let (ptr, len) = unsafe { lower(vmctx, 4, 12, &bytes) }?;
-    let mut area = [0u8; 8];
-    area[0..4].copy_from_slice(&ptr.to_le_bytes());
-    area[4..8].copy_from_slice(&len.to_le_bytes());
-    write(&unsafe { memory(vmctx) }?, retptr, &area)
-}
-
-unsafe fn enable_hotplug_impl(vmctx: *mut VmCtx, retptr: i32) -> Result<(), Fault> {
-    let mem = unsafe { memory(vmctx) }?;
-    let retptr = ret_area(&mem, retptr, 2, 1)?;
-    let r = with_handles(vmctx, |h| h.host().and_then(|host| host.enable_hotplug()));
-    write_small(&mem, retptr, r.map(|()| 0))
-}
-
-// ---- exported symbols ------------------------------------------------------------------------
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_init(vmctx: *mut VmCtx, retptr: i32) {
-    finish(unsafe { init_impl(vmctx, retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_list_devices(vmctx: *mut VmCtx, retptr: i32) {
-    finish(unsafe { list_devices_impl(vmctx, retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_device_open(vmctx: *mut VmCtx, this: i32, retptr: i32) {
-    finish(unsafe { open_impl(vmctx, this, retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_device_config_descriptor(
-    vmctx: *mut VmCtx,
-    this: i32,
-    index: i32,
-    retptr: i32,
-) {
-    finish(unsafe { config_impl(vmctx, this, Which::Index(index as u8), retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_device_config_descriptor_by_value(
-    vmctx: *mut VmCtx,
-    this: i32,
-    value: i32,
-    retptr: i32,
-) {
-    finish(unsafe { config_impl(vmctx, this, Which::Value(value as u8), retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_device_active_config_descriptor(
-    vmctx: *mut VmCtx,
-    this: i32,
-    retptr: i32,
-) {
-    finish(unsafe { config_impl(vmctx, this, Which::Active, retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_drop_device(vmctx: *mut VmCtx, handle: i32) {
-    finish(with_handles(vmctx, |h| {
-        h.remove(handle, Kind::Device).map(drop)
-    }))
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_get_configuration(
-    vmctx: *mut VmCtx,
-    this: i32,
-    retptr: i32,
-) {
-    finish(unsafe {
-        small_method(vmctx, this, retptr, "get-configuration", |_, d| {
-            d.get_configuration()
-        })
     })
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_set_configuration(
-    vmctx: *mut VmCtx,
-    this: i32,
-    case: i32,
-    value: i32,
-    retptr: i32,
-) {
-    let config = match case {
-        0 => Ok(None),
-        1 => Ok(Some(value as u8)),
-        _ => Err(oob(format!("config-value case {case} does not exist"))),
-    };
-    finish(config.and_then(|config| unsafe {
-        small_method(vmctx, this, retptr, "set-configuration", |_, d| {
-            d.set_configuration(config).map(|()| 0)
-        })
-    }))
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_claim_interface(
-    vmctx: *mut VmCtx,
-    this: i32,
-    iface: i32,
-    retptr: i32,
-) {
-    let iface = iface as u8;
-    finish(unsafe {
-        small_method(vmctx, this, retptr, "claim-interface", |o, d| {
-            interface_ok(o, iface)?;
-            d.claim_interface(iface).map(|()| 0)
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_release_interface(
-    vmctx: *mut VmCtx,
-    this: i32,
-    iface: i32,
-    retptr: i32,
-) {
-    let iface = iface as u8;
-    finish(unsafe {
-        small_method(vmctx, this, retptr, "release-interface", |o, d| {
-            interface_ok(o, iface)?;
-            d.release_interface(iface).map(|()| 0)
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_set_interface_altsetting(
-    vmctx: *mut VmCtx,
-    this: i32,
-    iface: i32,
-    alt: i32,
-    retptr: i32,
-) {
-    let iface = iface as u8;
-    finish(unsafe {
-        small_method(vmctx, this, retptr, "set-interface-altsetting", |o, d| {
-            interface_ok(o, iface)?;
-            d.set_alt_setting(iface, alt as u8).map(|()| 0)
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_clear_halt(
-    vmctx: *mut VmCtx,
-    this: i32,
-    endpoint: i32,
-    retptr: i32,
-) {
-    let endpoint = endpoint as u8;
-    finish(unsafe {
-        small_method(vmctx, this, retptr, "clear-halt", |o, d| {
-            endpoint_ok(o, endpoint)?;
-            d.clear_halt(endpoint).map(|()| 0)
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_reset_device(vmctx: *mut VmCtx, this: i32, retptr: i32) {
-    finish(unsafe {
-        small_method(vmctx, this, retptr, "reset-device", |o, d| {
-            unrestricted(o, "reset-device")?;
-            d.reset().map(|()| 0)
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_alloc_streams(
-    vmctx: *mut VmCtx,
-    this: i32,
-    count: i32,
-    ptr: i32,
-    len: i32,
-    retptr: i32,
-) {
-    finish(unsafe { streams_impl(vmctx, this, Some(count as u32), ptr, len, retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_free_streams(
-    vmctx: *mut VmCtx,
-    this: i32,
-    ptr: i32,
-    len: i32,
-    retptr: i32,
-) {
-    finish(unsafe { streams_impl(vmctx, this, None, ptr, len, retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_kernel_driver_active(
-    vmctx: *mut VmCtx,
-    this: i32,
-    iface: i32,
-    retptr: i32,
-) {
-    let iface = iface as u8;
-    finish(unsafe {
-        small_method(vmctx, this, retptr, "kernel-driver-active", |o, d| {
-            interface_ok(o, iface)?;
-            d.kernel_driver_active(iface).map(u8::from)
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_detach_kernel_driver(
-    vmctx: *mut VmCtx,
-    this: i32,
-    iface: i32,
-    retptr: i32,
-) {
-    let iface = iface as u8;
-    finish(unsafe {
-        small_method(vmctx, this, retptr, "detach-kernel-driver", |o, d| {
-            interface_ok(o, iface)?;
-            d.detach_kernel_driver(iface).map(|()| 0)
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_attach_kernel_driver(
-    vmctx: *mut VmCtx,
-    this: i32,
-    iface: i32,
-    retptr: i32,
-) {
-    let iface = iface as u8;
-    finish(unsafe {
-        small_method(vmctx, this, retptr, "attach-kernel-driver", |o, d| {
-            interface_ok(o, iface)?;
-            d.attach_kernel_driver(iface).map(|()| 0)
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_new_transfer(
-    vmctx: *mut VmCtx,
-    this: i32,
-    kind: i32,
-    request_type: i32,
-    request: i32,
-    value: i32,
-    index: i32,
-    buf_size: i32,
-    endpoint: i32,
-    timeout_ms: i32,
-    stream_id: i32,
-    iso_packets: i32,
-    retptr: i32,
-) {
-    finish(unsafe {
-        new_transfer_impl(
-            vmctx,
-            this,
-            kind,
-            [request_type, request, value, index],
-            buf_size,
-            [endpoint, timeout_ms, stream_id, iso_packets],
-            retptr,
-        )
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_handle_close(vmctx: *mut VmCtx, this: i32) {
-    finish(with_handles(vmctx, |h| {
-        let Resource::Handle(open) = h.get(this, Kind::Handle)? else {
-            unreachable!("kind checked")
-        };
-        lock_handle(&open.handle).take();
-        Ok(())
-    }))
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_drop_handle(vmctx: *mut VmCtx, handle: i32) {
-    finish(with_handles(vmctx, |h| {
-        h.remove(handle, Kind::Handle).map(drop)
-    }))
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_transfer_submit(
-    vmctx: *mut VmCtx,
-    this: i32,
-    ptr: i32,
-    len: i32,
-    retptr: i32,
-) {
-    finish(unsafe { submit_impl(vmctx, this, ptr, len, retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_transfer_cancel(vmctx: *mut VmCtx, this: i32, retptr: i32) {
-    finish(unsafe { cancel_impl(vmctx, this, retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_await_transfer(vmctx: *mut VmCtx, this: i32, retptr: i32) {
-    finish(unsafe { await_impl(vmctx, this, retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_drop_transfer(vmctx: *mut VmCtx, handle: i32) {
-    let removed = with_handles(vmctx, |h| h.remove(handle, Kind::Transfer));
-    // A transfer still in flight is cancelled (and its completion reaped) when dropped,
-    // outside the host state borrow.
-    if let Ok(Resource::Transfer {
-        state: TransferState::Submitted(mut p),
-        ..
-    }) = removed
-    {
-        let _ = p.cancel();
-        drop(p);
-        return;
-    }
-    finish(removed.map(drop))
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_enable_hotplug(vmctx: *mut VmCtx, retptr: i32) {
-    finish(unsafe { enable_hotplug_impl(vmctx, retptr) })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wafer_usb_poll_events(vmctx: *mut VmCtx, retptr: i32) {
-    finish(unsafe { poll_events_impl(vmctx, retptr) })
-}
+// ---- the generated traits --------------------------------------------------------------------
 
 /// Implements the generated `Host` traits of WASI-USB.
 pub struct Usb;
-impl crate::glue::component_usb::device::Host for Usb {}
-impl crate::glue::component_usb::transfers::Host for Usb {}
-impl crate::glue::component_usb::usb_hotplug::Host for Usb {}
-impl crate::glue::component_usb_usb_2026::transfers::Host for Usb {}
+
+impl device::Host for Usb {
+    fn init(cx: &mut Cx) -> Answer<()> {
+        Ok(with_handles(cx, |h| h.host().map(drop)).map_err(wit_error))
+    }
+
+    fn list_devices(
+        cx: &mut Cx,
+    ) -> Answer<Vec<(Own<UsbDevice>, DeviceDescriptor, DeviceLocation)>> {
+        list_devices(cx)
+    }
+
+    fn usb_device_open(cx: &mut Cx, this: Borrow<UsbDevice>) -> Answer<Own<DeviceHandle>> {
+        open(cx, this)
+    }
+
+    fn usb_device_get_configuration_descriptor(
+        cx: &mut Cx,
+        this: Borrow<UsbDevice>,
+        config_index: u8,
+    ) -> Answer<ConfigurationDescriptor> {
+        config(cx, this, Which::Index(config_index))
+    }
+
+    fn usb_device_get_configuration_descriptor_by_value(
+        cx: &mut Cx,
+        this: Borrow<UsbDevice>,
+        config_value: u8,
+    ) -> Answer<ConfigurationDescriptor> {
+        config(cx, this, Which::Value(config_value))
+    }
+
+    fn usb_device_get_active_configuration_descriptor(
+        cx: &mut Cx,
+        this: Borrow<UsbDevice>,
+    ) -> Answer<ConfigurationDescriptor> {
+        config(cx, this, Which::Active)
+    }
+
+    fn drop_usb_device(cx: &mut Cx, handle: Own<UsbDevice>) -> Result<(), Fault> {
+        with_handles(cx, |h| h.remove(handle.index(), Kind::Device).map(drop))
+    }
+
+    fn device_handle_get_configuration(cx: &mut Cx, this: Borrow<DeviceHandle>) -> Answer<u8> {
+        on_handle(cx, this, "get-configuration", |_, d| d.get_configuration())
+    }
+
+    fn device_handle_set_configuration(
+        cx: &mut Cx,
+        this: Borrow<DeviceHandle>,
+        config: ConfigValue,
+    ) -> Answer<()> {
+        let config = match config {
+            ConfigValue::Unconfigured => None,
+            ConfigValue::Value(v) => Some(v),
+        };
+        on_handle(cx, this, "set-configuration", |_, d| {
+            d.set_configuration(config)
+        })
+    }
+
+    fn device_handle_claim_interface(
+        cx: &mut Cx,
+        this: Borrow<DeviceHandle>,
+        ifac: u8,
+    ) -> Answer<()> {
+        on_interface(cx, this, "claim-interface", ifac, |d| {
+            d.claim_interface(ifac)
+        })
+    }
+
+    fn device_handle_release_interface(
+        cx: &mut Cx,
+        this: Borrow<DeviceHandle>,
+        ifac: u8,
+    ) -> Answer<()> {
+        on_interface(cx, this, "release-interface", ifac, |d| {
+            d.release_interface(ifac)
+        })
+    }
+
+    fn device_handle_set_interface_altsetting(
+        cx: &mut Cx,
+        this: Borrow<DeviceHandle>,
+        ifac: u8,
+        alt_setting: u8,
+    ) -> Answer<()> {
+        on_interface(cx, this, "set-interface-altsetting", ifac, |d| {
+            d.set_alt_setting(ifac, alt_setting)
+        })
+    }
+
+    fn device_handle_clear_halt(
+        cx: &mut Cx,
+        this: Borrow<DeviceHandle>,
+        endpoint: u8,
+    ) -> Answer<()> {
+        on_handle(cx, this, "clear-halt", |o, d| {
+            endpoint_ok(o, endpoint)?;
+            d.clear_halt(endpoint)
+        })
+    }
+
+    fn device_handle_reset_device(cx: &mut Cx, this: Borrow<DeviceHandle>) -> Answer<()> {
+        on_handle(cx, this, "reset-device", |o, d| {
+            unrestricted(o, "reset-device")?;
+            d.reset()
+        })
+    }
+
+    fn device_handle_alloc_streams(
+        cx: &mut Cx,
+        this: Borrow<DeviceHandle>,
+        num_streams: u32,
+        endpoints: Buffer,
+    ) -> Answer<()> {
+        streams(cx, this, Some(num_streams), &endpoints)
+    }
+
+    fn device_handle_free_streams(
+        cx: &mut Cx,
+        this: Borrow<DeviceHandle>,
+        endpoints: Buffer,
+    ) -> Answer<()> {
+        streams(cx, this, None, &endpoints)
+    }
+
+    fn device_handle_kernel_driver_active(
+        cx: &mut Cx,
+        this: Borrow<DeviceHandle>,
+        ifac: u8,
+    ) -> Answer<bool> {
+        on_interface(cx, this, "kernel-driver-active", ifac, |d| {
+            d.kernel_driver_active(ifac)
+        })
+    }
+
+    fn device_handle_detach_kernel_driver(
+        cx: &mut Cx,
+        this: Borrow<DeviceHandle>,
+        ifac: u8,
+    ) -> Answer<()> {
+        on_interface(cx, this, "detach-kernel-driver", ifac, |d| {
+            d.detach_kernel_driver(ifac)
+        })
+    }
+
+    fn device_handle_attach_kernel_driver(
+        cx: &mut Cx,
+        this: Borrow<DeviceHandle>,
+        ifac: u8,
+    ) -> Answer<()> {
+        on_interface(cx, this, "attach-kernel-driver", ifac, |d| {
+            d.attach_kernel_driver(ifac)
+        })
+    }
+
+    fn device_handle_new_transfer(
+        cx: &mut Cx,
+        this: Borrow<DeviceHandle>,
+        xfer_type: TransferType,
+        setup: TransferSetup,
+        buf_size: u32,
+        opts: TransferOptions,
+    ) -> Answer<Own<Transfer>> {
+        new_transfer(cx, this, xfer_type, setup, buf_size, opts)
+    }
+
+    fn device_handle_close(cx: &mut Cx, this: Borrow<DeviceHandle>) -> Result<(), Fault> {
+        close(cx, this)
+    }
+
+    fn drop_device_handle(cx: &mut Cx, handle: Own<DeviceHandle>) -> Result<(), Fault> {
+        with_handles(cx, |h| h.remove(handle.index(), Kind::Handle).map(drop))
+    }
+}
+
+impl transfers::Host for Usb {
+    fn transfer_submit_transfer(cx: &mut Cx, this: Borrow<Transfer>, data: Buffer) -> Answer<()> {
+        submit(cx, this, data)
+    }
+
+    fn transfer_cancel_transfer(cx: &mut Cx, this: Borrow<Transfer>) -> Answer<()> {
+        cancel(cx, this)
+    }
+
+    fn await_transfer(cx: &mut Cx, xfer: Own<Transfer>) -> Answer<Buffer> {
+        await_transfer(cx, xfer)
+    }
+
+    fn drop_transfer(cx: &mut Cx, handle: Own<Transfer>) -> Result<(), Fault> {
+        drop_transfer(cx, handle)
+    }
+}
+
+/// An answer in the 2026 revision's own copy of the error type (same cases, same order).
+type Answer2026<T> = Result<Result<T, Error2026>, Fault>;
+
+fn in_2026<T>(answer: Answer<T>) -> Answer2026<T> {
+    Ok(match answer? {
+        Ok(v) => Ok(v),
+        Err(e) => Err(Error2026::from_case(e as u32)?),
+    })
+}
+
+/// The 2026 revision of `transfers` (`wit/usb-2026`): the same transfers, awaited by borrow.
+impl transfers_2026::Host for Usb {
+    fn transfer_submit_transfer(
+        cx: &mut Cx,
+        this: Borrow<Transfer2026>,
+        data: Buffer,
+    ) -> Answer2026<()> {
+        in_2026(submit(cx, Borrow::new(this.handle), data))
+    }
+
+    fn transfer_cancel_transfer(cx: &mut Cx, this: Borrow<Transfer2026>) -> Answer2026<()> {
+        in_2026(cancel(cx, Borrow::new(this.handle)))
+    }
+
+    fn await_transfer(cx: &mut Cx, xfer: Borrow<Transfer2026>) -> Answer2026<TransferResult> {
+        in_2026(await_borrowed(cx, Borrow::new(xfer.handle)))
+    }
+
+    fn drop_transfer(cx: &mut Cx, handle: Own<Transfer2026>) -> Result<(), Fault> {
+        drop_transfer(cx, Own::new(handle.handle))
+    }
+}
+
+impl usb_hotplug::Host for Usb {
+    fn enable_hotplug(cx: &mut Cx) -> Answer<()> {
+        let r = with_handles(cx, |h| h.host().and_then(|host| host.enable_hotplug()));
+        Ok(r.map_err(wit_error))
+    }
+
+    fn poll_events(cx: &mut Cx) -> Result<Vec<(Event, Info, Own<UsbDevice>)>, Fault> {
+        poll_events(cx)
+    }
+}

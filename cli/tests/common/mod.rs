@@ -141,7 +141,7 @@ pub fn wafer_build(input: &Path, exe: &Path, flags: &[&str]) {
 /// WAT imports of every host function the runtime lists whose import module satisfies
 /// `wanted`, with the signature the contract gives it.
 pub fn imports_of_host_functions(wanted: impl Fn(&str) -> bool) -> (String, usize) {
-    use wafer_abi::{valtype, HOST_FUNCS};
+    use wafer_abi::valtype;
     let wasm_type = |code: &u8| match *code {
         valtype::I32 => "i32",
         valtype::I64 => "i64",
@@ -149,7 +149,9 @@ pub fn imports_of_host_functions(wanted: impl Fn(&str) -> bool) -> (String, usiz
         valtype::F64 => "f64",
         other => panic!("unexpected type code {other} in a host signature"),
     };
-    let funcs: Vec<_> = HOST_FUNCS.iter().filter(|f| wanted(f.module)).collect();
+    let funcs: Vec<_> = wafer_abi::all_host_funcs()
+        .filter(|f| wanted(f.module))
+        .collect();
     let text = funcs
         .iter()
         .map(|f| {

@@ -69,7 +69,9 @@ pub fn lower(wasm: &[u8]) -> Result<Lowered<'_>> {
     // one name (see `wafer_abi::host_func_shaped`).
     let shapes = crate::host_imports::shapes_of(wasm);
     for host in host_imports.iter_mut().flatten().flatten() {
-        host.shape = shapes.get(&(host.module.clone(), host.name.clone())).cloned();
+        host.shape = shapes
+            .get(&(host.module.clone(), host.name.clone()))
+            .cloned();
     }
     // Modules never instantiated bind nothing to the host.
     for (module, hosts) in parsed.modules.iter().zip(host_imports.iter_mut()) {

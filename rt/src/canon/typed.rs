@@ -766,11 +766,17 @@ mod tests {
         let mut g = FakeGuest::new(0x100);
         let mut cx = unsafe { Cx::new(g.vmctx()) };
         let ret = cx.ret_area::<Result<(u64, u64), u8>>(0x10).unwrap();
-        assert!(cx.ret_area::<Result<(u64, u64), u8>>(0x14).is_err(), "misaligned");
-        assert!(cx.ret_area::<Result<(u64, u64), u8>>(0xF0).is_err(), "leaves memory");
-        cx.store_ret::<Result<(u64, u64), u8>>(ret, Ok((5, 6))).unwrap();
+        assert!(
+            cx.ret_area::<Result<(u64, u64), u8>>(0x14).is_err(),
+            "misaligned"
+        );
+        assert!(
+            cx.ret_area::<Result<(u64, u64), u8>>(0xF0).is_err(),
+            "leaves memory"
+        );
+        cx.store_ret::<Result<(u64, u64), u8>>(ret, Ok((5, 6)))
+            .unwrap();
         cx.store_ret::<Option<u32>>(0x40, Some(9)).unwrap();
-        drop(cx);
         assert_eq!(g.bytes[0x10], 0);
         assert_eq!(g.u32_at(0x18), 5);
         assert_eq!(g.u32_at(0x20), 6);

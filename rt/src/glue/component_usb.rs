@@ -404,7 +404,8 @@ pub mod errors {
         const FLAT: usize = 1;
     }
     impl LibusbError {
-        fn from_case(c: u32) -> Result<LibusbError, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<LibusbError, Fault> {
             Ok(match case(c, 13, "libusb-error")? {
                 0 => LibusbError::Io,
                 1 => LibusbError::InvalidParam,
@@ -464,7 +465,8 @@ pub mod transfers {
         const FLAT: usize = 1;
     }
     impl TransferType {
-        fn from_case(c: u32) -> Result<TransferType, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<TransferType, Fault> {
             Ok(match case(c, 4, "transfer-type")? {
                 0 => TransferType::Control,
                 1 => TransferType::Bulk,
@@ -595,40 +597,16 @@ pub mod transfers {
             cx: &mut Cx,
             this: Borrow<Transfer>,
             data: Buffer,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, data, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]transfer.submit-transfer is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn transfer_cancel_transfer(
             cx: &mut Cx,
             this: Borrow<Transfer>,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]transfer.cancel-transfer is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn await_transfer(
             cx: &mut Cx,
             xfer: Own<Transfer>,
-        ) -> Result<Result<Buffer, LibusbError>, Fault> {
-            let _ = (xfer, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "await-transfer is not implemented",
-            ))
-        }
-        fn drop_transfer(cx: &mut Cx, handle: Own<Transfer>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]transfer is not implemented",
-            ))
-        }
+        ) -> Result<Result<Buffer, LibusbError>, Fault>;
+        fn drop_transfer(cx: &mut Cx, handle: Own<Transfer>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "usb";
@@ -769,7 +747,8 @@ pub mod device {
         const FLAT: usize = 1;
     }
     impl UsbSpeed {
-        fn from_case(c: u32) -> Result<UsbSpeed, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<UsbSpeed, Fault> {
             Ok(match case(c, 7, "usb-speed")? {
                 0 => UsbSpeed::Unknown,
                 1 => UsbSpeed::Low,
@@ -852,177 +831,81 @@ pub mod device {
         fn usb_device_open(
             cx: &mut Cx,
             this: Borrow<UsbDevice>,
-        ) -> Result<Result<Own<DeviceHandle>, LibusbError>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]usb-device.open is not implemented",
-            ))
-        }
+        ) -> Result<Result<Own<DeviceHandle>, LibusbError>, Fault>;
         fn usb_device_get_configuration_descriptor(
             cx: &mut Cx,
             this: Borrow<UsbDevice>,
             config_index: u8,
-        ) -> Result<Result<ConfigurationDescriptor, LibusbError>, Fault> {
-            let _ = (this, config_index, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]usb-device.get-configuration-descriptor is not implemented",
-            ))
-        }
+        ) -> Result<Result<ConfigurationDescriptor, LibusbError>, Fault>;
         fn usb_device_get_configuration_descriptor_by_value(
             cx: &mut Cx,
             this: Borrow<UsbDevice>,
             config_value: u8,
-        ) -> Result<Result<ConfigurationDescriptor, LibusbError>, Fault> {
-            let _ = (this, config_value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]usb-device.get-configuration-descriptor-by-value is not implemented",
-            ))
-        }
+        ) -> Result<Result<ConfigurationDescriptor, LibusbError>, Fault>;
         fn usb_device_get_active_configuration_descriptor(
             cx: &mut Cx,
             this: Borrow<UsbDevice>,
-        ) -> Result<Result<ConfigurationDescriptor, LibusbError>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]usb-device.get-active-configuration-descriptor is not implemented",
-            ))
-        }
+        ) -> Result<Result<ConfigurationDescriptor, LibusbError>, Fault>;
         fn device_handle_get_configuration(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
-        ) -> Result<Result<u8, LibusbError>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.get-configuration is not implemented",
-            ))
-        }
+        ) -> Result<Result<u8, LibusbError>, Fault>;
         fn device_handle_set_configuration(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
             config: ConfigValue,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, config, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.set-configuration is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn device_handle_claim_interface(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
             ifac: u8,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, ifac, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.claim-interface is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn device_handle_release_interface(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
             ifac: u8,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, ifac, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.release-interface is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn device_handle_set_interface_altsetting(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
             ifac: u8,
             alt_setting: u8,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, ifac, alt_setting, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.set-interface-altsetting is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn device_handle_clear_halt(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
             endpoint: u8,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, endpoint, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.clear-halt is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn device_handle_reset_device(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.reset-device is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn device_handle_alloc_streams(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
             num_streams: u32,
             endpoints: Buffer,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, num_streams, endpoints, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.alloc-streams is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn device_handle_free_streams(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
             endpoints: Buffer,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, endpoints, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.free-streams is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn device_handle_kernel_driver_active(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
             ifac: u8,
-        ) -> Result<Result<bool, LibusbError>, Fault> {
-            let _ = (this, ifac, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.kernel-driver-active is not implemented",
-            ))
-        }
+        ) -> Result<Result<bool, LibusbError>, Fault>;
         fn device_handle_detach_kernel_driver(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
             ifac: u8,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, ifac, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.detach-kernel-driver is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn device_handle_attach_kernel_driver(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
             ifac: u8,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, ifac, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.attach-kernel-driver is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn device_handle_new_transfer(
             cx: &mut Cx,
             this: Borrow<DeviceHandle>,
@@ -1030,53 +913,17 @@ pub mod device {
             setup: TransferSetup,
             buf_size: u32,
             opts: TransferOptions,
-        ) -> Result<Result<Own<super::transfers::Transfer>, LibusbError>, Fault> {
-            let _ = (this, xfer_type, setup, buf_size, opts, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.new-transfer is not implemented",
-            ))
-        }
-        fn device_handle_close(cx: &mut Cx, this: Borrow<DeviceHandle>) -> Result<(), Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]device-handle.close is not implemented",
-            ))
-        }
-        fn init(cx: &mut Cx) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "init is not implemented",
-            ))
-        }
+        ) -> Result<Result<Own<super::transfers::Transfer>, LibusbError>, Fault>;
+        fn device_handle_close(cx: &mut Cx, this: Borrow<DeviceHandle>) -> Result<(), Fault>;
+        fn init(cx: &mut Cx) -> Result<Result<(), LibusbError>, Fault>;
         fn list_devices(
             cx: &mut Cx,
         ) -> Result<
             Result<Vec<(Own<UsbDevice>, DeviceDescriptor, DeviceLocation)>, LibusbError>,
             Fault,
-        > {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "list-devices is not implemented",
-            ))
-        }
-        fn drop_usb_device(cx: &mut Cx, handle: Own<UsbDevice>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]usb-device is not implemented",
-            ))
-        }
-        fn drop_device_handle(cx: &mut Cx, handle: Own<DeviceHandle>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]device-handle is not implemented",
-            ))
-        }
+        >;
+        fn drop_usb_device(cx: &mut Cx, handle: Own<UsbDevice>) -> Result<(), Fault>;
+        fn drop_device_handle(cx: &mut Cx, handle: Own<DeviceHandle>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "usb";
@@ -1719,22 +1566,10 @@ pub mod usb_hotplug {
 
     /// What the runtime does for `component:usb/usb-hotplug@0.2.1`; implemented by `crate::usb::Usb`.
     pub trait Host {
-        fn enable_hotplug(cx: &mut Cx) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "enable-hotplug is not implemented",
-            ))
-        }
+        fn enable_hotplug(cx: &mut Cx) -> Result<Result<(), LibusbError>, Fault>;
         fn poll_events(
             cx: &mut Cx,
-        ) -> Result<Vec<(Event, Info, Own<super::device::UsbDevice>)>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "poll-events is not implemented",
-            ))
-        }
+        ) -> Result<Vec<(Event, Info, Own<super::device::UsbDevice>)>, Fault>;
     }
 
     const LABEL: &str = "usb";

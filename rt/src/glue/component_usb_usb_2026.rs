@@ -404,7 +404,8 @@ pub mod errors {
         const FLAT: usize = 1;
     }
     impl LibusbError {
-        fn from_case(c: u32) -> Result<LibusbError, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<LibusbError, Fault> {
             Ok(match case(c, 13, "libusb-error")? {
                 0 => LibusbError::Io,
                 1 => LibusbError::InvalidParam,
@@ -464,7 +465,8 @@ pub mod transfers {
         const FLAT: usize = 1;
     }
     impl TransferType {
-        fn from_case(c: u32) -> Result<TransferType, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<TransferType, Fault> {
             Ok(match case(c, 4, "transfer-type")? {
                 0 => TransferType::Control,
                 1 => TransferType::Bulk,
@@ -606,7 +608,8 @@ pub mod transfers {
         const FLAT: usize = 1;
     }
     impl IsoPacketStatus {
-        fn from_case(c: u32) -> Result<IsoPacketStatus, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<IsoPacketStatus, Fault> {
             Ok(match case(c, 7, "iso-packet-status")? {
                 0 => IsoPacketStatus::Success,
                 1 => IsoPacketStatus::Error,
@@ -717,40 +720,16 @@ pub mod transfers {
             cx: &mut Cx,
             this: Borrow<Transfer>,
             data: Buffer,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, data, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]transfer.submit-transfer is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn transfer_cancel_transfer(
             cx: &mut Cx,
             this: Borrow<Transfer>,
-        ) -> Result<Result<(), LibusbError>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]transfer.cancel-transfer is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), LibusbError>, Fault>;
         fn await_transfer(
             cx: &mut Cx,
             xfer: Borrow<Transfer>,
-        ) -> Result<Result<TransferResult, LibusbError>, Fault> {
-            let _ = (xfer, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "await-transfer is not implemented",
-            ))
-        }
-        fn drop_transfer(cx: &mut Cx, handle: Own<Transfer>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]transfer is not implemented",
-            ))
-        }
+        ) -> Result<Result<TransferResult, LibusbError>, Fault>;
+        fn drop_transfer(cx: &mut Cx, handle: Own<Transfer>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "usb";
@@ -891,7 +870,8 @@ pub mod device {
         const FLAT: usize = 1;
     }
     impl UsbSpeed {
-        fn from_case(c: u32) -> Result<UsbSpeed, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<UsbSpeed, Fault> {
             Ok(match case(c, 7, "usb-speed")? {
                 0 => UsbSpeed::Unknown,
                 1 => UsbSpeed::Low,

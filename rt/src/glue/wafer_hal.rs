@@ -23,7 +23,8 @@ pub mod buses {
         const FLAT: usize = 1;
     }
     impl OpenError {
-        fn from_case(c: u32) -> Result<OpenError, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<OpenError, Fault> {
             Ok(match case(c, 2, "open-error")? {
                 0 => OpenError::NotGranted,
                 1 => OpenError::Unavailable,
@@ -54,20 +55,8 @@ pub mod buses {
         fn open_i2c(
             cx: &mut Cx,
             label: String,
-        ) -> Result<Result<Own<crate::glue::wasi_i2c::i2c::I2c>, OpenError>, Fault> {
-            let _ = (label, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "open-i2c is not implemented",
-            ))
-        }
-        fn open_delay(cx: &mut Cx) -> Result<Own<crate::glue::wasi_i2c::delay::Delay>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "open-delay is not implemented",
-            ))
-        }
+        ) -> Result<Result<Own<crate::glue::wasi_i2c::i2c::I2c>, OpenError>, Fault>;
+        fn open_delay(cx: &mut Cx) -> Result<Own<crate::glue::wasi_i2c::delay::Delay>, Fault>;
     }
 
     const LABEL: &str = "i2c";
@@ -119,13 +108,7 @@ pub mod single_bus {
 
     /// What the runtime does for `world wafer:hal/single-bus@0.1.0`; implemented by `crate::i2c::I2c`.
     pub trait Host {
-        fn get_i2c_bus(cx: &mut Cx) -> Result<Own<crate::glue::wasi_i2c::i2c::I2c>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-i2c-bus is not implemented",
-            ))
-        }
+        fn get_i2c_bus(cx: &mut Cx) -> Result<Own<crate::glue::wasi_i2c::i2c::I2c>, Fault>;
     }
 
     const LABEL: &str = "i2c";

@@ -9,27 +9,9 @@ pub mod environment {
 
     /// What the runtime does for `wasi:cli/environment@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn get_environment(cx: &mut Cx) -> Result<Vec<(String, String)>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-environment is not implemented",
-            ))
-        }
-        fn get_arguments(cx: &mut Cx) -> Result<Vec<String>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-arguments is not implemented",
-            ))
-        }
-        fn initial_cwd(cx: &mut Cx) -> Result<Option<String>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "initial-cwd is not implemented",
-            ))
-        }
+        fn get_environment(cx: &mut Cx) -> Result<Vec<(String, String)>, Fault>;
+        fn get_arguments(cx: &mut Cx) -> Result<Vec<String>, Fault>;
+        fn initial_cwd(cx: &mut Cx) -> Result<Option<String>, Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -94,20 +76,8 @@ pub mod exit {
 
     /// What the runtime does for `wasi:cli/exit@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn exit(cx: &mut Cx, status: Result<(), ()>) -> Result<(), Fault> {
-            let _ = (status, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "exit is not implemented",
-            ))
-        }
-        fn exit_with_code(cx: &mut Cx, status_code: u8) -> Result<(), Fault> {
-            let _ = (status_code, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "exit-with-code is not implemented",
-            ))
-        }
+        fn exit(cx: &mut Cx, status: Result<(), ()>) -> Result<(), Fault>;
+        fn exit_with_code(cx: &mut Cx, status_code: u8) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -167,15 +137,8 @@ pub mod stdin {
 
     /// What the runtime does for `wasi:cli/stdin@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn get_stdin(
-            cx: &mut Cx,
-        ) -> Result<Own<crate::glue::wasi_io::streams::InputStream>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-stdin is not implemented",
-            ))
-        }
+        fn get_stdin(cx: &mut Cx)
+            -> Result<Own<crate::glue::wasi_io::streams::InputStream>, Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -207,13 +170,7 @@ pub mod stdout {
     pub trait Host {
         fn get_stdout(
             cx: &mut Cx,
-        ) -> Result<Own<crate::glue::wasi_io::streams::OutputStream>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-stdout is not implemented",
-            ))
-        }
+        ) -> Result<Own<crate::glue::wasi_io::streams::OutputStream>, Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -247,13 +204,7 @@ pub mod stderr {
     pub trait Host {
         fn get_stderr(
             cx: &mut Cx,
-        ) -> Result<Own<crate::glue::wasi_io::streams::OutputStream>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-stderr is not implemented",
-            ))
-        }
+        ) -> Result<Own<crate::glue::wasi_io::streams::OutputStream>, Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -286,13 +237,7 @@ pub mod terminal_input {
 
     /// What the runtime does for `wasi:cli/terminal-input@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn drop_terminal_input(cx: &mut Cx, handle: Own<TerminalInput>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]terminal-input is not implemented",
-            ))
-        }
+        fn drop_terminal_input(cx: &mut Cx, handle: Own<TerminalInput>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -329,13 +274,7 @@ pub mod terminal_output {
 
     /// What the runtime does for `wasi:cli/terminal-output@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn drop_terminal_output(cx: &mut Cx, handle: Own<TerminalOutput>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]terminal-output is not implemented",
-            ))
-        }
+        fn drop_terminal_output(cx: &mut Cx, handle: Own<TerminalOutput>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -373,13 +312,7 @@ pub mod terminal_stdin {
     pub trait Host {
         fn get_terminal_stdin(
             cx: &mut Cx,
-        ) -> Result<Option<Own<super::terminal_input::TerminalInput>>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-terminal-stdin is not implemented",
-            ))
-        }
+        ) -> Result<Option<Own<super::terminal_input::TerminalInput>>, Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -414,13 +347,7 @@ pub mod terminal_stdout {
     pub trait Host {
         fn get_terminal_stdout(
             cx: &mut Cx,
-        ) -> Result<Option<Own<super::terminal_output::TerminalOutput>>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-terminal-stdout is not implemented",
-            ))
-        }
+        ) -> Result<Option<Own<super::terminal_output::TerminalOutput>>, Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -455,13 +382,7 @@ pub mod terminal_stderr {
     pub trait Host {
         fn get_terminal_stderr(
             cx: &mut Cx,
-        ) -> Result<Option<Own<super::terminal_output::TerminalOutput>>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-terminal-stderr is not implemented",
-            ))
-        }
+        ) -> Result<Option<Own<super::terminal_output::TerminalOutput>>, Fault>;
     }
 
     const LABEL: &str = "wasi";

@@ -15,40 +15,16 @@ pub mod monotonic_clock {
 
     /// What the runtime does for `wasi:clocks/monotonic-clock@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn now(cx: &mut Cx) -> Result<Instant, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "now is not implemented",
-            ))
-        }
-        fn resolution(cx: &mut Cx) -> Result<Duration, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "resolution is not implemented",
-            ))
-        }
+        fn now(cx: &mut Cx) -> Result<Instant, Fault>;
+        fn resolution(cx: &mut Cx) -> Result<Duration, Fault>;
         fn subscribe_instant(
             cx: &mut Cx,
             when: Instant,
-        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault> {
-            let _ = (when, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "subscribe-instant is not implemented",
-            ))
-        }
+        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault>;
         fn subscribe_duration(
             cx: &mut Cx,
             when: Duration,
-        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault> {
-            let _ = (when, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "subscribe-duration is not implemented",
-            ))
-        }
+        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -171,20 +147,8 @@ pub mod wall_clock {
 
     /// What the runtime does for `wasi:clocks/wall-clock@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn now(cx: &mut Cx) -> Result<Datetime, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "now is not implemented",
-            ))
-        }
-        fn resolution(cx: &mut Cx) -> Result<Datetime, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "resolution is not implemented",
-            ))
-        }
+        fn now(cx: &mut Cx) -> Result<Datetime, Fault>;
+        fn resolution(cx: &mut Cx) -> Result<Datetime, Fault>;
     }
 
     const LABEL: &str = "wasi";

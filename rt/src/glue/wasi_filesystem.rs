@@ -35,7 +35,8 @@ pub mod types {
         const FLAT: usize = 1;
     }
     impl DescriptorType {
-        fn from_case(c: u32) -> Result<DescriptorType, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<DescriptorType, Fault> {
             Ok(match case(c, 8, "descriptor-type")? {
                 0 => DescriptorType::Unknown,
                 1 => DescriptorType::BlockDevice,
@@ -421,7 +422,8 @@ pub mod types {
         const FLAT: usize = 1;
     }
     impl ErrorCode {
-        fn from_case(c: u32) -> Result<ErrorCode, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<ErrorCode, Fault> {
             Ok(match case(c, 37, "error-code")? {
                 0 => ErrorCode::Access,
                 1 => ErrorCode::WouldBlock,
@@ -498,7 +500,8 @@ pub mod types {
         const FLAT: usize = 1;
     }
     impl Advice {
-        fn from_case(c: u32) -> Result<Advice, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<Advice, Fault> {
             Ok(match case(c, 6, "advice")? {
                 0 => Advice::Normal,
                 1 => Advice::Sequential,
@@ -577,180 +580,81 @@ pub mod types {
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             offset: Filesize,
-        ) -> Result<Result<Own<crate::glue::wasi_io::streams::InputStream>, ErrorCode>, Fault>
-        {
-            let _ = (this, offset, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.read-via-stream is not implemented",
-            ))
-        }
+        ) -> Result<Result<Own<crate::glue::wasi_io::streams::InputStream>, ErrorCode>, Fault>;
         fn descriptor_write_via_stream(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             offset: Filesize,
-        ) -> Result<Result<Own<crate::glue::wasi_io::streams::OutputStream>, ErrorCode>, Fault>
-        {
-            let _ = (this, offset, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.write-via-stream is not implemented",
-            ))
-        }
+        ) -> Result<Result<Own<crate::glue::wasi_io::streams::OutputStream>, ErrorCode>, Fault>;
         fn descriptor_append_via_stream(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
-        ) -> Result<Result<Own<crate::glue::wasi_io::streams::OutputStream>, ErrorCode>, Fault>
-        {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.append-via-stream is not implemented",
-            ))
-        }
+        ) -> Result<Result<Own<crate::glue::wasi_io::streams::OutputStream>, ErrorCode>, Fault>;
         fn descriptor_advise(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             offset: Filesize,
             length: Filesize,
             advice: Advice,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, offset, length, advice, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.advise is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_sync_data(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.sync-data is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_get_flags(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
-        ) -> Result<Result<DescriptorFlags, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.get-flags is not implemented",
-            ))
-        }
+        ) -> Result<Result<DescriptorFlags, ErrorCode>, Fault>;
         fn descriptor_get_type(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
-        ) -> Result<Result<DescriptorType, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.get-type is not implemented",
-            ))
-        }
+        ) -> Result<Result<DescriptorType, ErrorCode>, Fault>;
         fn descriptor_set_size(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             size: Filesize,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, size, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.set-size is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_set_times(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             data_access_timestamp: NewTimestamp,
             data_modification_timestamp: NewTimestamp,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, data_access_timestamp, data_modification_timestamp, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.set-times is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_read(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             length: Filesize,
             offset: Filesize,
-        ) -> Result<Result<(Buffer, bool), ErrorCode>, Fault> {
-            let _ = (this, length, offset, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.read is not implemented",
-            ))
-        }
+        ) -> Result<Result<(Buffer, bool), ErrorCode>, Fault>;
         fn descriptor_write(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             buffer: Buffer,
             offset: Filesize,
-        ) -> Result<Result<Filesize, ErrorCode>, Fault> {
-            let _ = (this, buffer, offset, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.write is not implemented",
-            ))
-        }
+        ) -> Result<Result<Filesize, ErrorCode>, Fault>;
         fn descriptor_read_directory(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
-        ) -> Result<Result<Own<DirectoryEntryStream>, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.read-directory is not implemented",
-            ))
-        }
+        ) -> Result<Result<Own<DirectoryEntryStream>, ErrorCode>, Fault>;
         fn descriptor_sync(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.sync is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_create_directory_at(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             path: String,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, path, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.create-directory-at is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_stat(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
-        ) -> Result<Result<DescriptorStat, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.stat is not implemented",
-            ))
-        }
+        ) -> Result<Result<DescriptorStat, ErrorCode>, Fault>;
         fn descriptor_stat_at(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             path_flags: PathFlags,
             path: String,
-        ) -> Result<Result<DescriptorStat, ErrorCode>, Fault> {
-            let _ = (this, path_flags, path, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.stat-at is not implemented",
-            ))
-        }
+        ) -> Result<Result<DescriptorStat, ErrorCode>, Fault>;
         fn descriptor_set_times_at(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
@@ -758,20 +662,7 @@ pub mod types {
             path: String,
             data_access_timestamp: NewTimestamp,
             data_modification_timestamp: NewTimestamp,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (
-                this,
-                path_flags,
-                path,
-                data_access_timestamp,
-                data_modification_timestamp,
-                cx,
-            );
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.set-times-at is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_link_at(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
@@ -779,13 +670,7 @@ pub mod types {
             old_path: String,
             new_descriptor: Borrow<Descriptor>,
             new_path: String,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, old_path_flags, old_path, new_descriptor, new_path, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.link-at is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_open_at(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
@@ -793,141 +678,63 @@ pub mod types {
             path: String,
             open_flags: OpenFlags,
             flags: DescriptorFlags,
-        ) -> Result<Result<Own<Descriptor>, ErrorCode>, Fault> {
-            let _ = (this, path_flags, path, open_flags, flags, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.open-at is not implemented",
-            ))
-        }
+        ) -> Result<Result<Own<Descriptor>, ErrorCode>, Fault>;
         fn descriptor_readlink_at(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             path: String,
-        ) -> Result<Result<String, ErrorCode>, Fault> {
-            let _ = (this, path, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.readlink-at is not implemented",
-            ))
-        }
+        ) -> Result<Result<String, ErrorCode>, Fault>;
         fn descriptor_remove_directory_at(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             path: String,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, path, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.remove-directory-at is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_rename_at(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             old_path: String,
             new_descriptor: Borrow<Descriptor>,
             new_path: String,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, old_path, new_descriptor, new_path, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.rename-at is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_symlink_at(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             old_path: String,
             new_path: String,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, old_path, new_path, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.symlink-at is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_unlink_file_at(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             path: String,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, path, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.unlink-file-at is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn descriptor_is_same_object(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             other: Borrow<Descriptor>,
-        ) -> Result<bool, Fault> {
-            let _ = (this, other, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.is-same-object is not implemented",
-            ))
-        }
+        ) -> Result<bool, Fault>;
         fn descriptor_metadata_hash(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
-        ) -> Result<Result<MetadataHashValue, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.metadata-hash is not implemented",
-            ))
-        }
+        ) -> Result<Result<MetadataHashValue, ErrorCode>, Fault>;
         fn descriptor_metadata_hash_at(
             cx: &mut Cx,
             this: Borrow<Descriptor>,
             path_flags: PathFlags,
             path: String,
-        ) -> Result<Result<MetadataHashValue, ErrorCode>, Fault> {
-            let _ = (this, path_flags, path, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]descriptor.metadata-hash-at is not implemented",
-            ))
-        }
+        ) -> Result<Result<MetadataHashValue, ErrorCode>, Fault>;
         fn directory_entry_stream_read_directory_entry(
             cx: &mut Cx,
             this: Borrow<DirectoryEntryStream>,
-        ) -> Result<Result<Option<DirectoryEntry>, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]directory-entry-stream.read-directory-entry is not implemented",
-            ))
-        }
+        ) -> Result<Result<Option<DirectoryEntry>, ErrorCode>, Fault>;
         fn filesystem_error_code(
             cx: &mut Cx,
             err: Borrow<crate::glue::wasi_io::error::Error>,
-        ) -> Result<Option<ErrorCode>, Fault> {
-            let _ = (err, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "filesystem-error-code is not implemented",
-            ))
-        }
-        fn drop_descriptor(cx: &mut Cx, handle: Own<Descriptor>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]descriptor is not implemented",
-            ))
-        }
+        ) -> Result<Option<ErrorCode>, Fault>;
+        fn drop_descriptor(cx: &mut Cx, handle: Own<Descriptor>) -> Result<(), Fault>;
         fn drop_directory_entry_stream(
             cx: &mut Cx,
             handle: Own<DirectoryEntryStream>,
-        ) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]directory-entry-stream is not implemented",
-            ))
-        }
+        ) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -1781,13 +1588,7 @@ pub mod preopens {
     pub trait Host {
         fn get_directories(
             cx: &mut Cx,
-        ) -> Result<Vec<(Own<super::types::Descriptor>, String)>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-directories is not implemented",
-            ))
-        }
+        ) -> Result<Vec<(Own<super::types::Descriptor>, String)>, Fault>;
     }
 
     const LABEL: &str = "wasi";

@@ -22,7 +22,8 @@ pub mod i2c {
         const FLAT: usize = 1;
     }
     impl NoAcknowledgeSource {
-        fn from_case(c: u32) -> Result<NoAcknowledgeSource, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<NoAcknowledgeSource, Fault> {
             Ok(match case(c, 3, "no-acknowledge-source")? {
                 0 => NoAcknowledgeSource::Address,
                 1 => NoAcknowledgeSource::Data,
@@ -194,57 +195,27 @@ pub mod i2c {
             this: Borrow<I2c>,
             address: Address,
             operations: Vec<Operation>,
-        ) -> Result<Result<Vec<Buffer>, ErrorCode>, Fault> {
-            let _ = (this, address, operations, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]i2c.transaction is not implemented",
-            ))
-        }
+        ) -> Result<Result<Vec<Buffer>, ErrorCode>, Fault>;
         fn i2c_read(
             cx: &mut Cx,
             this: Borrow<I2c>,
             address: Address,
             len: u64,
-        ) -> Result<Result<Buffer, ErrorCode>, Fault> {
-            let _ = (this, address, len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]i2c.read is not implemented",
-            ))
-        }
+        ) -> Result<Result<Buffer, ErrorCode>, Fault>;
         fn i2c_write(
             cx: &mut Cx,
             this: Borrow<I2c>,
             address: Address,
             data: Buffer,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, address, data, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]i2c.write is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn i2c_write_read(
             cx: &mut Cx,
             this: Borrow<I2c>,
             address: Address,
             write: Buffer,
             read_len: u64,
-        ) -> Result<Result<Buffer, ErrorCode>, Fault> {
-            let _ = (this, address, write, read_len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]i2c.write-read is not implemented",
-            ))
-        }
-        fn drop_i2c(cx: &mut Cx, handle: Own<I2c>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]i2c is not implemented",
-            ))
-        }
+        ) -> Result<Result<Buffer, ErrorCode>, Fault>;
+        fn drop_i2c(cx: &mut Cx, handle: Own<I2c>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "i2c";
@@ -383,20 +354,8 @@ pub mod delay {
 
     /// What the runtime does for `wasi:i2c/delay@0.2.0-draft`; implemented by `crate::i2c::I2c`.
     pub trait Host {
-        fn delay_delay_ns(cx: &mut Cx, this: Borrow<Delay>, ns: u32) -> Result<(), Fault> {
-            let _ = (this, ns, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]delay.delay-ns is not implemented",
-            ))
-        }
-        fn drop_delay(cx: &mut Cx, handle: Own<Delay>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]delay is not implemented",
-            ))
-        }
+        fn delay_delay_ns(cx: &mut Cx, this: Borrow<Delay>, ns: u32) -> Result<(), Fault>;
+        fn drop_delay(cx: &mut Cx, handle: Own<Delay>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "i2c";

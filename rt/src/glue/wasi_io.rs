@@ -12,20 +12,8 @@ pub mod error {
 
     /// What the runtime does for `wasi:io/error@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn error_to_debug_string(cx: &mut Cx, this: Borrow<Error>) -> Result<String, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]error.to-debug-string is not implemented",
-            ))
-        }
-        fn drop_error(cx: &mut Cx, handle: Own<Error>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]error is not implemented",
-            ))
-        }
+        fn error_to_debug_string(cx: &mut Cx, this: Borrow<Error>) -> Result<String, Fault>;
+        fn drop_error(cx: &mut Cx, handle: Own<Error>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -83,34 +71,10 @@ pub mod poll {
 
     /// What the runtime does for `wasi:io/poll@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn pollable_ready(cx: &mut Cx, this: Borrow<Pollable>) -> Result<bool, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]pollable.ready is not implemented",
-            ))
-        }
-        fn pollable_block(cx: &mut Cx, this: Borrow<Pollable>) -> Result<(), Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]pollable.block is not implemented",
-            ))
-        }
-        fn poll(cx: &mut Cx, in_: Vec<Borrow<Pollable>>) -> Result<Vec<u32>, Fault> {
-            let _ = (in_, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "poll is not implemented",
-            ))
-        }
-        fn drop_pollable(cx: &mut Cx, handle: Own<Pollable>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]pollable is not implemented",
-            ))
-        }
+        fn pollable_ready(cx: &mut Cx, this: Borrow<Pollable>) -> Result<bool, Fault>;
+        fn pollable_block(cx: &mut Cx, this: Borrow<Pollable>) -> Result<(), Fault>;
+        fn poll(cx: &mut Cx, in_: Vec<Borrow<Pollable>>) -> Result<Vec<u32>, Fault>;
+        fn drop_pollable(cx: &mut Cx, handle: Own<Pollable>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -283,178 +247,76 @@ pub mod streams {
             cx: &mut Cx,
             this: Borrow<InputStream>,
             len: u64,
-        ) -> Result<Result<Buffer, StreamError>, Fault> {
-            let _ = (this, len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]input-stream.read is not implemented",
-            ))
-        }
+        ) -> Result<Result<Buffer, StreamError>, Fault>;
         fn input_stream_blocking_read(
             cx: &mut Cx,
             this: Borrow<InputStream>,
             len: u64,
-        ) -> Result<Result<Buffer, StreamError>, Fault> {
-            let _ = (this, len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]input-stream.blocking-read is not implemented",
-            ))
-        }
+        ) -> Result<Result<Buffer, StreamError>, Fault>;
         fn input_stream_skip(
             cx: &mut Cx,
             this: Borrow<InputStream>,
             len: u64,
-        ) -> Result<Result<u64, StreamError>, Fault> {
-            let _ = (this, len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]input-stream.skip is not implemented",
-            ))
-        }
+        ) -> Result<Result<u64, StreamError>, Fault>;
         fn input_stream_blocking_skip(
             cx: &mut Cx,
             this: Borrow<InputStream>,
             len: u64,
-        ) -> Result<Result<u64, StreamError>, Fault> {
-            let _ = (this, len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]input-stream.blocking-skip is not implemented",
-            ))
-        }
+        ) -> Result<Result<u64, StreamError>, Fault>;
         fn input_stream_subscribe(
             cx: &mut Cx,
             this: Borrow<InputStream>,
-        ) -> Result<Own<super::poll::Pollable>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]input-stream.subscribe is not implemented",
-            ))
-        }
+        ) -> Result<Own<super::poll::Pollable>, Fault>;
         fn output_stream_check_write(
             cx: &mut Cx,
             this: Borrow<OutputStream>,
-        ) -> Result<Result<u64, StreamError>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]output-stream.check-write is not implemented",
-            ))
-        }
+        ) -> Result<Result<u64, StreamError>, Fault>;
         fn output_stream_write(
             cx: &mut Cx,
             this: Borrow<OutputStream>,
             contents: Buffer,
-        ) -> Result<Result<(), StreamError>, Fault> {
-            let _ = (this, contents, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]output-stream.write is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), StreamError>, Fault>;
         fn output_stream_blocking_write_and_flush(
             cx: &mut Cx,
             this: Borrow<OutputStream>,
             contents: Buffer,
-        ) -> Result<Result<(), StreamError>, Fault> {
-            let _ = (this, contents, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]output-stream.blocking-write-and-flush is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), StreamError>, Fault>;
         fn output_stream_flush(
             cx: &mut Cx,
             this: Borrow<OutputStream>,
-        ) -> Result<Result<(), StreamError>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]output-stream.flush is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), StreamError>, Fault>;
         fn output_stream_blocking_flush(
             cx: &mut Cx,
             this: Borrow<OutputStream>,
-        ) -> Result<Result<(), StreamError>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]output-stream.blocking-flush is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), StreamError>, Fault>;
         fn output_stream_subscribe(
             cx: &mut Cx,
             this: Borrow<OutputStream>,
-        ) -> Result<Own<super::poll::Pollable>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]output-stream.subscribe is not implemented",
-            ))
-        }
+        ) -> Result<Own<super::poll::Pollable>, Fault>;
         fn output_stream_write_zeroes(
             cx: &mut Cx,
             this: Borrow<OutputStream>,
             len: u64,
-        ) -> Result<Result<(), StreamError>, Fault> {
-            let _ = (this, len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]output-stream.write-zeroes is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), StreamError>, Fault>;
         fn output_stream_blocking_write_zeroes_and_flush(
             cx: &mut Cx,
             this: Borrow<OutputStream>,
             len: u64,
-        ) -> Result<Result<(), StreamError>, Fault> {
-            let _ = (this, len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]output-stream.blocking-write-zeroes-and-flush is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), StreamError>, Fault>;
         fn output_stream_splice(
             cx: &mut Cx,
             this: Borrow<OutputStream>,
             src: Borrow<InputStream>,
             len: u64,
-        ) -> Result<Result<u64, StreamError>, Fault> {
-            let _ = (this, src, len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]output-stream.splice is not implemented",
-            ))
-        }
+        ) -> Result<Result<u64, StreamError>, Fault>;
         fn output_stream_blocking_splice(
             cx: &mut Cx,
             this: Borrow<OutputStream>,
             src: Borrow<InputStream>,
             len: u64,
-        ) -> Result<Result<u64, StreamError>, Fault> {
-            let _ = (this, src, len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]output-stream.blocking-splice is not implemented",
-            ))
-        }
-        fn drop_input_stream(cx: &mut Cx, handle: Own<InputStream>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]input-stream is not implemented",
-            ))
-        }
-        fn drop_output_stream(cx: &mut Cx, handle: Own<OutputStream>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]output-stream is not implemented",
-            ))
-        }
+        ) -> Result<Result<u64, StreamError>, Fault>;
+        fn drop_input_stream(cx: &mut Cx, handle: Own<InputStream>) -> Result<(), Fault>;
+        fn drop_output_stream(cx: &mut Cx, handle: Own<OutputStream>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "wasi";

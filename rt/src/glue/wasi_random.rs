@@ -9,13 +9,7 @@ pub mod insecure_seed {
 
     /// What the runtime does for `wasi:random/insecure-seed@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn insecure_seed(cx: &mut Cx) -> Result<(u64, u64), Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "insecure-seed is not implemented",
-            ))
-        }
+        fn insecure_seed(cx: &mut Cx) -> Result<(u64, u64), Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -46,20 +40,8 @@ pub mod insecure {
 
     /// What the runtime does for `wasi:random/insecure@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn get_insecure_random_bytes(cx: &mut Cx, len: u64) -> Result<Buffer, Fault> {
-            let _ = (len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-insecure-random-bytes is not implemented",
-            ))
-        }
-        fn get_insecure_random_u64(cx: &mut Cx) -> Result<u64, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-insecure-random-u64 is not implemented",
-            ))
-        }
+        fn get_insecure_random_bytes(cx: &mut Cx, len: u64) -> Result<Buffer, Fault>;
+        fn get_insecure_random_u64(cx: &mut Cx) -> Result<u64, Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -110,20 +92,8 @@ pub mod random {
 
     /// What the runtime does for `wasi:random/random@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn get_random_bytes(cx: &mut Cx, len: u64) -> Result<Buffer, Fault> {
-            let _ = (len, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-random-bytes is not implemented",
-            ))
-        }
-        fn get_random_u64(cx: &mut Cx) -> Result<u64, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "get-random-u64 is not implemented",
-            ))
-        }
+        fn get_random_bytes(cx: &mut Cx, len: u64) -> Result<Buffer, Fault>;
+        fn get_random_u64(cx: &mut Cx) -> Result<u64, Fault>;
     }
 
     const LABEL: &str = "wasi";

@@ -41,7 +41,8 @@ pub mod network {
         const FLAT: usize = 1;
     }
     impl ErrorCode {
-        fn from_case(c: u32) -> Result<ErrorCode, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<ErrorCode, Fault> {
             Ok(match case(c, 21, "error-code")? {
                 0 => ErrorCode::Unknown,
                 1 => ErrorCode::AccessDenied,
@@ -98,7 +99,8 @@ pub mod network {
         const FLAT: usize = 1;
     }
     impl IpAddressFamily {
-        fn from_case(c: u32) -> Result<IpAddressFamily, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<IpAddressFamily, Fault> {
             Ok(match case(c, 2, "ip-address-family")? {
                 0 => IpAddressFamily::Ipv4,
                 1 => IpAddressFamily::Ipv6,
@@ -340,13 +342,7 @@ pub mod network {
 
     /// What the runtime does for `wasi:sockets/network@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn drop_network(cx: &mut Cx, handle: Own<Network>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]network is not implemented",
-            ))
-        }
+        fn drop_network(cx: &mut Cx, handle: Own<Network>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -382,13 +378,7 @@ pub mod instance_network {
 
     /// What the runtime does for `wasi:sockets/instance-network@0.2.12`; implemented by `crate::wasi_p2::WasiP2`.
     pub trait Host {
-        fn instance_network(cx: &mut Cx) -> Result<Own<super::network::Network>, Fault> {
-            let _ = (cx,);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "instance-network is not implemented",
-            ))
-        }
+        fn instance_network(cx: &mut Cx) -> Result<Own<super::network::Network>, Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -432,44 +422,20 @@ pub mod ip_name_lookup {
         fn resolve_address_stream_resolve_next_address(
             cx: &mut Cx,
             this: Borrow<ResolveAddressStream>,
-        ) -> Result<Result<Option<IpAddress>, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]resolve-address-stream.resolve-next-address is not implemented",
-            ))
-        }
+        ) -> Result<Result<Option<IpAddress>, ErrorCode>, Fault>;
         fn resolve_address_stream_subscribe(
             cx: &mut Cx,
             this: Borrow<ResolveAddressStream>,
-        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]resolve-address-stream.subscribe is not implemented",
-            ))
-        }
+        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault>;
         fn resolve_addresses(
             cx: &mut Cx,
             network: Borrow<super::network::Network>,
             name: String,
-        ) -> Result<Result<Own<ResolveAddressStream>, ErrorCode>, Fault> {
-            let _ = (network, name, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "resolve-addresses is not implemented",
-            ))
-        }
+        ) -> Result<Result<Own<ResolveAddressStream>, ErrorCode>, Fault>;
         fn drop_resolve_address_stream(
             cx: &mut Cx,
             handle: Own<ResolveAddressStream>,
-        ) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]resolve-address-stream is not implemented",
-            ))
-        }
+        ) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -597,7 +563,8 @@ pub mod tcp {
         const FLAT: usize = 1;
     }
     impl ShutdownType {
-        fn from_case(c: u32) -> Result<ShutdownType, Fault> {
+        /// The case numbered `c`, if it is one.
+        pub fn from_case(c: u32) -> Result<ShutdownType, Fault> {
             Ok(match case(c, 3, "shutdown-type")? {
                 0 => ShutdownType::Receive,
                 1 => ShutdownType::Send,
@@ -634,35 +601,17 @@ pub mod tcp {
             this: Borrow<TcpSocket>,
             network: Borrow<super::network::Network>,
             local_address: IpSocketAddress,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, network, local_address, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.start-bind is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_finish_bind(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.finish-bind is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_start_connect(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
             network: Borrow<super::network::Network>,
             remote_address: IpSocketAddress,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, network, remote_address, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.start-connect is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_finish_connect(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
@@ -675,33 +624,15 @@ pub mod tcp {
                 ErrorCode,
             >,
             Fault,
-        > {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.finish-connect is not implemented",
-            ))
-        }
+        >;
         fn tcp_socket_start_listen(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.start-listen is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_finish_listen(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.finish-listen is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_accept(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
@@ -715,236 +646,98 @@ pub mod tcp {
                 ErrorCode,
             >,
             Fault,
-        > {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.accept is not implemented",
-            ))
-        }
+        >;
         fn tcp_socket_local_address(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<IpSocketAddress, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.local-address is not implemented",
-            ))
-        }
+        ) -> Result<Result<IpSocketAddress, ErrorCode>, Fault>;
         fn tcp_socket_remote_address(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<IpSocketAddress, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.remote-address is not implemented",
-            ))
-        }
-        fn tcp_socket_is_listening(cx: &mut Cx, this: Borrow<TcpSocket>) -> Result<bool, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.is-listening is not implemented",
-            ))
-        }
+        ) -> Result<Result<IpSocketAddress, ErrorCode>, Fault>;
+        fn tcp_socket_is_listening(cx: &mut Cx, this: Borrow<TcpSocket>) -> Result<bool, Fault>;
         fn tcp_socket_address_family(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<IpAddressFamily, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.address-family is not implemented",
-            ))
-        }
+        ) -> Result<IpAddressFamily, Fault>;
         fn tcp_socket_set_listen_backlog_size(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
             value: u64,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.set-listen-backlog-size is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_keep_alive_enabled(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<bool, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.keep-alive-enabled is not implemented",
-            ))
-        }
+        ) -> Result<Result<bool, ErrorCode>, Fault>;
         fn tcp_socket_set_keep_alive_enabled(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
             value: bool,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.set-keep-alive-enabled is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_keep_alive_idle_time(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<Duration, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.keep-alive-idle-time is not implemented",
-            ))
-        }
+        ) -> Result<Result<Duration, ErrorCode>, Fault>;
         fn tcp_socket_set_keep_alive_idle_time(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
             value: Duration,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.set-keep-alive-idle-time is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_keep_alive_interval(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<Duration, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.keep-alive-interval is not implemented",
-            ))
-        }
+        ) -> Result<Result<Duration, ErrorCode>, Fault>;
         fn tcp_socket_set_keep_alive_interval(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
             value: Duration,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.set-keep-alive-interval is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_keep_alive_count(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<u32, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.keep-alive-count is not implemented",
-            ))
-        }
+        ) -> Result<Result<u32, ErrorCode>, Fault>;
         fn tcp_socket_set_keep_alive_count(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
             value: u32,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.set-keep-alive-count is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_hop_limit(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<u8, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.hop-limit is not implemented",
-            ))
-        }
+        ) -> Result<Result<u8, ErrorCode>, Fault>;
         fn tcp_socket_set_hop_limit(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
             value: u8,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.set-hop-limit is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_receive_buffer_size(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<u64, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.receive-buffer-size is not implemented",
-            ))
-        }
+        ) -> Result<Result<u64, ErrorCode>, Fault>;
         fn tcp_socket_set_receive_buffer_size(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
             value: u64,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.set-receive-buffer-size is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_send_buffer_size(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Result<u64, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.send-buffer-size is not implemented",
-            ))
-        }
+        ) -> Result<Result<u64, ErrorCode>, Fault>;
         fn tcp_socket_set_send_buffer_size(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
             value: u64,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.set-send-buffer-size is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn tcp_socket_subscribe(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
-        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.subscribe is not implemented",
-            ))
-        }
+        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault>;
         fn tcp_socket_shutdown(
             cx: &mut Cx,
             this: Borrow<TcpSocket>,
             shutdown_type: ShutdownType,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, shutdown_type, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]tcp-socket.shutdown is not implemented",
-            ))
-        }
-        fn drop_tcp_socket(cx: &mut Cx, handle: Own<TcpSocket>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]tcp-socket is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
+        fn drop_tcp_socket(cx: &mut Cx, handle: Own<TcpSocket>) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -1687,13 +1480,7 @@ pub mod tcp_create_socket {
         fn create_tcp_socket(
             cx: &mut Cx,
             address_family: IpAddressFamily,
-        ) -> Result<Result<Own<super::tcp::TcpSocket>, ErrorCode>, Fault> {
-            let _ = (address_family, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "create-tcp-socket is not implemented",
-            ))
-        }
+        ) -> Result<Result<Own<super::tcp::TcpSocket>, ErrorCode>, Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -1826,23 +1613,11 @@ pub mod udp {
             this: Borrow<UdpSocket>,
             network: Borrow<super::network::Network>,
             local_address: IpSocketAddress,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, network, local_address, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.start-bind is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn udp_socket_finish_bind(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.finish-bind is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn udp_socket_stream(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
@@ -1850,195 +1625,81 @@ pub mod udp {
         ) -> Result<
             Result<(Own<IncomingDatagramStream>, Own<OutgoingDatagramStream>), ErrorCode>,
             Fault,
-        > {
-            let _ = (this, remote_address, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.stream is not implemented",
-            ))
-        }
+        >;
         fn udp_socket_local_address(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
-        ) -> Result<Result<IpSocketAddress, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.local-address is not implemented",
-            ))
-        }
+        ) -> Result<Result<IpSocketAddress, ErrorCode>, Fault>;
         fn udp_socket_remote_address(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
-        ) -> Result<Result<IpSocketAddress, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.remote-address is not implemented",
-            ))
-        }
+        ) -> Result<Result<IpSocketAddress, ErrorCode>, Fault>;
         fn udp_socket_address_family(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
-        ) -> Result<IpAddressFamily, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.address-family is not implemented",
-            ))
-        }
+        ) -> Result<IpAddressFamily, Fault>;
         fn udp_socket_unicast_hop_limit(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
-        ) -> Result<Result<u8, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.unicast-hop-limit is not implemented",
-            ))
-        }
+        ) -> Result<Result<u8, ErrorCode>, Fault>;
         fn udp_socket_set_unicast_hop_limit(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
             value: u8,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.set-unicast-hop-limit is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn udp_socket_receive_buffer_size(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
-        ) -> Result<Result<u64, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.receive-buffer-size is not implemented",
-            ))
-        }
+        ) -> Result<Result<u64, ErrorCode>, Fault>;
         fn udp_socket_set_receive_buffer_size(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
             value: u64,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.set-receive-buffer-size is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn udp_socket_send_buffer_size(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
-        ) -> Result<Result<u64, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.send-buffer-size is not implemented",
-            ))
-        }
+        ) -> Result<Result<u64, ErrorCode>, Fault>;
         fn udp_socket_set_send_buffer_size(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
             value: u64,
-        ) -> Result<Result<(), ErrorCode>, Fault> {
-            let _ = (this, value, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.set-send-buffer-size is not implemented",
-            ))
-        }
+        ) -> Result<Result<(), ErrorCode>, Fault>;
         fn udp_socket_subscribe(
             cx: &mut Cx,
             this: Borrow<UdpSocket>,
-        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]udp-socket.subscribe is not implemented",
-            ))
-        }
+        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault>;
         fn incoming_datagram_stream_receive(
             cx: &mut Cx,
             this: Borrow<IncomingDatagramStream>,
             max_results: u64,
-        ) -> Result<Result<Vec<IncomingDatagram>, ErrorCode>, Fault> {
-            let _ = (this, max_results, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]incoming-datagram-stream.receive is not implemented",
-            ))
-        }
+        ) -> Result<Result<Vec<IncomingDatagram>, ErrorCode>, Fault>;
         fn incoming_datagram_stream_subscribe(
             cx: &mut Cx,
             this: Borrow<IncomingDatagramStream>,
-        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]incoming-datagram-stream.subscribe is not implemented",
-            ))
-        }
+        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault>;
         fn outgoing_datagram_stream_check_send(
             cx: &mut Cx,
             this: Borrow<OutgoingDatagramStream>,
-        ) -> Result<Result<u64, ErrorCode>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]outgoing-datagram-stream.check-send is not implemented",
-            ))
-        }
+        ) -> Result<Result<u64, ErrorCode>, Fault>;
         fn outgoing_datagram_stream_send(
             cx: &mut Cx,
             this: Borrow<OutgoingDatagramStream>,
             datagrams: Vec<OutgoingDatagram>,
-        ) -> Result<Result<u64, ErrorCode>, Fault> {
-            let _ = (this, datagrams, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]outgoing-datagram-stream.send is not implemented",
-            ))
-        }
+        ) -> Result<Result<u64, ErrorCode>, Fault>;
         fn outgoing_datagram_stream_subscribe(
             cx: &mut Cx,
             this: Borrow<OutgoingDatagramStream>,
-        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault> {
-            let _ = (this, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[method]outgoing-datagram-stream.subscribe is not implemented",
-            ))
-        }
-        fn drop_udp_socket(cx: &mut Cx, handle: Own<UdpSocket>) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]udp-socket is not implemented",
-            ))
-        }
+        ) -> Result<Own<crate::glue::wasi_io::poll::Pollable>, Fault>;
+        fn drop_udp_socket(cx: &mut Cx, handle: Own<UdpSocket>) -> Result<(), Fault>;
         fn drop_incoming_datagram_stream(
             cx: &mut Cx,
             handle: Own<IncomingDatagramStream>,
-        ) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]incoming-datagram-stream is not implemented",
-            ))
-        }
+        ) -> Result<(), Fault>;
         fn drop_outgoing_datagram_stream(
             cx: &mut Cx,
             handle: Own<OutgoingDatagramStream>,
-        ) -> Result<(), Fault> {
-            let _ = (handle, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "[resource-drop]outgoing-datagram-stream is not implemented",
-            ))
-        }
+        ) -> Result<(), Fault>;
     }
 
     const LABEL: &str = "wasi";
@@ -2584,13 +2245,7 @@ pub mod udp_create_socket {
         fn create_udp_socket(
             cx: &mut Cx,
             address_family: IpAddressFamily,
-        ) -> Result<Result<Own<super::udp::UdpSocket>, ErrorCode>, Fault> {
-            let _ = (address_family, cx);
-            Err(crate::canon::fault(
-                wafer_abi::TrapKind::Unreachable,
-                "create-udp-socket is not implemented",
-            ))
-        }
+        ) -> Result<Result<Own<super::udp::UdpSocket>, ErrorCode>, Fault>;
     }
 
     const LABEL: &str = "wasi";

@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-
 use super::io::Stream;
 use super::table::{Kind, Resource};
 use super::{own, remove_resource, WasiP2};

@@ -18,8 +18,6 @@
 //! `wafer_abi::wasi_p2`): the generated glue would refuse an address family that does not
 //! exist with the typed layer's generic message, where these name the family.
 
-
-
 use super::table::{Kind, Resource};
 use super::{own, remove_resource, with_table, WasiP2};
 use crate::canon::typed::{Borrow, Cx, Own};

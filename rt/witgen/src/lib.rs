@@ -87,8 +87,10 @@ pub fn generate(root: &Path) -> Result<Output> {
             r: &resolve,
             sizes,
             here: std::cell::Cell::new(None),
-            defaults: std::env::var_os("WAFER_WITGEN_DEFAULTS").is_some(),
-            suffix: dir.as_deref().map(|d| format!("_{}", snake(d))).unwrap_or_default(),
+            suffix: dir
+                .as_deref()
+                .map(|d| format!("_{}", snake(d)))
+                .unwrap_or_default(),
             whole: dir.is_none(),
         };
         let binds: Vec<Bind> = bindings
@@ -154,8 +156,6 @@ struct Gen<'a> {
     sizes: SizeAlign,
     /// The interface whose module is being written: its own types are named unqualified.
     here: std::cell::Cell<Option<InterfaceId>>,
-    /// Whether trait methods get a default body that traps (while an interface is ported).
-    defaults: bool,
     /// Appended to the glue module names of this resolve (another edition of a package).
     suffix: String,
     /// Whether every package gets a glue module (the main `wit/`), or only those with a bound
@@ -619,7 +619,7 @@ impl<'a> Gen<'a> {
                 self.abi_consts(out, &name, tid);
                 let n = e.cases.len();
                 let disc = self.size(&ty);
-                writeln!(out, "    impl {name} {{\n        fn from_case(c: u32) -> Result<{name}, Fault> {{\n            Ok(match case(c, {n}, {wit_name:?})? {{").unwrap();
+                writeln!(out, "    impl {name} {{\n        /// The case numbered `c`, if it is one.\n        pub fn from_case(c: u32) -> Result<{name}, Fault> {{\n            Ok(match case(c, {n}, {wit_name:?})? {{").unwrap();
                 for (i, c) in e.cases.iter().enumerate() {
                     writeln!(out, "                {i} => {name}::{},", camel(&c.name)).unwrap();
                 }
@@ -746,22 +746,13 @@ impl<'a> Gen<'a> {
         for f in &fns {
             let (params, ret) = self.rust_sig(f)?;
             let args: Vec<String> = params.iter().map(|(n, t)| format!("{n}: {t}")).collect();
-            let body = if self.defaults {
-                format!(
-                    " {{\n            let _ = ({},);\n            Err(crate::canon::fault(wafer_abi::TrapKind::Unreachable, \"{} is not implemented\"))\n        }}",
-                    params.iter().map(|(n, _)| n.as_str()).chain(["cx"]).collect::<Vec<_>>().join(", "),
-                    f.field
-                )
-            } else {
-                ";".to_string()
-            };
             let args: Vec<String> = ["cx: &mut Cx".to_string()]
                 .into_iter()
                 .chain(args)
                 .collect();
             writeln!(
                 out,
-                "        fn {}({}) -> Result<{ret}, Fault>{body}",
+                "        fn {}({}) -> Result<{ret}, Fault>;",
                 f.method,
                 args.join(", ")
             )

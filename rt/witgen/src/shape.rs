@@ -105,7 +105,11 @@ pub fn guest_shapes(wasm: &[u8]) -> Vec<((String, String), String)> {
     out
 }
 
-fn world_shapes(r: &Resolve, world: wit_parser::WorldId, out: &mut Vec<((String, String), String)>) {
+fn world_shapes(
+    r: &Resolve,
+    world: wit_parser::WorldId,
+    out: &mut Vec<((String, String), String)>,
+) {
     for (key, item) in &r.worlds[world].imports {
         match item {
             wit_parser::WorldItem::Interface { id, .. } => {

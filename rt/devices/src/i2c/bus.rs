@@ -18,26 +18,6 @@ pub enum NackSource {
     Unknown,
 }
 
-impl ErrorCode {
-    /// The variant's case byte and its payload byte (0 when the case has none).
-    pub fn encode(self) -> (u8, u8) {
-        match self {
-            ErrorCode::Bus => (0, 0),
-            ErrorCode::ArbitrationLoss => (1, 0),
-            ErrorCode::NoAcknowledge(s) => (
-                2,
-                match s {
-                    NackSource::Address => 0,
-                    NackSource::Data => 1,
-                    NackSource::Unknown => 2,
-                },
-            ),
-            ErrorCode::Overrun => (3, 0),
-            ErrorCode::Other => (4, 0),
-        }
-    }
-}
-
 /// One step of a transaction.
 #[derive(Debug)]
 pub enum Op<'a> {

@@ -269,18 +269,6 @@ pub enum TransferType {
     Isochronous,
 }
 
-impl TransferType {
-    pub fn from_wit(v: u32) -> Option<TransferType> {
-        Some(match v {
-            0 => TransferType::Control,
-            1 => TransferType::Bulk,
-            2 => TransferType::Interrupt,
-            3 => TransferType::Isochronous,
-            _ => return None,
-        })
-    }
-}
-
 /// A control request: the 8-byte setup packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Setup {
@@ -339,16 +327,6 @@ impl TransferRequest {
 pub enum Event {
     Arrived,
     Left,
-}
-
-impl Event {
-    /// The flags' bit.
-    pub fn bits(self) -> u8 {
-        match self {
-            Event::Arrived => 1,
-            Event::Left => 2,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -205,7 +205,11 @@ impl LibusbTransfer {
                     out.extend_from_slice(&self.buffer[at..at + got]);
                 }
                 self.packets.push(IsoPacket {
-                    actual_length: if status == IsoStatus::Success { got as u32 } else { 0 },
+                    actual_length: if status == IsoStatus::Success {
+                        got as u32
+                    } else {
+                        0
+                    },
                     status,
                 });
                 at += p.length as usize;
