@@ -451,3 +451,41 @@ fn a_guest_importing_every_usb_function_builds() {
     build(&input, &exe, &["2341:8057"]);
     assert_eq!(Command::new(&exe).status().unwrap().code(), Some(0));
 }
+
+/// A guest written against the 2026 revision of `component:usb@0.2.1` (`await-transfer`
+/// borrows the transfer and answers a transfer-result) binds that revision from the WIT it
+/// carries, as a core module (wasm32-wasip1) and as a component (wasm32-wasip2), while the
+/// other examples keep the older one.
+#[test]
+fn the_2026_await_transfer_binds_from_the_guests_wit() {
+    let dir = scratch();
+    for triple in ["wasm32-wasip1", "wasm32-wasip2"] {
+        let wasm = build_sdk_guest_crate("tests/guests/usb-2026", triple).join("usb-2026.wasm");
+        let exe = dir.path().join(format!("usb-2026-{triple}"));
+        build(&wasm, &exe, &["2341:8057:if=0"]);
+        let out = run_sim(dir.path(), &exe, &[], &[]);
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{triple}: {stdout}{}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            stdout,
+            "OUT: 0 bytes of data, 0 packets; again: Some(\"not-found\")\nIN: 16 bytes, 0 packets, echoed\n",
+            "{triple}"
+        );
+    }
+    let wasm =
+        build_sdk_guest_crate("tests/guests/usb-2026", "wasm32-wasip1").join("usb-2026.wasm");
+    let inspect = wafer().arg("inspect").arg(&wasm).output().unwrap();
+    let report = text(&inspect.stdout);
+    assert!(
+        report.contains("embedded WIT worlds (1):\n  component:usb@0.2.1 world guest"),
+        "{report}"
+    );
+    assert!(
+        report.contains("every import is provided by wafer"),
+        "{report}"
+    );
+}

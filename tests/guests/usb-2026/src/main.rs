@@ -62,7 +62,7 @@ fn run() -> Result<(), String> {
         "OUT: {} bytes of data, {} packets; again: {:?}",
         sent.data.len(),
         sent.packets.len(),
-        again.err()
+        again.err().map(|e| e.name())
     );
     println!(
         "IN: {} bytes, {} packets, {}",
