@@ -224,9 +224,12 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
                     if provided != "provided" && provided != "answers -ENOSYS" {
                         missing += 1;
                     }
+                    let shape = shapes.get(&(import.module.into(), import.name.into()));
                     imports.push(format!(
-                        "  {}::{}  {what}  [{provided}]",
-                        import.module, import.name
+                        "  {}::{}  {what}  [{provided}{}]",
+                        import.module,
+                        import.name,
+                        revision_note(import.module, import.name, shape)
                     ));
                 }
             }
@@ -331,11 +334,12 @@ fn describe_component(wasm: &[u8]) -> Result<String> {
         s.modules.len(),
         if s.modules.len() == 1 { "" } else { "s" }
     );
-    let status = |module: &str, name: &str| match s
-        .host_functions
-        .iter()
-        .find(|(h, _)| h.module == module && h.name == name)
-    {
+    let bound = |module: &str, name: &str| {
+        s.host_functions
+            .iter()
+            .find(|(h, _)| h.module == module && h.name == name)
+    };
+    let status = |module: &str, name: &str| match bound(module, name) {
         Some((_, Some(true))) => "provided",
         Some((_, Some(false))) => "provided with another signature",
         Some((_, None)) => "not provided",
@@ -353,7 +357,8 @@ fn describe_component(wasm: &[u8]) -> Result<String> {
             if st == "not provided" || st == "provided with another signature" {
                 missing += 1;
             }
-            let _ = writeln!(out, "    {f}  [{st}]");
+            let shape = bound(name, f).and_then(|(h, _)| h.shape.as_ref());
+            let _ = writeln!(out, "    {f}  [{st}{}]", revision_note(name, f, shape));
         }
     }
     // Resource drops are bound to the host too, without being functions of the interface.
@@ -418,6 +423,27 @@ fn wali_status(name: &str, ty: Option<&wasmparser::FuncType>) -> &'static str {
         Ok(Binding::Enosys) => "answers -ENOSYS",
         Err(BindError::Signature { .. }) => "provided with another signature",
         Err(BindError::Unknown) => "not provided",
+    }
+}
+
+/// For an import the runtime implements in two revisions of different types (WASI-USB's
+/// `await-transfer`), which one binds and why; empty otherwise.
+fn revision_note(module: &str, name: &str, shape: Option<&String>) -> String {
+    let all: Vec<_> = wafer_abi::host_funcs_for(module, name).collect();
+    if all.iter().all(|f| f.shape == all[0].shape) {
+        return String::new();
+    }
+    let Ok(Some(chosen)) = wafer_compiler::host_func_shaped(module, name, shape) else {
+        return String::new();
+    };
+    let revision = if chosen.edition.is_empty() {
+        "the original revision".to_string()
+    } else {
+        format!("revision {}", chosen.edition)
+    };
+    match shape {
+        Some(_) => format!(": {revision}, as the guest's embedded WIT declares"),
+        None => format!(": {revision}, the default (the guest embeds no WIT for it)"),
     }
 }
 

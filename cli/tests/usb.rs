@@ -472,7 +472,9 @@ fn the_2026_await_transfer_binds_from_the_guests_wit() {
         );
         assert_eq!(
             stdout,
-            "OUT: 0 bytes of data, 0 packets; again: Some(\"not-found\")\nIN: 16 bytes, 0 packets, echoed\n",
+            "OUT: 0 bytes of data, 0 packets; again: Some(\"not-found\")\n\
+             control: 18 bytes, bLength 18, bDescriptorType 1\n\
+             IN: 16 bytes, 0 packets, echoed\n",
             "{triple}"
         );
     }

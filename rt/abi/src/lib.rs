@@ -777,6 +777,10 @@ pub struct HostFunc {
     /// published types of one import apart when their core signatures are equal. Empty for
     /// preview1 and wasi-threads.
     pub shape: &'static str,
+    /// Which revision of its WIT package this implements when the package was published
+    /// twice under one version (the `wit/` folder of that revision, e.g. `usb-2026`); empty
+    /// for the one in `wit/deps` and for everything else.
+    pub edition: &'static str,
     pub symbol: &'static str,
 }
 
@@ -815,6 +819,7 @@ macro_rules! host_funcs {
                 params: &[$(valtype::$p),*],
                 results: &[$(valtype::$r),*],
                 shape: "",
+                edition: "",
                 symbol: $sym,
             }, )*
         ];

@@ -256,10 +256,11 @@ impl<'a> Gen<'a> {
                 for m in &b.imports {
                     writeln!(
                         rows,
-                        "    HostFunc {{ module: {m:?}, name: {:?}, params: &[{}], results: &[{}], shape: {shape:?}, symbol: {sym:?} }},",
+                        "    HostFunc {{ module: {m:?}, name: {:?}, params: &[{}], results: &[{}], shape: {shape:?}, edition: {:?}, symbol: {sym:?} }},",
                         f.field,
                         params.iter().map(|p| format!("valtype::{}", valtype(p))).collect::<Vec<_>>().join(", "),
                         results.iter().map(|p| format!("valtype::{}", valtype(p))).collect::<Vec<_>>().join(", "),
+                        b.dir.as_deref().unwrap_or(""),
                     )
                     .unwrap();
                     modules.insert(m.clone());

@@ -1,6 +1,7 @@
-//! A bulk round trip to the echo device (2341:8057) through the 2026 `await-transfer`: it
-//! borrows the transfer and answers a `transfer-result`; the guest drops each transfer itself
-//! afterwards, and a borrowed transfer can be awaited again (it answers `not-found`).
+//! A control transfer and a bulk round trip to the echo device (2341:8057) through the 2026
+//! `await-transfer`: it borrows the transfer and answers a `transfer-result`; the guest drops
+//! each transfer itself afterwards, and a borrowed transfer can be awaited again (it answers
+//! `not-found`).
 
 wit_bindgen::generate!({
     path: "../../../wit/usb-2026",
@@ -54,6 +55,26 @@ fn run() -> Result<(), String> {
     let again = await_transfer(&out);
     drop(out);
 
+    // A control IN transfer: GET_DESCRIPTOR(DEVICE), the 18-byte device descriptor.
+    let get_descriptor = TransferSetup {
+        bm_request_type: 0x80,
+        b_request: 6,
+        w_value: 0x0100,
+        w_index: 0,
+    };
+    let opts = TransferOptions {
+        endpoint: 0,
+        timeout_ms: 1000,
+        stream_id: 0,
+        iso_packets: 0,
+    };
+    let control = h
+        .new_transfer(TransferType::Control, get_descriptor, 18, opts)
+        .map_err(e("new control"))?;
+    control.submit_transfer(&[]).map_err(e("submit control"))?;
+    let desc = await_transfer(&control).map_err(e("await control"))?;
+    drop(control);
+
     let inn = bulk(&h, 0x81, 64).map_err(e("new IN"))?;
     inn.submit_transfer(&[]).map_err(e("submit IN"))?;
     let back = await_transfer(&inn).map_err(e("await IN"))?;
@@ -63,6 +84,12 @@ fn run() -> Result<(), String> {
         sent.data.len(),
         sent.packets.len(),
         again.err().map(|e| e.name())
+    );
+    println!(
+        "control: {} bytes, bLength {}, bDescriptorType {}",
+        desc.data.len(),
+        desc.data[0],
+        desc.data[1]
     );
     println!(
         "IN: {} bytes, {} packets, {}",
