@@ -12,6 +12,7 @@
 
 pub mod component_usb;
 pub mod component_usb_usb_2026;
+pub mod wadu436_usb;
 pub mod wafer_hal;
 pub mod wasi_cli;
 pub mod wasi_clocks;
