@@ -21,6 +21,8 @@ pub struct BuildOptions {
     pub wasm_stack: Option<u64>,
     /// WALI programs: signal safe points in the code (`CompileOptions::signal_safe_points`).
     pub signal_safe_points: bool,
+    /// The call a library-style module's executable makes (`crate::invoke`).
+    pub invoke: Option<String>,
 }
 
 impl Default for BuildOptions {
@@ -33,6 +35,7 @@ impl Default for BuildOptions {
             capabilities: Default::default(),
             wasm_stack: None,
             signal_safe_points: true,
+            invoke: None,
         }
     }
 }
@@ -79,12 +82,26 @@ pub fn wasm_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
 /// Compiles and links a driver executable (from a core module or a component).
 pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<()> {
     if wafer_compiler::component::is_component(wasm) {
+        if opts.invoke.is_some() {
+            anyhow::bail!(
+                "--invoke calls an export of a core module; a component runs its wasi:cli/run export"
+            );
+        }
         return build_component_executable(wasm, out, opts);
     }
     let compile = opts.compile_options(wafer_abi::DRIVER_PREFIX, true)?;
     let object = wafer_compiler::compile(wasm, &compile)?;
     let (exports, imports_getter) = exports_and_getter(wasm);
-    check_entry_point(&exports)?;
+    let (mode, plan) = match &opts.invoke {
+        Some(call) => {
+            let invoke = crate::invoke::plan(wasm, call, &opts.capabilities)?;
+            (EntryMode::Invoke, invoke.encode())
+        }
+        None => {
+            check_entry_point(&exports)?;
+            (EntryMode::Driver, Vec::new())
+        }
+    };
     check_bus_getter(imports_getter, opts)?;
     let capabilities = wafer_abi::capabilities::encode(&opts.capabilities)
         .map_err(|e| anyhow::anyhow!("capabilities: {e}"))?;
@@ -92,8 +109,9 @@ pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<
         &compile.triple,
         &compile.isa_flags,
         &[wafer_abi::DRIVER_PREFIX.to_string()],
-        EntryMode::Driver,
+        mode,
         &capabilities,
+        &plan,
     )?;
     link_objects(&[object, entry], out, opts)
 }
@@ -151,7 +169,8 @@ fn check_entry_point(exports: &[String]) -> Result<()> {
     }
     anyhow::bail!(
         "the module has no entry point: it exports neither _start nor wasi:cli/run@0.2.x#run \
-         (its function exports: {}); a library module cannot run on its own",
+         (its function exports: {}); a library module cannot run on its own (--invoke \
+         'NAME(ARGS)' builds a call of one of its exports)",
         if exports.is_empty() {
             "none".to_string()
         } else {
@@ -215,6 +234,7 @@ pub fn build_spec_executable(modules: &[Vec<u8>], out: &Path, opts: &BuildOption
         &opts.target.isa_flags,
         &prefixes,
         EntryMode::SpecScript,
+        &[],
         &[],
     )?);
     link_objects(&objects, out, opts)

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod inspect;
+pub mod invoke;
 pub mod link;
 pub mod runtime;
 pub mod target;

@@ -101,6 +101,13 @@ struct BuildArgs {
     /// syscall). For measuring what the checks cost.
     #[arg(long)]
     no_signal_safe_points: bool,
+    /// For a module without an entry point that exports WIT functions (a library-style
+    /// guest built with wit-bindgen): the call the executable makes, `name(arg, ...)` with
+    /// WAVE-syntax arguments (`"text"`, `42`, `[1, 2]`, `{field: 1}`, `some(x)`, ...); an
+    /// `i2c` parameter takes the label of a bus granted with --i2c, a `delay` parameter any
+    /// name. The executable prints the result in WAVE syntax.
+    #[arg(long, value_name = "CALL")]
+    invoke: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -129,6 +136,7 @@ impl BuildArgs {
             capabilities: self.capabilities()?,
             wasm_stack: self.stack_kib.map(|k| k * 1024),
             signal_safe_points: !self.no_signal_safe_points,
+            invoke: self.invoke.clone(),
         })
     }
 

@@ -17,7 +17,7 @@ use wafer_abi::EntryMode;
 /// `main(argc, argv)` calling
 /// `wafer_rt_main(argc, argv, modules, count, mode, caps, caps_len, plan, plan_len)`, where
 /// `modules` is an array of the descriptors named by `prefixes`, in order, `caps` the encoded
-/// capabilities and `plan` a component's encoded plan (empty for other modes), each kept in a
+/// capabilities and `plan` a component's encoded plan or an invocation (empty for other modes), each kept in a
 /// section of its own so `wafer inspect` finds them in an executable (stripped or not)
 /// without symbols. `adapters` are the flat core signatures (params, results as
 /// `wafer_abi::valtype` codes) of the plan's adapters, in order: each gets a trampoline.
@@ -63,7 +63,10 @@ pub fn emit(
     module.define_data(caps_id, &caps).map_err(module_error)?;
 
     let mut plan_data = DataDescription::new();
-    plan_data.set_custom_section(wafer_abi::component::SECTION);
+    plan_data.set_custom_section(match mode {
+        EntryMode::Invoke => wafer_abi::invoke::SECTION,
+        _ => wafer_abi::component::SECTION,
+    });
     plan_data.define(plan.to_vec().max(vec![0]).into_boxed_slice());
     let plan_id = module
         .declare_anonymous_data(false, false)

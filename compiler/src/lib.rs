@@ -149,17 +149,20 @@ fn check_memory_cap(info: &module_info::ModuleInfo, cap_pages: u32) -> Result<()
 }
 
 /// An object that defines `main`, calling wafer_rt_main(argc, argv, &[descriptors], count, mode,
-/// capabilities, capabilities_len). `capabilities` is `wafer_abi::capabilities::encode`'s
-/// output (empty for none), stored in section `wafer_abi::capabilities::SECTION`.
+/// capabilities, capabilities_len, plan, plan_len). `capabilities` is
+/// `wafer_abi::capabilities::encode`'s output (empty for none), stored in section
+/// `wafer_abi::capabilities::SECTION`; `plan` is what the mode reads (for
+/// [`EntryMode::Invoke`], `wafer_abi::invoke::Invoke::encode`'s output; empty otherwise).
 pub fn compile_entry(
     triple: &Triple,
     isa_flags: &[(String, String)],
     prefixes: &[String],
     mode: EntryMode,
     capabilities: &[u8],
+    plan: &[u8],
 ) -> Result<Vec<u8>> {
     let isa = make_isa(triple, isa_flags)?;
-    entry::emit(isa, prefixes, mode, capabilities, &[], &[])
+    entry::emit(isa, prefixes, mode, capabilities, plan, &[])
 }
 
 /// The entry object of a component's executable: like [`compile_entry`] in

@@ -170,6 +170,7 @@ fn entry_object_defines_main() {
         &["m0".to_string(), "m1".to_string()],
         EntryMode::SpecScript,
         &[],
+        &[],
     )
     .unwrap();
     assert!(has_defined(&obj, "main"));
@@ -187,6 +188,7 @@ fn entry_object_carries_the_capabilities_in_their_section() {
         &["wafer".to_string()],
         EntryMode::Driver,
         caps,
+        &[],
     )
     .unwrap();
     let file = object::File::parse(&*obj).unwrap();
@@ -210,8 +212,15 @@ fn cross_targets_compile() {
         let file = object::File::parse(&*obj).unwrap();
         assert_eq!(file.architecture(), arch, "{triple}");
         assert!(has_defined(&obj, "wafer_module"));
-        let entry =
-            compile_entry(&opts.triple, &[], &["wafer".into()], EntryMode::Driver, &[]).unwrap();
+        let entry = compile_entry(
+            &opts.triple,
+            &[],
+            &["wafer".into()],
+            EntryMode::Driver,
+            &[],
+            &[],
+        )
+        .unwrap();
         assert!(has_defined(&entry, "main"));
     }
 }

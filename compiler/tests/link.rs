@@ -58,6 +58,7 @@ fn build_and_run_with(text: &str, opts: CompileOptions) -> Option<std::process::
         &[wafer_abi::DRIVER_PREFIX.into()],
         EntryMode::Driver,
         &[],
+        &[],
     )
     .unwrap();
     let (m, e, exe) = (
@@ -229,6 +230,7 @@ fn spec_script_executable_runs_commands() {
         &[],
         &["m0".into(), "m1".into()],
         EntryMode::SpecScript,
+        &[],
         &[],
     )
     .unwrap();

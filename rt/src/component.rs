@@ -12,8 +12,8 @@
 //! A call into a function another component lifted goes through an adapter ([`adapter`]),
 //! which copies the values between the two components' memories ([`values`]).
 
-mod adapter;
-mod values;
+pub(crate) mod adapter;
+pub(crate) mod values;
 
 use std::sync::Arc;
 

@@ -40,7 +40,12 @@ pub unsafe extern "C" fn wafer_rt_main(
     };
     // The driver's build chose its stack; spec scripts get the default.
     let wasm_stack = match descriptors.first() {
-        Some(d) if mode == EntryMode::Driver as u32 && d.wasm_stack_bytes > 0 => d.wasm_stack_bytes,
+        Some(d)
+            if (mode == EntryMode::Driver as u32 || mode == EntryMode::Invoke as u32)
+                && d.wasm_stack_bytes > 0 =>
+        {
+            d.wasm_stack_bytes
+        }
         _ => wafer_abi::DEFAULT_WASM_STACK,
     };
     // SAFETY: no wasm code runs yet.
@@ -55,13 +60,17 @@ pub unsafe extern "C" fn wafer_rt_main(
         // Ended here rather than by returning, so that a guest thread calling proc_exit at
         // the same moment cannot run the C library's exit concurrently.
         crate::threads::exit_process(run_driver(args, &descriptors, capabilities))
-    } else if mode == EntryMode::Component as u32 {
+    } else if mode == EntryMode::Component as u32 || mode == EntryMode::Invoke as u32 {
         let plan = if plan.is_null() || plan_len == 0 {
             &[][..]
         } else {
             // SAFETY: static data of the executable, `plan_len` bytes long.
             unsafe { std::slice::from_raw_parts(plan, plan_len) }
         };
+        if mode == EntryMode::Invoke as u32 {
+            let status = crate::invoke::run(args, &descriptors, capabilities, plan);
+            crate::threads::exit_process(status)
+        }
         crate::threads::exit_process(crate::component::run(
             args,
             &descriptors,
@@ -145,74 +154,11 @@ fn run_driver(
     modules: &[&'static ModuleDescriptor],
     capabilities: &[u8],
 ) -> i32 {
-    let Some(&desc) = modules.first() else {
-        eprintln!("wafer: the executable contains no module");
-        return 1;
+    let instance = match instantiate_driver(args, modules, capabilities) {
+        Ok(instance) => instance,
+        Err(status) => return status,
     };
-    let mut imports = Vec::new();
-    // SAFETY: descriptors are static data emitted by the compiler.
-    for import in unsafe { desc.imports.as_slice() } {
-        let binding = if import.kind == extern_kind::MEMORY {
-            match driver_memory(desc) {
-                Ok(memory) => Some(memory),
-                Err(msg) => {
-                    eprintln!("wafer: {msg}");
-                    return 1;
-                }
-            }
-        } else {
-            host_binding(desc, import)
-        };
-        match binding {
-            Some(binding) => imports.push(binding),
-            None => {
-                let what = match import.kind {
-                    extern_kind::FUNC => "function",
-                    extern_kind::TABLE => "table",
-                    extern_kind::MEMORY => "memory",
-                    _ => "global",
-                };
-                eprintln!(
-                    "wafer: import {} ({what}) is not provided by the runtime",
-                    import_name(import)
-                );
-                return 1;
-            }
-        }
-    }
-    if crate::wali::sandbox::applies(desc) {
-        // WALI guests read their command line through the runtime (`__cl_*`).
-        crate::wali::set_args(args.clone());
-    }
-    let caps = match prepare_host(capabilities, args) {
-        Ok(caps) => caps,
-        Err(msg) => {
-            eprintln!("wafer: {msg}");
-            return 1;
-        }
-    };
-    // A WALI guest makes Linux syscalls: the kernel confines it to its grants (Landlock and
-    // seccomp), now that the runtime has opened what it needs and before any guest code or
-    // other thread runs.
-    if crate::wali::sandbox::applies(desc) {
-        if let Err(msg) = crate::wali::sandbox::enter(desc, &caps) {
-            eprintln!("wafer: {msg}");
-            return 1;
-        }
-    }
-    let instance = match Instance::new(desc, &imports) {
-        // The process ends with this instance: unmapping its reservation first would only
-        // delay the exit.
-        Ok(instance) => Box::leak(instance),
-        Err(InstantiateError::Trap(trap)) => {
-            report_trap(&trap);
-            return TRAP_EXIT_STATUS;
-        }
-        Err(InstantiateError::Unlinkable(msg) | InstantiateError::Error(msg)) => {
-            eprintln!("wafer: cannot instantiate the module: {msg}");
-            return 1;
-        }
-    };
+    let desc = instance.descriptor();
     let Some(start) = instance
         .export(b"_start")
         .filter(|e| e.kind == extern_kind::FUNC)
@@ -244,4 +190,83 @@ fn run_driver(
             1
         }
     }
+}
+
+/// Creates the driver's instance: its imports bound (a memory it imports created), the host
+/// interfaces set up for its grants, the kernel sandbox entered for a WALI program. On failure,
+/// the message is printed and the exit status returned.
+pub fn instantiate_driver(
+    args: Vec<Vec<u8>>,
+    modules: &[&'static ModuleDescriptor],
+    capabilities: &[u8],
+) -> Result<&'static Instance, i32> {
+    let Some(&desc) = modules.first() else {
+        eprintln!("wafer: the executable contains no module");
+        return Err(1);
+    };
+    let mut imports = Vec::new();
+    // SAFETY: descriptors are static data emitted by the compiler.
+    for import in unsafe { desc.imports.as_slice() } {
+        let binding = if import.kind == extern_kind::MEMORY {
+            match driver_memory(desc) {
+                Ok(memory) => Some(memory),
+                Err(msg) => {
+                    eprintln!("wafer: {msg}");
+                    return Err(1);
+                }
+            }
+        } else {
+            host_binding(desc, import)
+        };
+        match binding {
+            Some(binding) => imports.push(binding),
+            None => {
+                let what = match import.kind {
+                    extern_kind::FUNC => "function",
+                    extern_kind::TABLE => "table",
+                    extern_kind::MEMORY => "memory",
+                    _ => "global",
+                };
+                eprintln!(
+                    "wafer: import {} ({what}) is not provided by the runtime",
+                    import_name(import)
+                );
+                return Err(1);
+            }
+        }
+    }
+    if crate::wali::sandbox::applies(desc) {
+        // WALI guests read their command line through the runtime (`__cl_*`).
+        crate::wali::set_args(args.clone());
+    }
+    let caps = match prepare_host(capabilities, args) {
+        Ok(caps) => caps,
+        Err(msg) => {
+            eprintln!("wafer: {msg}");
+            return Err(1);
+        }
+    };
+    // A WALI guest makes Linux syscalls: the kernel confines it to its grants (Landlock and
+    // seccomp), now that the runtime has opened what it needs and before any guest code or
+    // other thread runs.
+    if crate::wali::sandbox::applies(desc) {
+        if let Err(msg) = crate::wali::sandbox::enter(desc, &caps) {
+            eprintln!("wafer: {msg}");
+            return Err(1);
+        }
+    }
+    let instance = match Instance::new(desc, &imports) {
+        // The process ends with this instance: unmapping its reservation first would only
+        // delay the exit.
+        Ok(instance) => Box::leak(instance),
+        Err(InstantiateError::Trap(trap)) => {
+            report_trap(&trap);
+            return Err(TRAP_EXIT_STATUS);
+        }
+        Err(InstantiateError::Unlinkable(msg) | InstantiateError::Error(msg)) => {
+            eprintln!("wafer: cannot instantiate the module: {msg}");
+            return Err(1);
+        }
+    };
+    Ok(instance)
 }

@@ -9,6 +9,7 @@ pub mod glue;
 pub mod guest_mem;
 pub mod i2c;
 pub mod instance;
+pub mod invoke;
 pub mod libcalls;
 pub mod limits;
 pub mod memory;

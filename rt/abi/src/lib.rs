@@ -36,6 +36,7 @@ extern crate alloc;
 
 pub mod capabilities;
 pub mod component;
+pub mod invoke;
 pub mod wali;
 
 use core::mem::size_of;
@@ -100,6 +101,9 @@ pub enum EntryMode {
     /// A component's core modules: instantiate them as the executable's component plan
     /// ([`component::Plan`]) says, run its `wasi:cli/run` export, exit with its status.
     Component = 2,
+    /// One module without an entry point: instantiate it like a driver, then make the call
+    /// the executable's [`invoke::Invoke`] describes and print its result.
+    Invoke = 3,
 }
 
 /// Runtime functions called by compiled code. All take the caller's `vmctx` first; indices

@@ -19,7 +19,7 @@
 
 use std::sync::OnceLock;
 
-use wafer_abi::component::{Adapter, CoreRef, ValType};
+use wafer_abi::component::{Adapter, CoreRef, FuncType, ValType};
 use wafer_abi::{extern_kind, valtype, ValueSlot, VmCtx};
 
 use super::values::{self, FlatReader, Side};
@@ -194,41 +194,18 @@ fn call(a: &Resolved, values: &mut [ValueSlot]) -> Result<(), Fault> {
     };
     let ret_ptr = ty.result_in_memory().then(|| args[args.len() - 1] as u32);
 
-    // 2. Into the callee.
-    let mut callee_args = Vec::with_capacity(a.lifted.0.len());
-    if ty.params_in_memory() {
-        let ptr = callee.alloc(params.align(), params.size())?;
-        values::store(&callee, &params, args_val, ptr)?;
-        callee_args.push(u64::from(ptr));
-    } else {
-        values::lower_flat(&callee, &params, args_val, &mut callee_args)?;
-    }
+    // 2.-4. and 6.: into the callee, the call, its result out of the callee, post-return.
+    let result = call_with_values(
+        &callee,
+        ty,
+        a.callee,
+        (a.lifted.0.len(), a.lifted.1.len()),
+        a.post_return,
+        args_val,
+    )?;
 
-    // 3. The call.
-    let (func_instance, func) = a.callee;
-    let mut slots = callee_args;
-    slots.resize(a.lifted.0.len().max(a.lifted.1.len()).max(1), 0);
-    match func_instance.call(func, &mut slots) {
-        Ok(()) => {}
-        Err(CallError::Trap(t)) => return Err(fault(t.kind, "the callee trapped")),
-        Err(CallError::Invalid(msg)) => return Err(oob(msg)),
-    }
-    let core_results = slots[..a.lifted.1.len()].to_vec();
-
-    // 4. The result, out of the callee; 5. into the caller.
-    if let Some(result_ty) = &ty.result {
-        let result = if ty.result_in_memory() {
-            let ptr = core_results[0] as u32;
-            let mem = callee.memory()?;
-            callee.check(&mem, ptr, result_ty, "the result at")?;
-            values::load(&callee, &mem, result_ty, ptr)?
-        } else {
-            let mut flat = FlatReader {
-                slots: &core_results,
-                at: 0,
-            };
-            values::lift_flat(&callee, result_ty, &mut flat)?
-        };
+    // 5. The result into the caller.
+    if let (Some(result_ty), Some(result)) = (&ty.result, result) {
         match ret_ptr {
             Some(ptr) => {
                 let mem = caller.memory()?;
@@ -242,9 +219,60 @@ fn call(a: &Resolved, values: &mut [ValueSlot]) -> Result<(), Fault> {
             }
         }
     }
+    Ok(())
+}
 
-    // 6. The callee may free what it returned.
-    if let Some((inst, post)) = a.post_return {
+/// Calls a lifted function with arguments the caller already holds as values (the record of
+/// its parameters): lowers them into the callee (flat, or past 16 flat values into a callee
+/// allocation passed by pointer), calls `func` (whose core signature has `core` = (params,
+/// results) values), lifts the result (flat, or from the callee's memory at the pointer it
+/// returns), then runs the post-return function, the result being the caller's copy by then.
+pub fn call_with_values(
+    callee: &Side,
+    ty: &FuncType,
+    (func_instance, func): (&'static Instance, u32),
+    core: (usize, usize),
+    post_return: Option<(&'static Instance, u32)>,
+    args: values::Val,
+) -> Result<Option<values::Val>, Fault> {
+    let params = ValType::Record(ty.params.clone());
+    let mut callee_args = Vec::with_capacity(core.0);
+    if ty.params_in_memory() {
+        let ptr = callee.alloc(params.align(), params.size())?;
+        values::store(callee, &params, args, ptr)?;
+        callee_args.push(u64::from(ptr));
+    } else {
+        values::lower_flat(callee, &params, args, &mut callee_args)?;
+    }
+
+    let mut slots = callee_args;
+    slots.resize(core.0.max(core.1).max(1), 0);
+    match func_instance.call(func, &mut slots) {
+        Ok(()) => {}
+        Err(CallError::Trap(t)) => return Err(fault(t.kind, "the callee trapped")),
+        Err(CallError::Invalid(msg)) => return Err(oob(msg)),
+    }
+    let core_results = slots[..core.1].to_vec();
+
+    let result = match &ty.result {
+        None => None,
+        Some(result_ty) if ty.result_in_memory() => {
+            let ptr = core_results[0] as u32;
+            let mem = callee.memory()?;
+            callee.check(&mem, ptr, result_ty, "the result at")?;
+            Some(values::load(callee, &mem, result_ty, ptr)?)
+        }
+        Some(result_ty) => {
+            let mut flat = FlatReader {
+                slots: &core_results,
+                at: 0,
+            };
+            Some(values::lift_flat(callee, result_ty, &mut flat)?)
+        }
+    };
+
+    // The callee may free what it returned.
+    if let Some((inst, post)) = post_return {
         let mut slots = core_results;
         slots.resize(slots.len().max(1), 0);
         match inst.call(post, &mut slots) {
@@ -255,5 +283,5 @@ fn call(a: &Resolved, values: &mut [ValueSlot]) -> Result<(), Fault> {
             Err(CallError::Invalid(msg)) => return Err(oob(msg)),
         }
     }
-    Ok(())
+    Ok(result)
 }

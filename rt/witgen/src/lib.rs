@@ -23,7 +23,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 mod shape;
-pub use shape::{guest_shapes, shape};
+pub use shape::{guest_exports, guest_shapes, shape, GuestExport};
 
 use wit_parser::abi::{AbiVariant, WasmType};
 use wit_parser::{
