@@ -141,11 +141,31 @@ impl Parser<'_> {
             .to_string())
     }
 
+    /// A label, case, field or flag name: WAVE's kebab-case identifiers (a leading `%`
+    /// escapes a keyword), and, for bus labels, `_` and `.`.
+    fn ident(&mut self) -> Result<String> {
+        self.skip_ws();
+        if self.peek() == Some('%') {
+            self.bump();
+        }
+        let start = self.at;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_alphanumeric() || "-_.".contains(c))
+        {
+            self.bump();
+        }
+        if self.at == start {
+            return Err(self.error("expected a name"));
+        }
+        Ok(self.text[start..self.at].to_string())
+    }
+
     fn arg(&mut self, param: &str, ty: &WaveType, caps: &Capabilities) -> Result<Arg> {
         let WaveType::Handle(resource) = ty else {
             return Ok(Arg::Value(self.value(ty)?));
         };
-        let label = self.name()?;
+        let label = self.ident()?;
         match resource.as_str() {
             "i2c" => {
                 if !caps.i2c.iter().any(|g| g.label == label.as_bytes()) {
@@ -167,7 +187,7 @@ impl Parser<'_> {
         use WaveType as W;
         self.skip_ws();
         Ok(match ty {
-            W::Bool => match self.name()?.as_str() {
+            W::Bool => match self.ident()?.as_str() {
                 "true" => Const::Scalar(1),
                 "false" => Const::Scalar(0),
                 other => bail!("--invoke: {other:?} is not a bool"),
@@ -236,7 +256,7 @@ impl Parser<'_> {
                     if i > 0 {
                         self.expect(',')?;
                     }
-                    let got = self.name()?;
+                    let got = self.ident()?;
                     if &got != name {
                         bail!("--invoke: expected field {name}, found {got}");
                     }
@@ -248,7 +268,7 @@ impl Parser<'_> {
             }
             W::Flags(names) => {
                 self.expect('{')?;
-                let set = self.items('}', |p| p.name())?;
+                let set = self.items('}', |p| p.ident())?;
                 let mut bits = 0u32;
                 for s in set {
                     let i = names.iter().position(|n| *n == s).ok_or_else(|| {
@@ -262,7 +282,7 @@ impl Parser<'_> {
                 Const::Flags(bits)
             }
             W::Enum(cases) => {
-                let c = self.name()?;
+                let c = self.ident()?;
                 let i = cases
                     .iter()
                     .position(|n| *n == c)
@@ -270,7 +290,7 @@ impl Parser<'_> {
                 Const::Variant(i as u32, None)
             }
             W::Option(t) => {
-                let c = self.name()?;
+                let c = self.ident()?;
                 match c.as_str() {
                     "none" => Const::Variant(0, None),
                     "some" => Const::Variant(1, Some(Box::new(self.payload(t)?))),
@@ -278,7 +298,7 @@ impl Parser<'_> {
                 }
             }
             W::Result(ok, err) => {
-                let c = self.name()?;
+                let c = self.ident()?;
                 let (case, t) = match c.as_str() {
                     "ok" => (0, ok),
                     "err" => (1, err),
@@ -291,7 +311,7 @@ impl Parser<'_> {
                 Const::Variant(case, payload)
             }
             W::Variant(cases) => {
-                let c = self.name()?;
+                let c = self.ident()?;
                 let i = cases
                     .iter()
                     .position(|(n, _)| *n == c)
