@@ -203,3 +203,35 @@ fn an_invoked_guest_runs_on_the_other_targets() {
         assert_eq!(text(&out.stdout), "ok(\"21.5 C\")\n", "{target}");
     }
 }
+
+#[test]
+fn the_tm1650_guest_shows_four_digits() {
+    let wasm = library("paper-tm1650");
+    let dir = scratch();
+    let grant = "display=/dev/i2c-1:0x24,0x34,0x35,0x36,0x37";
+    for (call, stdout, screen) in [
+        (
+            r#"show(display, "12.34")"#,
+            "ok\n",
+            "[12.34] display on, brightness 2/8",
+        ),
+        (
+            r#"show(display, "-7 0")"#,
+            "ok\n",
+            "[-7 0] display on, brightness 2/8",
+        ),
+        (r#"show(display, "12345")"#, "err(other)\n", ""),
+    ] {
+        let exe = dir.path().join("segments");
+        let out = build(&wasm, &exe, &["--i2c", grant, "--invoke", call]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = run_sim(dir.path(), &exe, "bus display\ndevice tm1650 0x24\n");
+        assert!(out.status.success(), "{call}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), stdout, "{call}");
+        assert!(
+            text(&out.stderr).contains(screen),
+            "{call}: {}",
+            text(&out.stderr)
+        );
+    }
+}
