@@ -22,6 +22,8 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::wire::{put_opt, put_str, put_u32, Reader};
+
 /// The section holding an executable's plan.
 pub const SECTION: &str = ".wafer.component";
 
@@ -412,7 +414,11 @@ impl Plan {
     /// Decodes what [`Plan::encode`] wrote and checks that every instance refers only to
     /// earlier ones (the module indices are the runtime's to check against its descriptors).
     pub fn decode(bytes: &[u8]) -> Result<Plan, &'static str> {
-        let mut r = Reader { bytes };
+        let mut r = Reader {
+            bytes,
+            damaged: "the component plan is truncated or damaged",
+            not_utf8: "a name in the component plan is not UTF-8",
+        };
         if r.take(MAGIC.len())? != MAGIC {
             return Err("the component plan was written by another version of wafer");
         }
@@ -515,15 +521,6 @@ impl Plan {
     }
 }
 
-fn put_u32(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_u32(out, s.len() as u32);
-    out.extend_from_slice(s.as_bytes());
-}
-
 fn put_ref(out: &mut Vec<u8>, (instance, name): &CoreRef) {
     put_u32(out, *instance);
     put_str(out, name);
@@ -595,42 +592,10 @@ fn put_val_type(out: &mut Vec<u8>, ty: &ValType) {
 }
 
 fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        None => out.push(0),
-        Some(s) => {
-            out.push(1);
-            put_str(out, s);
-        }
-    }
+    put_opt(out, s, |out, s| put_str(out, s));
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        if self.bytes.len() < n {
-            return Err("the component plan is truncated");
-        }
-        let (head, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8, &'static str> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Result<u32, &'static str> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn string(&mut self) -> Result<String, &'static str> {
-        let n = self.u32()? as usize;
-        let b = self.take(n)?;
-        core::str::from_utf8(b)
-            .map(String::from)
-            .map_err(|_| "a name in the component plan is not UTF-8")
-    }
+impl Reader<'_> {
     fn core_ref(&mut self) -> Result<CoreRef, &'static str> {
         Ok((self.u32()?, self.string()?))
     }
@@ -707,11 +672,7 @@ impl<'a> Reader<'a> {
         })
     }
     fn opt_string(&mut self) -> Result<Option<String>, &'static str> {
-        match self.u8()? {
-            0 => Ok(None),
-            1 => self.string().map(Some),
-            _ => Err("bad option in the component plan"),
-        }
+        self.opt(|r| r.string())
     }
 }
 

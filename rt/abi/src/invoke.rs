@@ -13,6 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::component::ValType;
+use crate::wire::{put_str, put_u32, Reader};
 
 /// The section of the executable holding the encoded [`Invoke`].
 pub const SECTION: &str = ".wafer.invoke";
@@ -154,7 +155,11 @@ impl Invoke {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Invoke, &'static str> {
-        let mut r = Reader { bytes };
+        let mut r = Reader {
+            bytes,
+            damaged: "the invocation is truncated or damaged",
+            not_utf8: "a string in the invocation is not UTF-8",
+        };
         if r.take(MAGIC.len())? != MAGIC {
             return Err("the invocation was written by another version of wafer");
         }
@@ -196,11 +201,10 @@ impl Writer {
         self.0.push(v);
     }
     fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        put_u32(&mut self.0, v);
     }
     fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
+        put_str(&mut self.0, s);
     }
     fn opt<T>(&mut self, v: Option<T>, f: impl FnOnce(&mut Writer, T)) {
         match v {
@@ -320,43 +324,7 @@ const SIMPLE: [WaveType; 13] = [
 /// Deeper than this is damage: the build writes types a validated module declares.
 const MAX_DEPTH: u32 = 100;
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        if self.bytes.len() < n {
-            return Err("the invocation is truncated");
-        }
-        let (head, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8, &'static str> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Result<u32, &'static str> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn string(&mut self) -> Result<String, &'static str> {
-        let n = self.u32()? as usize;
-        let b = self.take(n)?;
-        core::str::from_utf8(b)
-            .map(String::from)
-            .map_err(|_| "a string in the invocation is not UTF-8")
-    }
-    fn opt<T>(
-        &mut self,
-        f: impl FnOnce(&mut Self) -> Result<T, &'static str>,
-    ) -> Result<Option<T>, &'static str> {
-        match self.u8()? {
-            0 => Ok(None),
-            1 => f(self).map(Some),
-            _ => Err("bad option in the invocation"),
-        }
-    }
+impl Reader<'_> {
     fn names(&mut self) -> Result<Vec<String>, &'static str> {
         let n = self.u32()?;
         (0..n).map(|_| self.string()).collect()
@@ -410,12 +378,7 @@ impl<'a> Reader<'a> {
         }
         let d = depth + 1;
         Ok(match self.u8()? {
-            0 => {
-                let b = self.take(8)?;
-                let mut v = [0u8; 8];
-                v.copy_from_slice(b);
-                Const::Scalar(u64::from_le_bytes(v))
-            }
+            0 => Const::Scalar(self.u64()?),
             1 => Const::String(self.string()?),
             k @ (2 | 3) => {
                 let n = self.u32()?;

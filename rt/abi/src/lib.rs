@@ -38,6 +38,7 @@ pub mod capabilities;
 pub mod component;
 pub mod invoke;
 pub mod wali;
+mod wire;
 
 use core::mem::size_of;
 
