@@ -592,7 +592,7 @@ fn put_val_type(out: &mut Vec<u8>, ty: &ValType) {
 }
 
 fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
-    put_opt(out, s, |out, s| put_str(out, s));
+    put_opt(out, s, put_str);
 }
 
 impl Reader<'_> {
