@@ -8,12 +8,18 @@
 #   bash tests/kernel/run.sh                       # install (once), build, boot, check
 #   bash tests/kernel/run.sh --check CONSOLE_LOG   # only compare an earlier boot's console
 #   bash tests/kernel/run.sh --arch aarch64 [--check CONSOLE_LOG]
+#   bash tests/kernel/run.sh --arch riscv64 [--check CONSOLE_LOG]
 #
 # --arch aarch64 boots Debian's arm64 kernel in qemu-system-aarch64 -M virt (cortex-a72,
 # TCG) with the same xHCI keyboard and stick, and drivers built with --target aarch64. virt
 # has no I2C bus, so the I2C drivers run on i2c-stub's register chips (built by install.sh);
 # its results are checked against tests/kernel/expect/aarch64/ and its files live in
 # $WORK/aarch64.
+#
+# --arch riscv64 does the same with Debian 13's riscv64 kernel (6.12) in qemu-system-riscv64
+# -M virt -bios default (OpenSBI, TCG), drivers built with --target riscv64 and i2c-stub
+# again; expectations in tests/kernel/expect/riscv64/, files in $WORK/riscv64. It differs
+# from aarch64 in the xHCI's PCI slot (in the USB serial numbers) and the Landlock ABI.
 #
 # Environment:
 #   WAFER                      the wafer executable (default: target/release/wafer, built here)
@@ -23,9 +29,9 @@
 #   WAFER_KERNEL_TIMEOUT       seconds before the guest is killed (default 300)
 #
 # Adding a driver: build it in build_drivers with wafer_build and add_driver, and write its
-# results into tests/kernel/expect/<name>.txt and tests/kernel/expect/aarch64/<name>.txt. Both
-# QEMU commands have an xHCI controller with a USB keyboard and a USB storage stick, and the
-# initramfs loads their kernel modules.
+# results into tests/kernel/expect/<name>.txt and tests/kernel/expect/{aarch64,riscv64}/
+# <name>.txt. All three QEMU commands have an xHCI controller with a USB keyboard and a USB
+# storage stick, and the initramfs loads their kernel modules.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -46,11 +52,11 @@ x86_64)
     work=$WORK
     expect_dir=$here/expect
     ;;
-aarch64)
-    work=$WORK/aarch64
-    expect_dir=$here/expect/aarch64
+aarch64 | riscv64)
+    work=$WORK/$arch
+    expect_dir=$here/expect/$arch
     ;;
-*) echo "kernel rig: unknown --arch '$arch' (x86_64 or aarch64)" >&2 && exit 2 ;;
+*) echo "kernel rig: unknown --arch '$arch' (x86_64, aarch64 or riscv64)" >&2 && exit 2 ;;
 esac
 console=$work/console.log
 
@@ -126,6 +132,7 @@ fi
 
 t_total=$(now)
 t=$(now)
+say "installing what the $arch guest needs (install.sh --arch $arch)"
 bash "$here/install.sh" --arch "$arch"
 t_install=$(elapsed "$t")
 
@@ -134,13 +141,17 @@ moddir=$work/kernel/lib/modules/$kver
 busybox=$work/busybox/bin/busybox
 # busybox for this machine (depmod, cpio): the x86_64 guest's.
 host_busybox=$WORK/busybox/bin/busybox
+# Debian's riscv64 image is an uncompressed Image (EFI stub): vmlinux-<kver>.
 vmlinuz=$work/kernel/boot/vmlinuz-$kver
+[ -f "$vmlinuz" ] || vmlinuz=$work/kernel/boot/vmlinux-$kver
+[ -f "$vmlinuz" ] || die "no kernel image in $work/kernel/boot"
 
 # --- drivers ---------------------------------------------------------------------------------
 
 t=$(now)
 wafer=${WAFER:-}
 if [ -z "$wafer" ]; then
+    say "building wafer (cargo build --release -p wafer)"
     (cd "$root" && cargo build --quiet --release -p wafer)
     wafer=$root/target/release/wafer
 fi
@@ -162,24 +173,29 @@ add_driver() {
 
 # A Rust guest crate under tests/kernel, built for wasm32-wasip1; prints the .wasm path.
 build_guest() {
-    local crate=$1 name=$2
+    local crate=$1 name=$2 t0
+    t0=$(now)
     cargo build --quiet --release --target wasm32-wasip1 \
         --manifest-path "$here/$crate/Cargo.toml" --target-dir "$WORK/cargo" >&2 ||
         die "building $crate failed (scripts/setup.sh adds the wasm32-wasip1 target)"
+    say "  built $name.wasm ($(elapsed "$t0") s)"
     echo "$WORK/cargo/wasm32-wasip1/release/$name.wasm"
 }
 
-# wafer_build ARGS...: wafer build for the guest's architecture.
+# wafer_build INPUT -o OUTPUT ARGS...: wafer build for the guest's architecture.
 wafer_build() {
-    "$wafer" build --target "$arch" "$@"
+    local t0
+    t0=$(now)
+    "$wafer" build --target "$arch" "$@" || die "wafer build --target $arch $* failed"
+    say "  built $(basename "$3") from $(basename "$1") ($(elapsed "$t0") s)"
 }
 
 build_drivers() {
     local wasm
     wasm=$(build_guest i2c-driver kernel-i2c)
-    # The q35 SMBus (on aarch64 i2c-stub, with chips at the same addresses) is the guest's
-    # first and only I2C adapter. 0x51 stays out of the grant although a device answers
-    # there; nothing answers at 0x60.
+    # The q35 SMBus (on aarch64 and riscv64 i2c-stub, with chips at the same addresses) is
+    # the guest's first and only I2C adapter. 0x51 stays out of the grant although a device
+    # answers there; nothing answers at 0x60.
     wafer_build "$wasm" -o "$work/kernel-i2c" \
         --i2c smbus=/dev/i2c-0:0x42,0x50,0x52,0x53,0x54,0x55,0x56,0x57,0x60
     add_driver i2c "$work/kernel-i2c" full
@@ -197,11 +213,13 @@ build_drivers() {
     # The examples, unchanged: lsusb (its listing lands in the console log) and the
     # bulk-only/SCSI block driver, which detaches the kernel's usb-storage, writes, reads back
     # and verifies, and exits non-zero on any difference.
-    local example
+    local example t0
     for example in lsusb usb-storage; do
+        t0=$(now)
         cargo build --quiet --release --target wasm32-wasip1 \
             --manifest-path "$root/examples/$example/Cargo.toml" --target-dir "$WORK/cargo" >&2 ||
             die "building examples/$example failed"
+        say "  built $example.wasm ($(elapsed "$t0") s)"
     done
     wafer_build "$WORK/cargo/wasm32-wasip1/release/lsusb.wasm" -o "$work/lsusb-kbd" --usb 0627:0001
     add_driver lsusb-kbd "$work/lsusb-kbd"
@@ -217,12 +235,14 @@ build_drivers() {
     add_driver wali-run "$here/wali-sandbox/run.sh" wali.sandboxed /drivers/wali-sandboxed
     add_driver wali-run "$here/wali-sandbox/run.sh" wali.unrestricted /drivers/wali-unrestricted
 }
+say "building the guest wasm and the drivers (wafer build --target $arch)"
 build_drivers
 t_build=$(elapsed "$t")
 
 # --- initramfs -------------------------------------------------------------------------------
 
 t=$(now)
+say "making the initramfs (busybox, kernel modules, drivers)"
 cp "$busybox" "$initrd_dir/bin/busybox"
 for applet in sh mount insmod cat sleep poweroff echo ls i2cget dmesg grep wc dd od tr sed; do
     ln -sf busybox "$initrd_dir/bin/$applet"
@@ -230,10 +250,13 @@ done
 
 # Kernel modules and their dependencies (modules.dep, made by busybox depmod since the
 # package ships none), dependencies first, each once.
-[ -f "$moddir/modules.dep" ] || "$host_busybox" depmod -b "$work/kernel" "$kver"
+if [ ! -f "$moddir/modules.dep" ]; then
+    say "  first use of $kver: making its modules.dep (busybox depmod)"
+    "$host_busybox" depmod -b "$work/kernel" "$kver"
+fi
 # Module parameters, by module name (e.g. [i2c-i801]="disable_features=..").
 declare -A module_params=()
-if [ "$arch" = aarch64 ]; then
+if [ "$arch" != x86_64 ]; then
     wanted=(i2c-dev xhci-pci usb-storage sd_mod usbhid hid-generic)
     # Register chips where the x86_64 guest has its devices, 0x51 included.
     module_params[i2c-stub]="chip_addr=0x42,0x50,0x51,0x52,0x53,0x54,0x55,0x56,0x57"
@@ -275,7 +298,7 @@ for rel in "${order[@]}"; do
 done
 
 # i2c-stub (built by install.sh, outside the kernel package) last: it needs only i2c-core.
-if [ "$arch" = aarch64 ]; then
+if [ "$arch" != x86_64 ]; then
     cp "$work/i2c-stub/i2c-stub.ko" "$initrd_dir/modules/"
     echo "i2c-stub.ko ${module_params[i2c-stub]}" >>"$initrd_dir/modules/order"
 fi
@@ -301,6 +324,13 @@ if [ "$arch" = aarch64 ]; then
     qemu=(qemu-system-aarch64 -accel "$accel" -M virt -cpu cortex-a72 -m 512 -smp 1
         -nographic -no-reboot -kernel "$vmlinuz" -initrd "$work/initramfs.cpio.gz"
         -append "console=ttyAMA0 panic=-1 quiet loglevel=4")
+elif [ "$arch" = riscv64 ]; then
+    # OpenSBI (-bios default: QEMU's link to Debian's opensbi generic fw_dynamic.bin) starts
+    # the kernel in S-mode; virt's PCIe host carries the xHCI controller, its 16550 UART is
+    # the console.
+    qemu=(qemu-system-riscv64 -accel "$accel" -M virt -bios default -m 512 -smp 1
+        -nographic -no-reboot -kernel "$vmlinuz" -initrd "$work/initramfs.cpio.gz"
+        -append "console=ttyS0 panic=-1 quiet loglevel=4")
 else
     qemu=(qemu-system-x86_64 -accel "$accel" -M q35 -m 512 -smp 1 -nographic -no-reboot
         -kernel "$vmlinuz" -initrd "$work/initramfs.cpio.gz"
