@@ -2,26 +2,69 @@
 //! `FuncRef::type_id` with the id of the expected type, and functions may come from other
 //! instances (and other modules), so ids must be canonical across every module of the process.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
-struct Interner {
-    ids: BTreeMap<(Vec<u8>, Vec<u8>), u32>,
+/// FNV-1a: keys are a few bytes of type codes, and startup interns every type of every
+/// instance, so a cheap hash beats SipHash's resistance to chosen keys (these come from the
+/// executable itself).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
-static INTERNER: Mutex<Interner> = Mutex::new(Interner {
-    ids: BTreeMap::new(),
-});
+struct Interner {
+    /// Keyed by the params' codes, [`SEPARATOR`], the results' codes.
+    ids: Option<HashMap<Vec<u8>, u32, BuildHasherDefault<Fnv>>>,
+}
+
+/// Between params and results in a key: no `valtype` code has this value.
+const SEPARATOR: u8 = 0xFF;
+
+static INTERNER: Mutex<Interner> = Mutex::new(Interner { ids: None });
 
 /// The canonical id of the signature `params -> results` (as `valtype` codes). Ids start at 1,
 /// so a zeroed `type_id` never matches a real signature.
+///
+/// Called for every type of every instance at startup: a signature already known is found
+/// without allocating (the key is built on the stack when it is short, as nearly all are).
 pub fn intern(params: &[u8], results: &[u8]) -> u32 {
+    let len = params.len() + 1 + results.len();
+    let mut short = [0u8; 64];
+    let mut long = Vec::new();
+    let key: &mut [u8] = if len <= short.len() {
+        &mut short[..len]
+    } else {
+        long.resize(len, 0);
+        &mut long
+    };
+    key[..params.len()].copy_from_slice(params);
+    key[params.len()] = SEPARATOR;
+    key[params.len() + 1..].copy_from_slice(results);
     let mut interner = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
-    let next = interner.ids.len() as u32 + 1;
-    *interner
-        .ids
-        .entry((params.to_vec(), results.to_vec()))
-        .or_insert(next)
+    let ids = interner.ids.get_or_insert_with(HashMap::default);
+    if let Some(&id) = ids.get(&*key) {
+        return id;
+    }
+    let id = ids.len() as u32 + 1;
+    ids.insert(key.to_vec(), id);
+    id
 }
 
 #[cfg(test)]
