@@ -7,7 +7,8 @@
 //! answers other than success traps the guest, with a message naming the call and the error
 //! (`wafer: usb: read-bulk on endpoint 0x81: timed out`). Kernel drivers are detached from the
 //! active configuration's interfaces on `open`, as the reference host did (only from granted
-//! interfaces here: one outside the grant keeps its driver).
+//! interfaces here: one outside the grant keeps its driver), and attached again when the device
+//! is closed or dropped, as libusb's automatic detaching does.
 //!
 //! Resources: a `usb-device` is a granted device with, once opened, its open handle; a
 //! `usb-configuration`, `usb-interface` or `usb-endpoint` carries the descriptor facts it
@@ -65,15 +66,30 @@ struct Owner {
     handle: Weak<Mutex<Option<Box<dyn Handle>>>>,
 }
 
-/// A granted device; `handle` holds its open handle between `open` and `close`.
+/// A granted device; `handle` holds its open handle between `open` and `close`, `detached`
+/// the interfaces whose kernel driver `open` detached.
 struct Device {
     id: u64,
     info: DeviceInfo,
     grant: UsbGrant,
     handle: SharedHandle,
+    detached: Vec<u8>,
 }
 
 impl Device {
+    /// Closes the open handle, if any, giving the kernel back the interfaces `open` took.
+    fn close(&mut self) {
+        let Some(mut handle) = lock_handle(&self.handle).take() else {
+            return;
+        };
+        for i in std::mem::take(&mut self.detached) {
+            // The kernel's driver cannot bind while the interface is still claimed.
+            let _ = handle.release_interface(i);
+            let r = handle.attach_kernel_driver(i);
+            trace(|| format!("close: attaching the kernel driver of interface {i}: {r:?}"));
+        }
+    }
+
     fn owner(&self) -> Owner {
         Owner {
             id: self.id,
@@ -124,6 +140,7 @@ impl Resources {
             info,
             grant: grant.clone(),
             handle: Arc::new(Mutex::new(None)),
+            detached: Vec::new(),
         }))
     }
 
@@ -540,7 +557,10 @@ fn open(cx: &Cx, this: Borrow<UsbDevice>) -> Result<(), Fault> {
                 continue;
             }
             match handle.detach_kernel_driver(i) {
-                Ok(()) => trace(|| format!("open: kernel driver detached from interface {i}")),
+                Ok(()) => {
+                    trace(|| format!("open: kernel driver detached from interface {i}"));
+                    d.detached.push(i);
+                }
                 Err(UsbError::NotFound | UsbError::NotSupported) => {}
                 Err(e) => {
                     let what = format!("open: detaching the kernel driver of interface {i}");
@@ -555,8 +575,7 @@ fn open(cx: &Cx, this: Borrow<UsbDevice>) -> Result<(), Fault> {
 
 fn close(cx: &Cx, this: Borrow<UsbDevice>) -> Result<(), Fault> {
     with_handles(cx, |h| {
-        let d = h.wadu436.device(this)?;
-        lock_handle(&d.handle).take();
+        h.wadu436.device(this)?.close();
         Ok(())
     })
 }
@@ -1068,6 +1087,7 @@ impl device::Host for Wadu436 {
 
     fn drop_usb_device(cx: &mut Cx, handle: Own<UsbDevice>) -> Result<(), Fault> {
         with_handles(cx, |h| {
+            h.wadu436.device(Borrow::new(handle.handle))?.close();
             h.wadu436.remove(handle.index(), "usb-device", |r| {
                 matches!(r, Resource::Device(_))
             })
