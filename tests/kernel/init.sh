@@ -74,6 +74,9 @@ while [ ! -e /dev/sda ] && [ "$tries" -lt 100 ]; do
 done
 echo "RESULT kernel.usb-stick.after.lba0 $(stick 0)"
 echo "RESULT kernel.usb-stick.after.lba30720 $(stick 30720)"
+# examples/paper-storage's first block; usb-storage's chunks (at LBA 0, 10240, 20480 and
+# 30720 on the 16 MiB stick) leave it alone.
+echo "RESULT kernel.usb-stick.after.lba8192 $(stick 8192)"
 
 echo "WAFER-KERNEL done"
 poweroff -f

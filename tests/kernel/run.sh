@@ -211,10 +211,12 @@ build_drivers() {
     wafer_build "$wasm" -o "$work/kernel-usb-storage" --usb 46f4:0001
     add_driver usb-storage-list "$work/kernel-usb-storage" storage
     # The examples, unchanged: lsusb (its listing lands in the console log) and the
-    # bulk-only/SCSI block driver, which detaches the kernel's usb-storage, writes, reads back
-    # and verifies, and exits non-zero on any difference.
+    # bulk-only/SCSI block drivers, which detach the kernel's usb-storage, write, read back
+    # and verify, and exit non-zero on any difference: paper-storage (the 2024 prototype's
+    # API, wadu436:usb@0.0.1) first, 4 MiB from LBA 8192, attaching the kernel's driver again
+    # when it closes the device; then usb-storage over the first and last chunk and between.
     local example t0
-    for example in lsusb usb-storage; do
+    for example in lsusb usb-storage paper-storage; do
         t0=$(now)
         cargo build --quiet --release --target wasm32-wasip1 \
             --manifest-path "$root/examples/$example/Cargo.toml" --target-dir "$WORK/cargo" >&2 ||
@@ -223,6 +225,9 @@ build_drivers() {
     done
     wafer_build "$WORK/cargo/wasm32-wasip1/release/lsusb.wasm" -o "$work/lsusb-kbd" --usb 0627:0001
     add_driver lsusb-kbd "$work/lsusb-kbd"
+    wafer_build "$WORK/cargo/wasm32-wasip1/release/paper-storage.wasm" -o "$work/paper-storage" \
+        --usb 46f4:0001
+    add_driver paper-storage "$work/paper-storage" 4
     wafer_build "$WORK/cargo/wasm32-wasip1/release/usb-storage.wasm" -o "$work/usb-storage" \
         --usb 46f4:0001
     add_driver usb-storage "$work/usb-storage"

@@ -617,4 +617,871 @@ pub mod device {
 
     /// The `usb-endpoint` resource (its handles are `Own<UsbEndpoint>` / `Borrow<UsbEndpoint>`).
     pub enum UsbEndpoint {}
+
+    /// What the runtime does for `wadu436:usb/device@0.0.1`; implemented by `crate::usb::wadu436::Wadu436`.
+    pub trait Host {
+        fn usb_device_enumerate(cx: &mut Cx) -> Result<Vec<Own<UsbDevice>>, Fault>;
+        fn usb_device_request_device(
+            cx: &mut Cx,
+            filter: Filter,
+        ) -> Result<Option<Own<UsbDevice>>, Fault>;
+        fn usb_device_descriptor(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+        ) -> Result<DeviceDescriptor, Fault>;
+        fn usb_device_speed(cx: &mut Cx, this: Borrow<UsbDevice>) -> Result<Speed, Fault>;
+        fn usb_device_configurations(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+        ) -> Result<Vec<Own<UsbConfiguration>>, Fault>;
+        fn usb_device_active_configuration(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+        ) -> Result<Own<UsbConfiguration>, Fault>;
+        fn usb_device_open(cx: &mut Cx, this: Borrow<UsbDevice>) -> Result<(), Fault>;
+        fn usb_device_opened(cx: &mut Cx, this: Borrow<UsbDevice>) -> Result<bool, Fault>;
+        fn usb_device_reset(cx: &mut Cx, this: Borrow<UsbDevice>) -> Result<(), Fault>;
+        fn usb_device_close(cx: &mut Cx, this: Borrow<UsbDevice>) -> Result<(), Fault>;
+        fn usb_device_select_configuration(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            configuration: Borrow<UsbConfiguration>,
+        ) -> Result<(), Fault>;
+        fn usb_device_claim_interface(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            interface: Borrow<UsbInterface>,
+        ) -> Result<(), Fault>;
+        fn usb_device_release_interface(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            interface: Borrow<UsbInterface>,
+        ) -> Result<(), Fault>;
+        fn usb_device_clear_halt(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            endpoint: Borrow<UsbEndpoint>,
+        ) -> Result<(), Fault>;
+        fn usb_device_read_control(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            request: ControlSetup,
+            length: u16,
+        ) -> Result<Buffer, Fault>;
+        fn usb_device_write_control(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            request: ControlSetup,
+            data: Buffer,
+        ) -> Result<u64, Fault>;
+        fn usb_device_read_interrupt(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            endpoint: Borrow<UsbEndpoint>,
+            length: u64,
+        ) -> Result<Buffer, Fault>;
+        fn usb_device_write_interrupt(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            endpoint: Borrow<UsbEndpoint>,
+            data: Buffer,
+        ) -> Result<u64, Fault>;
+        fn usb_device_read_bulk(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            endpoint: Borrow<UsbEndpoint>,
+            length: u64,
+        ) -> Result<Buffer, Fault>;
+        fn usb_device_write_bulk(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            endpoint: Borrow<UsbEndpoint>,
+            data: Buffer,
+        ) -> Result<u64, Fault>;
+        fn usb_device_read_isochronous(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            endpoint: Borrow<UsbEndpoint>,
+        ) -> Result<Buffer, Fault>;
+        fn usb_device_write_isochronous(
+            cx: &mut Cx,
+            this: Borrow<UsbDevice>,
+            endpoint: Borrow<UsbEndpoint>,
+            data: Buffer,
+        ) -> Result<u64, Fault>;
+        fn usb_configuration_descriptor(
+            cx: &mut Cx,
+            this: Borrow<UsbConfiguration>,
+        ) -> Result<ConfigurationDescriptor, Fault>;
+        fn usb_configuration_interfaces(
+            cx: &mut Cx,
+            this: Borrow<UsbConfiguration>,
+        ) -> Result<Vec<Own<UsbInterface>>, Fault>;
+        fn usb_interface_descriptor(
+            cx: &mut Cx,
+            this: Borrow<UsbInterface>,
+        ) -> Result<InterfaceDescriptor, Fault>;
+        fn usb_interface_endpoints(
+            cx: &mut Cx,
+            this: Borrow<UsbInterface>,
+        ) -> Result<Vec<Own<UsbEndpoint>>, Fault>;
+        fn usb_endpoint_descriptor(
+            cx: &mut Cx,
+            this: Borrow<UsbEndpoint>,
+        ) -> Result<EndpointDescriptor, Fault>;
+        fn drop_usb_device(cx: &mut Cx, handle: Own<UsbDevice>) -> Result<(), Fault>;
+        fn drop_usb_configuration(cx: &mut Cx, handle: Own<UsbConfiguration>) -> Result<(), Fault>;
+        fn drop_usb_interface(cx: &mut Cx, handle: Own<UsbInterface>) -> Result<(), Fault>;
+        fn drop_usb_endpoint(cx: &mut Cx, handle: Own<UsbEndpoint>) -> Result<(), Fault>;
+    }
+
+    const LABEL: &str = "usb";
+
+    /// `[static]usb-device.enumerate`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_enumerate(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<Vec<Own<UsbDevice>>>(a0)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_enumerate(cx)?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[static]usb-device.request-device`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_request_device(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+        a2: i32,
+        a3: i32,
+        a4: i32,
+        a5: i32,
+        a6: i32,
+        a7: i32,
+        a8: i32,
+        a9: i32,
+        a10: i32,
+        a11: i32,
+        a12: i32,
+        a13: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<Option<Own<UsbDevice>>>(a13)?;
+            let words: [u64; 13] = [
+                a0.word(),
+                a1.word(),
+                a2.word(),
+                a3.word(),
+                a4.word(),
+                a5.word(),
+                a6.word(),
+                a7.word(),
+                a8.word(),
+                a9.word(),
+                a10.word(),
+                a11.word(),
+                a12.word(),
+            ];
+            let mut f = Flat::new(&words);
+            let filter = <Filter>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_request_device(cx, filter)?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.descriptor`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_descriptor(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<DeviceDescriptor>(a1)?;
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_descriptor(cx, this)?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.speed`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_speed(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+    ) -> i32 {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_speed(cx, this)?;
+            let w = lower_one(cx, r)?;
+            Ok(w as u32 as i32)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.configurations`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_configurations(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<Vec<Own<UsbConfiguration>>>(a1)?;
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_configurations(cx, this)?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.active-configuration`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_active_configuration(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+    ) -> i32 {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let r =
+                <crate::usb::wadu436::Wadu436 as Host>::usb_device_active_configuration(cx, this)?;
+            let w = lower_one(cx, r)?;
+            Ok(w as u32 as i32)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.open`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_open(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_open(cx, this)?;
+            let () = r;
+            Ok(())
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.opened`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_opened(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+    ) -> i32 {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_opened(cx, this)?;
+            let w = lower_one(cx, r)?;
+            Ok(w as u32 as i32)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.reset`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_reset(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_reset(cx, this)?;
+            let () = r;
+            Ok(())
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.close`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_close(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_close(cx, this)?;
+            let () = r;
+            Ok(())
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.select-configuration`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_select_configuration(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 2] = [a0.word(), a1.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let configuration = <Borrow<UsbConfiguration>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_select_configuration(
+                cx,
+                this,
+                configuration,
+            )?;
+            let () = r;
+            Ok(())
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.claim-interface`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_claim_interface(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 2] = [a0.word(), a1.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let interface = <Borrow<UsbInterface>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_claim_interface(
+                cx, this, interface,
+            )?;
+            let () = r;
+            Ok(())
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.release-interface`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_release_interface(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 2] = [a0.word(), a1.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let interface = <Borrow<UsbInterface>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_release_interface(
+                cx, this, interface,
+            )?;
+            let () = r;
+            Ok(())
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.clear-halt`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_clear_halt(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 2] = [a0.word(), a1.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let endpoint = <Borrow<UsbEndpoint>>::lift_flat(cx, &mut f)?;
+            let r =
+                <crate::usb::wadu436::Wadu436 as Host>::usb_device_clear_halt(cx, this, endpoint)?;
+            let () = r;
+            Ok(())
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.read-control`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_read_control(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+        a2: i32,
+        a3: i32,
+        a4: i32,
+        a5: i32,
+        a6: i32,
+        a7: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<Buffer>(a7)?;
+            let words: [u64; 7] = [
+                a0.word(),
+                a1.word(),
+                a2.word(),
+                a3.word(),
+                a4.word(),
+                a5.word(),
+                a6.word(),
+            ];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let request = <ControlSetup>::lift_flat(cx, &mut f)?;
+            let length = <u16>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_read_control(
+                cx, this, request, length,
+            )?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.write-control`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_write_control(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+        a2: i32,
+        a3: i32,
+        a4: i32,
+        a5: i32,
+        a6: i32,
+        a7: i32,
+    ) -> i64 {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 8] = [
+                a0.word(),
+                a1.word(),
+                a2.word(),
+                a3.word(),
+                a4.word(),
+                a5.word(),
+                a6.word(),
+                a7.word(),
+            ];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let request = <ControlSetup>::lift_flat(cx, &mut f)?;
+            let data = <Buffer>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_write_control(
+                cx, this, request, data,
+            )?;
+            let w = lower_one(cx, r)?;
+            Ok(w as i64)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.read-interrupt`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_read_interrupt(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+        a2: i64,
+        a3: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<Buffer>(a3)?;
+            let words: [u64; 3] = [a0.word(), a1.word(), a2.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let endpoint = <Borrow<UsbEndpoint>>::lift_flat(cx, &mut f)?;
+            let length = <u64>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_read_interrupt(
+                cx, this, endpoint, length,
+            )?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.write-interrupt`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_write_interrupt(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+        a2: i32,
+        a3: i32,
+    ) -> i64 {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 4] = [a0.word(), a1.word(), a2.word(), a3.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let endpoint = <Borrow<UsbEndpoint>>::lift_flat(cx, &mut f)?;
+            let data = <Buffer>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_write_interrupt(
+                cx, this, endpoint, data,
+            )?;
+            let w = lower_one(cx, r)?;
+            Ok(w as i64)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.read-bulk`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_read_bulk(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+        a2: i64,
+        a3: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<Buffer>(a3)?;
+            let words: [u64; 3] = [a0.word(), a1.word(), a2.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let endpoint = <Borrow<UsbEndpoint>>::lift_flat(cx, &mut f)?;
+            let length = <u64>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_read_bulk(
+                cx, this, endpoint, length,
+            )?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.write-bulk`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_write_bulk(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+        a2: i32,
+        a3: i32,
+    ) -> i64 {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 4] = [a0.word(), a1.word(), a2.word(), a3.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let endpoint = <Borrow<UsbEndpoint>>::lift_flat(cx, &mut f)?;
+            let data = <Buffer>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_write_bulk(
+                cx, this, endpoint, data,
+            )?;
+            let w = lower_one(cx, r)?;
+            Ok(w as i64)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.read-isochronous`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_read_isochronous(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+        a2: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<Buffer>(a2)?;
+            let words: [u64; 2] = [a0.word(), a1.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let endpoint = <Borrow<UsbEndpoint>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_read_isochronous(
+                cx, this, endpoint,
+            )?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-device.write-isochronous`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_device_write_isochronous(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+        a2: i32,
+        a3: i32,
+    ) -> i64 {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 4] = [a0.word(), a1.word(), a2.word(), a3.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let endpoint = <Borrow<UsbEndpoint>>::lift_flat(cx, &mut f)?;
+            let data = <Buffer>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_device_write_isochronous(
+                cx, this, endpoint, data,
+            )?;
+            let w = lower_one(cx, r)?;
+            Ok(w as i64)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-configuration.descriptor`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_configuration_descriptor(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<ConfigurationDescriptor>(a1)?;
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbConfiguration>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_configuration_descriptor(cx, this)?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-configuration.interfaces`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_configuration_interfaces(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<Vec<Own<UsbInterface>>>(a1)?;
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbConfiguration>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_configuration_interfaces(cx, this)?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-interface.descriptor`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_interface_descriptor(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<InterfaceDescriptor>(a1)?;
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbInterface>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_interface_descriptor(cx, this)?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-interface.endpoints`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_interface_endpoints(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<Vec<Own<UsbEndpoint>>>(a1)?;
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbInterface>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_interface_endpoints(cx, this)?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[method]usb-endpoint.descriptor`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_usb_endpoint_descriptor(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+        a1: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let ret = cx.ret_area::<EndpointDescriptor>(a1)?;
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let this = <Borrow<UsbEndpoint>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::usb_endpoint_descriptor(cx, this)?;
+            cx.store_ret(ret, r)
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[resource-drop]usb-device`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_drop_usb_device(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let handle = <Own<UsbDevice>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::drop_usb_device(cx, handle)?;
+            let () = r;
+            Ok(())
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[resource-drop]usb-configuration`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_drop_usb_configuration(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let handle = <Own<UsbConfiguration>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::drop_usb_configuration(cx, handle)?;
+            let () = r;
+            Ok(())
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[resource-drop]usb-interface`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_drop_usb_interface(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let handle = <Own<UsbInterface>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::drop_usb_interface(cx, handle)?;
+            let () = r;
+            Ok(())
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
+
+    /// `[resource-drop]usb-endpoint`
+    #[no_mangle]
+    pub unsafe extern "C" fn wafer_g_wadu436_usb_device_drop_usb_endpoint(
+        vmctx: *mut wafer_abi::VmCtx,
+        a0: i32,
+    ) {
+        // SAFETY: compiled code passes the calling instance's live vmctx.
+        let mut cx = unsafe { Cx::new(vmctx) };
+        let run = |cx: &mut Cx| -> Result<_, Fault> {
+            let words: [u64; 1] = [a0.word()];
+            let mut f = Flat::new(&words);
+            let handle = <Own<UsbEndpoint>>::lift_flat(cx, &mut f)?;
+            let r = <crate::usb::wadu436::Wadu436 as Host>::drop_usb_endpoint(cx, handle)?;
+            let () = r;
+            Ok(())
+        };
+        let outcome = run(&mut cx);
+        crate::canon::finish(LABEL, outcome)
+    }
 }

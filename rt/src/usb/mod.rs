@@ -11,6 +11,9 @@
 //! grant is never listed, announced or opened, an interface or endpoint outside it is
 //! refused; `WAFER_TRACE=usb` says why.
 //!
+//! The 2024 prototype of the same idea, `wadu436:usb@0.0.1`, is [`wadu436`]: its own resources
+//! on the same backend host, grants and configuration lookups, which this module shares with it.
+//!
 //! Locking: the instance's USB state is locked for the length of one call, except while
 //! `await-transfer` waits (the transfer leaves the table first) and while a dropped transfer
 //! still in flight is cancelled; a guest is never called (`cabi_realloc`) under it, since the
@@ -43,6 +46,8 @@ use crate::glue::component_usb_usb_2026::transfers::{
 use crate::instance::Instance;
 use crate::resources::Table;
 
+pub mod wadu436;
+
 /// The largest transfer a guest may ask for: Linux's usbfs refuses more by default
 /// (`usbfs_memory_mb` = 16), and the simulation keeps the same limit. Larger is `no-mem`.
 pub const MAX_TRANSFER: u32 = 16 << 20;
@@ -50,9 +55,10 @@ pub const MAX_TRANSFER: u32 = 16 << 20;
 /// What most methods answer: a trap, or the WIT's `result<T, libusb-error>`.
 type Answer<T> = Result<Result<T, LibusbError>, Fault>;
 
-type SharedHandle = Arc<Mutex<Option<Box<dyn Handle>>>>;
+/// An open device several resources (or calls) reach: `None` inside once closed.
+pub(crate) type SharedHandle = Arc<Mutex<Option<Box<dyn Handle>>>>;
 
-fn lock_handle(h: &SharedHandle) -> std::sync::MutexGuard<'_, Option<Box<dyn Handle>>> {
+pub(crate) fn lock_handle(h: &SharedHandle) -> std::sync::MutexGuard<'_, Option<Box<dyn Handle>>> {
     h.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -109,11 +115,12 @@ fn kind_name(k: Kind) -> &'static str {
 }
 
 /// One instance's USB state: the backend's host once `init` (or the first call) opened it, and
-/// its device, device-handle and transfer resources.
+/// its device, device-handle and transfer resources, and those of the 2024 prototype.
 #[derive(Default)]
 pub struct Handles {
     host: Option<Box<dyn UsbHost>>,
     table: Table<Resource>,
+    wadu436: wadu436::Resources,
 }
 
 impl Handles {
@@ -141,7 +148,7 @@ impl Handles {
         Ok(self.table.remove(handle).expect("checked by get"))
     }
 
-    fn host(&mut self) -> Result<&mut Box<dyn UsbHost>, UsbError> {
+    pub(crate) fn host(&mut self) -> Result<&mut Box<dyn UsbHost>, UsbError> {
         if self.host.is_none() {
             match wafer_devices::usb::backend::open() {
                 Ok(h) => self.host = Some(h),
@@ -168,7 +175,7 @@ impl Handles {
     }
 }
 
-fn with_handles<T>(cx: &Cx, f: impl FnOnce(&mut Handles) -> T) -> T {
+pub(crate) fn with_handles<T>(cx: &Cx, f: impl FnOnce(&mut Handles) -> T) -> T {
     // SAFETY: host functions are called by compiled code with the caller's live vmctx.
     let instance = unsafe { Instance::from_vmctx(cx.vmctx) };
     f(&mut crate::instance::lock(&instance.host_state().usb))
@@ -374,7 +381,7 @@ fn open(cx: &Cx, this: Borrow<UsbDevice>) -> Answer<Own<DeviceHandle>> {
 }
 
 /// Which configuration a descriptor call asks for.
-enum Which {
+pub(crate) enum Which {
     Index(u8),
     Value(u8),
     Active,
@@ -396,7 +403,7 @@ fn config_by_value(
         .ok_or(UsbError::NotFound)
 }
 
-fn find_config(
+pub(crate) fn find_config(
     host: &mut dyn UsbHost,
     info: &DeviceInfo,
     which: Which,
@@ -479,11 +486,17 @@ fn endpoint_ok(open: &OpenDevice, endpoint: u8) -> Result<(), UsbError> {
 }
 
 fn unrestricted(open: &OpenDevice, what: &str) -> Result<(), UsbError> {
-    if open.grant.interfaces.is_some() || open.grant.endpoints.is_some() {
-        return Err(refuse(format!(
+    unlimited_grant(&open.grant, what).map_err(refuse)
+}
+
+/// Why `what` (a call that affects the whole device) is refused, if it is: it needs a grant
+/// without interface or endpoint limits.
+pub(crate) fn unlimited_grant(g: &UsbGrant, what: &str) -> Result<(), String> {
+    if g.interfaces.is_some() || g.endpoints.is_some() {
+        return Err(format!(
             "{what} on {:04x}:{:04x} needs a grant without interface or endpoint limits",
-            open.grant.vendor, open.grant.product
-        )));
+            g.vendor, g.product
+        ));
     }
     Ok(())
 }
