@@ -52,11 +52,31 @@ for r in $(seq "$rounds"); do
         "$wasmtime run --allow-precompiled hello.cwasm bench" >/dev/null
 done
 
+# The two wafer executables once more, by themselves: ten rounds, alternating which runs
+# first; the figure is the median over rounds of component median / core median.
+pairs=10
+for r in $(seq "$pairs"); do
+    a=(-n core "./hello-core bench") b=(-n component "./hello-component bench")
+    if [ $((r % 2)) = 0 ]; then first=("${a[@]}") second=("${b[@]}"); else first=("${b[@]}") second=("${a[@]}"); fi
+    hyperfine -N --warmup 30 --runs 300 --export-json "$work/pair$r.json" "${first[@]}" "${second[@]}" >/dev/null
+done
+
+# Wall time below a millisecond swings with the machine; instructions do not: user-space
+# instructions of one run of each, counted by valgrind's callgrind (when installed).
+instructions=""
+if command -v valgrind >/dev/null; then
+    for exe in hello-core hello-component; do
+        n=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "./$exe" bench 2>&1 >/dev/null |
+            sed -n 's/.*Collected : //p')
+        instructions="$instructions $exe=$n"
+    done
+fi
+
 size() { stat -c %s "$1" | awk '{ printf "%d KiB", ($1 + 1023) / 1024 }'; }
-python3 - "$work" "$rounds" "$root/benches/results/components.md" "$root/README.md" \
+python3 - "$work" "$rounds" "$root/benches/results/components.md" "$root/README.md" "$pairs" "$instructions" \
     "wasmtime $("$wasmtime" --version | awk '{print $2}'), $(nproc) cores, $runs runs each in $rounds alternating rounds; executables: core module $(size hello-core), component $(size hello-component)" <<'PY'
 import json, re, statistics, sys
-work, rounds, out_path, readme_path, note = sys.argv[1:6]
+work, rounds, out_path, readme_path, pairs, instructions, note = sys.argv[1:8]
 by = {}
 for r in range(1, int(rounds) + 1):
     for res in json.load(open(f"{work}/round{r}.json"))["results"]:
@@ -71,7 +91,20 @@ lines = [f"| program | median of round medians | fastest | x {base} (median / fa
 for n in names:
     lines.append(f"| {n} | {ms(median[n])} | {ms(fastest[n])} | "
                  f"{median[n] / median[base]:.2f} / {fastest[n] / fastest[base]:.2f} |")
-table = "\n".join(lines) + f"\n\nexamples/hello-rust; {note}.\n"
+ratios = []
+for r in range(1, int(pairs) + 1):
+    res = {x["command"]: x["median"] for x in json.load(open(f"{work}/pair{r}.json"))["results"]}
+    ratios.append(res["component"] / res["core"])
+pair_line = (f"Component vs core module alone, {pairs} rounds of 300 runs alternating which runs "
+             f"first: median of the per-round ratios {statistics.median(ratios):.3f} "
+             f"(rounds from {min(ratios):.2f} to {max(ratios):.2f}).")
+counts = dict(kv.split("=") for kv in instructions.split())
+if counts:
+    core, comp = int(counts["hello-core"]), int(counts["hello-component"])
+    pair_line += (f" User-space instructions of one run (callgrind): core module {core:,}, "
+                  f"component {comp:,} (+{(comp - core) / core * 100:.0f} %, "
+                  f"{comp - core:,} more).")
+table = "\n".join(lines) + f"\n\n{pair_line}\n\nexamples/hello-rust; {note}.\n"
 open(out_path, "w").write(table)
 readme = open(readme_path).read()
 begin, end = "<!-- bench:components:begin -->", "<!-- bench:components:end -->"

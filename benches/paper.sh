@@ -87,9 +87,10 @@ for round in $(seq "$usb_rounds"); do
     "$usb_native" 2000 8 | sed 's/^/native /' >> "$work/usb.txt"
 done
 
-python3 - "$work/i2c.json" "$work/usb.txt" "$root/benches/results/paper.md" "$runs" "$usb_rounds" <<'PY'
+python3 - "$work/i2c.json" "$work/usb.txt" "$root/benches/results/paper.md" "$runs" "$usb_rounds" \
+    "$root/README.md" <<'PY'
 import json, re, statistics, sys
-first_path, usb_path, out_path, runs, usb_rounds = sys.argv[1:6]
+first_path, usb_path, out_path, runs, usb_rounds, readme_path = sys.argv[1:7]
 rows = {r["command"]: r["median"] * 1000 for r in json.load(open(first_path))["results"]}
 out = [f"I2C cold path, exec to exit (sim backend, hyperfine -N, {runs} runs, medians):", "",
        "| workload | native Rust | wafer | x native | wasmtime JIT (lower bound) | wasmtime precompiled (lower bound) |",
@@ -138,6 +139,13 @@ for op in ["write", "read"]:
 out += ["", "The sim answers in the same process, so these ratios are wafer's whole per-call "
         "cost; on the QEMU stick with the real kernel (tests/kernel) the same paper-storage "
         "guest moves its 4 MiB at the rates its console shows.", ""]
-open(out_path, "w").write("\n".join(out))
-print("\n".join(out))
+text = "\n".join(out).strip() + "\n"
+open(out_path, "w").write(text)
+readme = open(readme_path).read()
+begin, end = "<!-- bench:paper:begin -->", "<!-- bench:paper:end -->"
+if begin in readme:
+    readme = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: begin + "\n" + text + end,
+                    readme, flags=re.S)
+    open(readme_path, "w").write(readme)
+print(text)
 PY
