@@ -45,6 +45,20 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// The rig with one expectation flipped (`args` as for the passing run) must fail, naming it.
+fn a_flipped_expectation_fails(args: &[&str]) {
+    let wrong = rig(args, true);
+    let wrong_log = text(&wrong);
+    assert!(
+        !wrong.status.success(),
+        "a wrong expectation passed:\n{wrong_log}"
+    );
+    assert!(
+        wrong_log.contains("expected, not seen") && wrong_log.contains("deliberately-wrong"),
+        "{wrong_log}"
+    );
+}
+
 #[test]
 fn i2c_drivers_on_a_real_kernel() {
     let _one = RIG.lock().unwrap_or_else(|e| e.into_inner());
@@ -57,16 +71,7 @@ fn i2c_drivers_on_a_real_kernel() {
     assert!(log.contains("results as expected"), "{log}");
 
     // The same command with one expectation flipped must fail, naming the mismatch.
-    let wrong = rig(&[], true);
-    let wrong_log = text(&wrong);
-    assert!(
-        !wrong.status.success(),
-        "a wrong expectation passed:\n{wrong_log}"
-    );
-    assert!(
-        wrong_log.contains("expected, not seen") && wrong_log.contains("deliberately-wrong"),
-        "{wrong_log}"
-    );
+    a_flipped_expectation_fails(&[]);
 }
 
 #[test]
@@ -85,17 +90,7 @@ fn drivers_on_a_real_aarch64_kernel() {
 
     // The aarch64 expectations are checked too: one flipped must fail on the same console.
     let console = root().join("target/kernel/aarch64/console.log");
-    let console = console.to_str().unwrap();
-    let wrong = rig(&["--arch", "aarch64", "--check", console], true);
-    let wrong_log = text(&wrong);
-    assert!(
-        !wrong.status.success(),
-        "a wrong expectation passed:\n{wrong_log}"
-    );
-    assert!(
-        wrong_log.contains("expected, not seen") && wrong_log.contains("deliberately-wrong"),
-        "{wrong_log}"
-    );
+    a_flipped_expectation_fails(&["--arch", "aarch64", "--check", console.to_str().unwrap()]);
 }
 
 #[test]
@@ -120,15 +115,5 @@ fn drivers_on_a_real_riscv64_kernel() {
 
     // The riscv64 expectations are checked too: one flipped must fail on the same console.
     let console = root().join("target/kernel/riscv64/console.log");
-    let console = console.to_str().unwrap();
-    let wrong = rig(&["--arch", "riscv64", "--check", console], true);
-    let wrong_log = text(&wrong);
-    assert!(
-        !wrong.status.success(),
-        "a wrong expectation passed:\n{wrong_log}"
-    );
-    assert!(
-        wrong_log.contains("expected, not seen") && wrong_log.contains("deliberately-wrong"),
-        "{wrong_log}"
-    );
+    a_flipped_expectation_fails(&["--arch", "riscv64", "--check", console.to_str().unwrap()]);
 }
