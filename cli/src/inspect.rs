@@ -298,6 +298,12 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
             )
         }
     );
+    if let Some(features) = wafer_compiler::unsupported_features(wasm) {
+        let _ = writeln!(
+            out,
+            "unsupported WebAssembly features: {features}: `wafer build` will refuse this module"
+        );
+    }
     if !wali_implemented.is_empty() || !wali_enosys.is_empty() {
         let _ = writeln!(
             out,

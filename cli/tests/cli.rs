@@ -401,6 +401,45 @@ fn inspect_lists_imports_and_what_wafer_provides() {
 }
 
 #[test]
+fn inspect_names_the_features_the_build_refuses() {
+    let dir = scratch();
+    let simd = write(
+        dir.path(),
+        "simd.wat",
+        r#"(module (func (export "_start") (drop (i32x4.splat (i32.const 1)))))"#.to_string(),
+    );
+    let out = wafer().arg("inspect").arg(&simd).output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "unsupported WebAssembly features: simd: `wafer build` will refuse this module"
+        ),
+        "{stdout}"
+    );
+    let build = wafer()
+        .arg("build")
+        .arg(&simd)
+        .arg("-o")
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert!(text(&build.stderr).contains("unsupported WebAssembly feature: simd"));
+    // A module the build accepts says nothing of the kind.
+    let plain = write(
+        dir.path(),
+        "p.wat",
+        r#"(module (func (export "_start")))"#.to_string(),
+    );
+    let out = wafer().arg("inspect").arg(&plain).output().unwrap();
+    assert!(
+        !text(&out.stdout).contains("unsupported"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
 fn targets_lists_all_three() {
     let out = wafer().arg("targets").output().unwrap();
     let stdout = text(&out.stdout);

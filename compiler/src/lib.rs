@@ -25,6 +25,19 @@ pub use error::{CompileError, Result};
 pub use host_imports::{shaped as host_func_shaped, shapes_of as import_shapes, Shapes};
 pub use isa::make_isa;
 
+/// The WebAssembly proposals a core module uses that `wafer build` refuses (`"simd"`,
+/// `"exceptions, gc"`, ...), or `None` when it needs none of them (or is invalid anyway).
+pub fn unsupported_features(wasm: &[u8]) -> Option<String> {
+    let valid = wasmparser::Validator::new_with_features(features::supported())
+        .validate_all(wasm)
+        .is_ok();
+    if valid {
+        None
+    } else {
+        features::required_unsupported(wasm)
+    }
+}
+
 use target_lexicon::Triple;
 use wafer_abi::{BoundsChecks, EntryMode};
 
