@@ -406,7 +406,7 @@ fn inspect_names_the_features_the_build_refuses() {
     let simd = write(
         dir.path(),
         "simd.wat",
-        r#"(module (func (export "_start") (drop (i32x4.splat (i32.const 1)))))"#.to_string(),
+        r#"(module (func (export "_start") (drop (i32x4.splat (i32.const 1)))))"#,
     );
     let out = wafer().arg("inspect").arg(&simd).output().unwrap();
     let stdout = text(&out.stdout);
