@@ -426,11 +426,7 @@ fn inspect_names_the_features_the_build_refuses() {
         .unwrap();
     assert!(text(&build.stderr).contains("unsupported WebAssembly feature: simd"));
     // A module the build accepts says nothing of the kind.
-    let plain = write(
-        dir.path(),
-        "p.wat",
-        r#"(module (func (export "_start")))"#.to_string(),
-    );
+    let plain = write(dir.path(), "p.wat", r#"(module (func (export "_start")))"#);
     let out = wafer().arg("inspect").arg(&plain).output().unwrap();
     assert!(
         !text(&out.stdout).contains("unsupported"),
