@@ -836,8 +836,8 @@ mod wit_table;
 pub use wit_table::{WIT_FUNCS, WIT_MODULES};
 
 host_funcs! {
-    /// The host functions of preview1 and wasi-threads. With [`wasi_p2::WASI_P2_FUNCS`] and
-    /// [`WIT_FUNCS`], every host function the runtime implements: `wafer build` refuses a
+    /// The host functions of preview1 and wasi-threads. With [`WIT_FUNCS`] (generated from
+    /// the WIT), every host function the runtime implements: `wafer build` refuses a
     /// module that imports a function from a host module that is not listed (naming it), or
     /// with another signature.
     pub static HOST_FUNCS;

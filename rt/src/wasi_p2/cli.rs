@@ -2,10 +2,6 @@
 //! interfaces. Arguments and variables are the preview1 context's: the arguments the
 //! executable was started with and only the granted variables (`--env`). Strings that are
 //! not UTF-8 on the host reach the guest with U+FFFD in place of the bad bytes.
-//!
-//! `exit` alone keeps a hand-written extern (and its row in `wafer_abi::wasi_p2`): the
-//! generated glue would refuse a status that is neither `ok` nor `err` with the typed layer's
-//! generic message, where this one says what the two discriminants mean.
 
 use std::sync::Arc;
 

@@ -13,10 +13,6 @@
 //! | `resolve-addresses` | `err(permanent-resolver-failure)` |
 //! | `[resource-drop]network` | the handle is gone |
 //! | methods and drops of the socket resources | trap: unknown handle |
-//!
-//! The two `create-*-socket` functions keep hand-written externs (and their rows in
-//! `wafer_abi::wasi_p2`): the generated glue would refuse an address family that does not
-//! exist with the typed layer's generic message, where these name the family.
 
 use super::table::{Kind, Resource};
 use super::{own, remove_resource, with_table, WasiP2};
