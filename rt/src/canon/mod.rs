@@ -10,8 +10,8 @@
 //!   strings (or of records holding them) takes one allocation per string and then the outer
 //!   array, as the canonical ABI lays them out ([`typed`]).
 //! - Return areas: checked for range and alignment before the call has any effect
-//!   ([`ret_area`]), then filled as an [`Area`]: a result, option or variant is its
-//!   discriminant byte followed by its payload at the payload's alignment ([`Area::case`]).
+//!   ([`ret_area`]), then filled on the host at the canonical offsets and stored in one copy
+//!   ([`typed::Cx::store_ret`]).
 //!
 //! What the component model makes a trap is a [`Fault`], which [`finish`] turns into the trap
 //! once the host call has dropped everything it owns: the reason goes to stderr (`wafer:
@@ -231,99 +231,9 @@ pub fn realloc_export(instance: &Instance, name: &str) -> Result<u32, Fault> {
     Ok(func.index)
 }
 
-/// Copies `bytes` into a fresh guest allocation aligned to `align`; returns (pointer, length
-/// in elements of `elem` bytes).
-///
-/// # Safety
-/// `vmctx` must be the live context of the calling instance.
-pub unsafe fn lower_array(
-    vmctx: *mut VmCtx,
-    align: u32,
-    elem: u32,
-    bytes: &[u8],
-) -> Result<(u32, u32), Fault> {
-    let size = u32::try_from(bytes.len()).map_err(|_| oob("list too long for wasm32"))?;
-    let ptr = unsafe { guest_alloc(vmctx, align, size) }?;
-    let mem = unsafe { memory(vmctx) }?;
-    mem.write_bytes(ptr, bytes)
-        .map_err(|_| oob("list outside memory"))?;
-    Ok((ptr, size / elem.max(1)))
-}
-
-/// Lowers a `list<u8>`; returns (pointer, length).
-///
-/// # Safety
-/// `vmctx` must be the live context of the calling instance.
-pub unsafe fn lower_bytes(vmctx: *mut VmCtx, bytes: &[u8]) -> Result<(u32, u32), Fault> {
-    unsafe { lower_array(vmctx, 1, 1, bytes) }
-}
-
-/// Lowers a `string` (UTF-8, align 1); returns (pointer, length in bytes).
-///
-/// # Safety
-/// `vmctx` must be the live context of the calling instance.
-pub unsafe fn lower_string(vmctx: *mut VmCtx, s: &str) -> Result<(u32, u32), Fault> {
-    unsafe { lower_bytes(vmctx, s.as_bytes()) }
-}
-
 /// `offset` rounded up to `align` (a power of two).
 pub const fn align_to(offset: usize, align: usize) -> usize {
     (offset + align - 1) & !(align - 1)
-}
-
-/// A return area being filled: little-endian values at their canonical offsets, stored into
-/// the guest in one copy.
-pub struct Area {
-    bytes: [u8; Area::MAX],
-    size: usize,
-}
-
-impl Area {
-    /// The largest return area of the interfaces the runtime implements, with room to spare.
-    const MAX: usize = 128;
-
-    /// An area of `size` zero bytes.
-    pub fn new(size: usize) -> Area {
-        assert!(size <= Area::MAX, "return area of {size} bytes");
-        Area {
-            bytes: [0; Area::MAX],
-            size,
-        }
-    }
-
-    pub fn u8(&mut self, at: usize, v: u8) -> &mut Area {
-        self.bytes[at] = v;
-        self
-    }
-
-    pub fn u32(&mut self, at: usize, v: u32) -> &mut Area {
-        self.bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
-        self
-    }
-
-    pub fn u64(&mut self, at: usize, v: u64) -> &mut Area {
-        self.bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
-        self
-    }
-
-    /// A (pointer, length) pair of a lowered list or string.
-    pub fn list(&mut self, at: usize, (ptr, len): (u32, u32)) -> &mut Area {
-        self.u32(at, ptr).u32(at + 4, len)
-    }
-
-    /// Writes the discriminant of a result (0 ok, 1 err), option (0 none, 1 some), enum or
-    /// variant of at most 256 cases at `at`, and returns where its payload starts: after
-    /// the discriminant byte, at the alignment of the largest payload of the type.
-    pub fn case(&mut self, at: usize, case: u8, payload_align: usize) -> usize {
-        self.bytes[at] = case;
-        align_to(at + 1, payload_align)
-    }
-
-    /// Stores the area at `ptr`, which [`ret_area`] checked.
-    pub fn store(&self, mem: &GuestMemory, ptr: u32) -> Result<(), Fault> {
-        mem.write_bytes(ptr, &self.bytes[..self.size])
-            .map_err(|_| oob(format!("return area {ptr:#x} is outside memory")))
-    }
 }
 
 #[cfg(test)]
@@ -344,19 +254,12 @@ mod tests {
     }
 
     #[test]
-    fn return_areas_are_checked_and_cases_aligned() {
+    fn return_areas_are_checked() {
         let mut g = FakeGuest::new(0x100);
         let m = unsafe { GuestMemory::from_vmctx(g.vmctx()) }.unwrap();
         assert_eq!(ret_area(&m, 0x10, 16, 8).unwrap(), 0x10);
         assert!(ret_area(&m, 0x14, 16, 8).is_err(), "misaligned");
         assert!(ret_area(&m, 0xF8, 16, 8).is_err(), "leaves memory");
-        let mut a = Area::new(16);
-        assert_eq!(a.case(0, 1, 8), 8);
-        assert_eq!(a.case(0, 1, 4), 4);
-        assert_eq!(a.case(4, 1, 4), 8);
-        assert_eq!(a.case(0, 0, 1), 1);
-        a.u64(8, 7).store(&m, 0x10).unwrap();
-        assert_eq!(g.u32_at(0x18), 7);
     }
 
     #[test]

@@ -181,11 +181,6 @@ pub fn store_disc(dst: &mut [u8], at: usize, size: usize, v: u32) {
     dst[at..at + size].copy_from_slice(&v.to_le_bytes()[..size]);
 }
 
-/// Lifts a variant's payload of type `T` out of the joined payload slots `f`.
-pub fn lift_payload<T: Lift>(cx: &mut Cx, f: &mut Flat) -> Result<T, Fault> {
-    T::lift_flat(cx, f)
-}
-
 /// Pads a lowered payload to the variant's `width` slots.
 pub fn pad_flat(out: &mut FlatOut, start: usize, width: usize) {
     while out.len < start + width {
