@@ -162,17 +162,32 @@ impl Handles {
         Ok(self.host.as_mut().expect("just set"))
     }
 
-    /// A new `usb-device` resource for `info`, if the grant lets the guest see it.
-    fn insert_device(&mut self, info: DeviceInfo) -> Result<Option<Own<UsbDevice>>, Fault> {
-        let Some(g) = grant::grant_for(grant::grants(), &info.descriptor) else {
-            return Ok(None);
-        };
+    /// A new `usb-device` resource for `info`, which grant `g` lets the guest see.
+    fn insert_device(&mut self, info: DeviceInfo, g: &UsbGrant) -> Result<Own<UsbDevice>, Fault> {
         let handle = self.insert(Resource::Device {
             info,
             grant: g.clone(),
         })?;
-        Ok(Some(Own::new(handle)))
+        Ok(Own::new(handle))
     }
+}
+
+/// The grant that lets the guest see a device it lists (both USB APIs); none, with the reason
+/// traced, for a device it must not see.
+pub(crate) fn listed_grant(info: &DeviceInfo) -> Option<&'static UsbGrant> {
+    let g = grant::grant_for(grant::grants(), &info.descriptor);
+    if g.is_none() {
+        trace(|| {
+            format!(
+                "{:04x}:{:04x} at {}-{} is not granted: not listed",
+                info.descriptor.vendor_id,
+                info.descriptor.product_id,
+                info.location.bus,
+                info.location.address
+            )
+        });
+    }
+    g
 }
 
 pub(crate) fn with_handles<T>(cx: &Cx, f: impl FnOnce(&mut Handles) -> T) -> T {
@@ -309,18 +324,10 @@ fn list_devices(cx: &Cx) -> Answer<Vec<(Own<UsbDevice>, DeviceDescriptor, Device
         };
         let mut out = Vec::new();
         for info in devices {
-            let Some(handle) = h.insert_device(info)? else {
-                trace(|| {
-                    format!(
-                        "{:04x}:{:04x} at {}-{} is not granted: not listed",
-                        info.descriptor.vendor_id,
-                        info.descriptor.product_id,
-                        info.location.bus,
-                        info.location.address
-                    )
-                });
+            let Some(g) = listed_grant(&info) else {
                 continue;
             };
+            let handle = h.insert_device(info, g)?;
             out.push((
                 handle,
                 wit_device_descriptor(&info.descriptor),
@@ -740,9 +747,10 @@ fn poll_events(cx: &Cx) -> Result<Vec<(Event, Info, Own<UsbDevice>)>, Fault> {
         };
         let mut out = Vec::new();
         for (event, info) in events {
-            let Some(handle) = h.insert_device(info)? else {
+            let Some(g) = grant::grant_for(grant::grants(), &info.descriptor) else {
                 continue;
             };
+            let handle = h.insert_device(info, g)?;
             let event = match event {
                 dev::Event::Arrived => Event::ARRIVED,
                 dev::Event::Left => Event::LEFT,

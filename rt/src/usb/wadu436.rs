@@ -34,7 +34,10 @@ use wafer_devices::usb::host::{DeviceInfo, Handle};
 use wafer_devices::usb::trace::trace;
 use wafer_devices::usb::types::{self as dev, Setup, TransferRequest, UsbError, DT_STRING};
 
-use super::{find_config, lock_handle, with_handles, Handles, SharedHandle, Which, MAX_TRANSFER};
+use super::{
+    find_config, listed_grant, lock_handle, with_handles, Handles, SharedHandle, Which,
+    MAX_TRANSFER,
+};
 use crate::canon::typed::{Borrow, Cx, Own};
 use crate::canon::{fault, unknown_handle, Buffer, Fault};
 use crate::glue::wadu436_usb::descriptors::{
@@ -417,21 +420,7 @@ fn granted_devices(h: &mut Handles) -> Result<Vec<(DeviceInfo, &'static UsbGrant
     let devices = backend("enumerate", h.host().and_then(|host| host.devices()))?;
     Ok(devices
         .into_iter()
-        .filter_map(|info| {
-            let g = grant::grant_for(grant::grants(), &info.descriptor);
-            if g.is_none() {
-                trace(|| {
-                    format!(
-                        "{:04x}:{:04x} at {}-{} is not granted: not listed",
-                        info.descriptor.vendor_id,
-                        info.descriptor.product_id,
-                        info.location.bus,
-                        info.location.address
-                    )
-                });
-            }
-            Some((info, g?))
-        })
+        .filter_map(|info| Some((info, listed_grant(&info)?)))
         .collect())
 }
 
