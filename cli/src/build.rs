@@ -94,7 +94,7 @@ pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<
     let (exports, imports_getter) = exports_and_getter(wasm);
     let (mode, plan) = match &opts.invoke {
         Some(call) => {
-            let invoke = crate::invoke::plan(wasm, call, &opts.capabilities)?;
+            let invoke = crate::invoke::plan(wasm, &exports, call, &opts.capabilities)?;
             (EntryMode::Invoke, invoke.encode())
         }
         None => {

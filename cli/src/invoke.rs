@@ -13,18 +13,19 @@ use anyhow::{anyhow, bail, Result};
 use wafer_abi::capabilities::Capabilities;
 use wafer_abi::invoke::{Arg, Const, Invoke, WaveType};
 
-/// The invocation of `call` on `wasm` (a core module), for an executable granted `caps`.
-pub fn plan(wasm: &[u8], call: &str, caps: &Capabilities) -> Result<Invoke> {
+/// The invocation of `call` on `wasm` (a core module whose function exports are `exports`),
+/// for an executable granted `caps`.
+pub fn plan(wasm: &[u8], exports: &[String], call: &str, caps: &Capabilities) -> Result<Invoke> {
     let mut p = Parser { text: call, at: 0 };
     let name = p.name()?;
-    let exports = wafer_witgen::guest_exports(wasm);
-    if exports.is_empty() {
+    let declared = wafer_witgen::guest_exports(wasm);
+    if declared.is_empty() {
         bail!(
             "--invoke: the module embeds no WIT saying what it exports (build it with \
              wit-bindgen, or give it a _start)"
         );
     }
-    let found = exports.iter().find(|e| match e {
+    let found = declared.iter().find(|e| match e {
         Ok(e) => {
             e.core_name == name || e.core_name.rsplit_once('#').is_some_and(|(_, f)| f == name)
         }
@@ -33,13 +34,13 @@ pub fn plan(wasm: &[u8], call: &str, caps: &Capabilities) -> Result<Invoke> {
     let export = match found {
         Some(Ok(e)) => e,
         _ => {
-            if let Some(Err(why)) = exports
+            if let Some(Err(why)) = declared
                 .iter()
                 .find(|e| matches!(e, Err(w) if w.starts_with(&name)))
             {
                 bail!("--invoke: {why}");
             }
-            let names: Vec<&str> = exports
+            let names: Vec<&str> = declared
                 .iter()
                 .filter_map(|e| e.as_ref().ok().map(|e| e.core_name.as_str()))
                 .collect();
@@ -71,7 +72,7 @@ pub fn plan(wasm: &[u8], call: &str, caps: &Capabilities) -> Result<Invoke> {
         );
     }
     let post = format!("cabi_post_{}", export.core_name);
-    let post_return = module_exports(wasm).contains(&post).then_some(post);
+    let post_return = exports.contains(&post).then_some(post);
     Ok(Invoke {
         call: call.to_string(),
         export: export.core_name.clone(),
@@ -80,16 +81,6 @@ pub fn plan(wasm: &[u8], call: &str, caps: &Capabilities) -> Result<Invoke> {
         result: export.result.clone(),
         args,
     })
-}
-
-fn module_exports(wasm: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        if let Ok(wasmparser::Payload::ExportSection(r)) = payload {
-            out.extend(r.into_iter().flatten().map(|e| e.name.to_string()));
-        }
-    }
-    out
 }
 
 struct Parser<'a> {
