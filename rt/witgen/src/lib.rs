@@ -280,6 +280,20 @@ impl<'a> Gen<'a> {
                 Target::World(w) => worlds.push((*b, *w)),
             }
         }
+        // Another edition carries only its bound interfaces and those whose types they use.
+        let mut needed: BTreeSet<InterfaceId> = bound.keys().copied().collect();
+        let mut todo: Vec<InterfaceId> = needed.iter().copied().collect();
+        while let Some(iid) = todo.pop() {
+            for &tid in self.r.interfaces[iid].types.values() {
+                if let TypeDefKind::Type(Type::Id(used)) = self.r.types[tid].kind {
+                    if let TypeOwner::Interface(other) = self.r.types[used].owner {
+                        if needed.insert(other) {
+                            todo.push(other);
+                        }
+                    }
+                }
+            }
+        }
         let mut files = Vec::new();
         let mut mods = Vec::new();
         for (pid, pkg) in self.r.packages.iter() {
@@ -291,6 +305,9 @@ impl<'a> Gen<'a> {
             let mut out = String::from(HEADER);
             writeln!(out, "//! `{}`.", pkg.name).unwrap();
             for (name, &iid) in &pkg.interfaces {
+                if !self.whole && !needed.contains(&iid) {
+                    continue;
+                }
                 self.here.set(Some(iid));
                 writeln!(out, "\npub mod {} {{", snake(name)).unwrap();
                 out.push_str("    #[allow(unused_imports)]\n    use crate::canon::typed::*;\n    #[allow(unused_imports)]\n    use crate::canon::{Buffer, Fault};\n");
