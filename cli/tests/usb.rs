@@ -338,19 +338,6 @@ fn usb_code_is_linked_only_into_drivers_that_import_it() {
     }
 }
 
-/// The test pattern of examples/usb-storage (src/bot.rs): splitmix64 of the 8-byte word index
-/// from the start of the disk, little-endian.
-fn storage_pattern(offset: u64, len: usize) -> Vec<u8> {
-    (0..len as u64 / 8)
-        .flat_map(|i| {
-            let mut z = (offset / 8 + i).wrapping_add(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            (z ^ (z >> 31)).to_le_bytes()
-        })
-        .collect()
-}
-
 #[test]
 fn usb_storage_driver_writes_reads_and_verifies_through_bot_and_scsi() {
     let wasm = build_example("usb-storage");

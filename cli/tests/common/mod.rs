@@ -168,3 +168,16 @@ pub fn imports_of_host_functions(wanted: impl Fn(&str) -> bool) -> (String, usiz
         .collect();
     (text, funcs.len())
 }
+
+/// The test pattern examples/usb-storage and examples/paper-storage write: splitmix64 of the
+/// 8-byte word index from the start of the disk, little-endian.
+pub fn storage_pattern(offset: u64, len: usize) -> Vec<u8> {
+    (0..len as u64 / 8)
+        .flat_map(|i| {
+            let mut z = (offset / 8 + i).wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)).to_le_bytes()
+        })
+        .collect()
+}
