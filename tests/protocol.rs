@@ -116,6 +116,11 @@ pub enum Command {
         instance: usize,
         export: String,
     },
+    /// The instance's memory pages and state digests (`wafer_abi::spec_script::STATE`),
+    /// answered as four `i64` values.
+    State {
+        instance: usize,
+    },
 }
 
 impl fmt::Display for Command {
@@ -141,6 +146,7 @@ impl fmt::Display for Command {
             Command::Get { instance, export } => {
                 write!(f, "{} {instance} {}", proto::GET, encode_name(export))
             }
+            Command::State { instance } => write!(f, "{} {instance}", proto::STATE),
         }
     }
 }

@@ -480,6 +480,16 @@ impl Instance {
         self.func_refs.get(func_index as usize)
     }
 
+    /// The function index of a function reference (a table value) that points at one of this
+    /// instance's own function references.
+    pub fn func_index_of(&self, value: usize) -> Option<u32> {
+        let base = self.func_refs.as_ptr() as usize;
+        let offset = value.checked_sub(base)?;
+        let size = std::mem::size_of::<FuncRef>();
+        let index = offset / size;
+        (offset % size == 0 && index < self.func_refs.len()).then_some(index as u32)
+    }
+
     pub fn data_segment(&self, index: u32) -> Option<&'static [u8]> {
         let segs = unsafe { self.desc.data_segments.as_slice() };
         Some(unsafe { segs.get(index as usize)?.as_slice() })

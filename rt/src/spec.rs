@@ -5,7 +5,10 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use wafer_abi::spec_script::{ERROR, GET, INSTANTIATE, INVOKE, OK, REGISTER, TRAP, UNLINKABLE};
+use wafer_abi::spec_script::{
+    Digest, ERROR, GET, INSTANTIATE, INVOKE, OK, REF_NULL, REF_OTHER, REGISTER, STATE, TRAP,
+    UNLINKABLE,
+};
 use wafer_abi::{extern_kind, valtype, ModuleDescriptor, ValueSlot, VmCtx};
 
 use crate::instance::{host_binding, CallError, Extern, Instance, InstantiateError};
@@ -81,6 +84,7 @@ impl<'m> Session<'m> {
             [REGISTER, name, instance] => self.register(name, instance),
             [INVOKE, instance, export, args @ ..] => self.invoke(instance, export, args),
             [GET, instance, export] => self.get(instance, export),
+            [STATE, instance] => self.state(instance),
             _ => Err(format!("{ERROR} unknown command: {line}")),
         };
         outcome.unwrap_or_else(|e| e)
@@ -213,6 +217,61 @@ impl<'m> Session<'m> {
             .read_global(e.index)
             .ok_or_else(|| format!("{ERROR} bad global index"))?;
         Ok(format!("{OK} {}", format_value(value, ty)))
+    }
+}
+
+impl Session<'_> {
+    /// Memory pages and the digests of memory, tables and globals (`wafer_abi::spec_script::STATE`).
+    fn state(&self, instance: &str) -> Result<String, String> {
+        let inst = self.instance(instance)?;
+        let desc = inst.descriptor();
+        let ident = |ty: u8, v: usize| match ty {
+            _ if v == 0 => REF_NULL,
+            valtype::FUNCREF => inst.func_index_of(v).unwrap_or(REF_OTHER),
+            _ => REF_OTHER,
+        };
+        let (mut memory, mut pages) = (Digest::default(), 0u64);
+        let def = inst.memory_def();
+        if !def.is_null() {
+            // SAFETY: the instance's memory definition describes its live linear memory.
+            let bytes = unsafe { std::slice::from_raw_parts((*def).base, (*def).length as usize) };
+            memory.bytes(bytes);
+            pages = bytes.len() as u64 / 65536;
+        }
+        let mut tables = Digest::default();
+        for index in 0..desc.tables.len as u32 {
+            let def = inst
+                .table_def(index)
+                .ok_or_else(|| format!("{ERROR} bad table index"))?;
+            // SAFETY: the instance's tables stay alive as long as it does.
+            let table = unsafe { Table::from_def(def) };
+            tables.word(table.len());
+            for &v in table.elements() {
+                tables.table_entry(ident(table.elem_type(), v));
+            }
+        }
+        let mut globals = Digest::default();
+        // SAFETY: descriptor data is static.
+        let mut exported: Vec<u32> = unsafe { desc.exports.as_slice() }
+            .iter()
+            .filter(|e| e.kind == extern_kind::GLOBAL)
+            .map(|e| e.index)
+            .collect();
+        exported.sort_unstable();
+        exported.dedup();
+        for index in exported {
+            let (ty, _) = inst.global_type(index).unwrap_or((valtype::I64, false));
+            let bits = inst.read_global(index).unwrap_or(0);
+            let bits = match ty {
+                valtype::FUNCREF | valtype::EXTERNREF => u64::from(ident(ty, bits as usize)),
+                _ => bits,
+            };
+            globals.global(ty, bits);
+        }
+        Ok(format!(
+            "{OK} i64:{pages:x} i64:{:x} i64:{:x} i64:{:x}",
+            memory.0, tables.0, globals.0
+        ))
     }
 }
 
@@ -445,6 +504,7 @@ mod tests {
             .execute("invoke 3 6162")
             .starts_with("error unknown instance"));
         assert!(s.execute("get x 6162").starts_with("error bad instance"));
+        assert!(s.execute("state 2").starts_with("error unknown instance"));
         assert!(s
             .execute("register 61 1")
             .starts_with("error unknown instance"));

@@ -991,6 +991,72 @@ pub mod spec_script {
     pub const TRAP: &str = "trap";
     pub const UNLINKABLE: &str = "unlinkable";
     pub const ERROR: &str = "error";
+    /// `state INSTANCE`: answered `ok` with four `i64` values, the instance's memory size in
+    /// pages and the [`Digest`]s of its memory bytes, of every table (in index order) and of
+    /// its exported globals (in index order, each once; a global the module keeps to itself,
+    /// such as an instrumenter's fuel counter, is not observable from another engine). See
+    /// [`Digest::table_entry`] and [`Digest::global`]. A harness computing the same digests
+    /// from another engine compares whole instance states.
+    pub const STATE: &str = "state";
+
+    /// A table entry that is null, in [`Digest::table_entry`].
+    pub const REF_NULL: u32 = u32::MAX;
+    /// A function reference to a function of another instance, or any non-null `externref`.
+    pub const REF_OTHER: u32 = u32::MAX - 1;
+
+    /// A fast 64-bit fingerprint (not cryptographic): equal states give equal digests on every
+    /// engine that feeds it the same words in the same order.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Digest(pub u64);
+
+    impl Default for Digest {
+        fn default() -> Self {
+            Digest(0xcbf2_9ce4_8422_2325)
+        }
+    }
+
+    impl Digest {
+        pub fn word(&mut self, v: u64) {
+            let h = (self.0 ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            self.0 = h ^ (h >> 29);
+        }
+
+        /// The length, then the bytes eight at a time (little-endian), then the rest one by one.
+        pub fn bytes(&mut self, b: &[u8]) {
+            self.word(b.len() as u64);
+            let mut chunks = b.chunks_exact(8);
+            for c in &mut chunks {
+                self.word(u64::from_le_bytes(c.try_into().unwrap()));
+            }
+            for &x in chunks.remainder() {
+                self.word(u64::from(x));
+            }
+        }
+
+        /// One table element: the defined-function index it refers to, [`REF_NULL`] or
+        /// [`REF_OTHER`]. A table is its length, then its entries.
+        pub fn table_entry(&mut self, ident: u32) {
+            self.word(u64::from(ident));
+        }
+
+        /// One global of wasm type `ty` holding `bits` (its value slot). Integers by value;
+        /// floats by bits except that a canonical NaN counts the same whatever its sign (the
+        /// spec leaves the sign of a canonical NaN to the engine); references as
+        /// [`Digest::table_entry`] identities, which the caller works out.
+        pub fn global(&mut self, ty: u8, bits: u64) {
+            let v = match ty {
+                super::valtype::I32 => u64::from(bits as u32),
+                super::valtype::F32 if bits as u32 & 0x7fff_ffff == 0x7fc0_0000 => 0x7fc0_0000,
+                super::valtype::F32 => u64::from(bits as u32),
+                super::valtype::F64 if bits & !(1 << 63) == 0x7ff8_0000_0000_0000 => {
+                    0x7ff8_0000_0000_0000
+                }
+                _ => bits,
+            };
+            self.word(u64::from(ty));
+            self.word(v);
+        }
+    }
 }
 
 #[cfg(test)]

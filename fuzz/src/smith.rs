@@ -1,0 +1,198 @@
+//! The wasm-smith configuration: what generated modules may contain. It follows what wafer
+//! compiles: a proposal wafer gains is switched on here in the same change.
+
+use arbitrary::Unstructured;
+
+use crate::rng::Rng;
+
+/// Largest memory a generated module declares (initial and maximum; every memory has one),
+/// so hashing the whole memory after each call stays cheap.
+pub const MAX_MEMORY_BYTES: u64 = 2 << 20;
+
+/// Fuel for the whole module (a global wasm-smith counts down at every loop iteration and call,
+/// trapping `unreachable` at zero). Little enough that it runs out before either engine's stack
+/// does: how deep each engine's stack goes is its own resource limit, not a difference in
+/// meaning.
+pub const FUEL: u32 = 1_000;
+
+/// Modules of the core target: no imports, every item exported.
+pub fn core_config() -> wasm_smith::Config {
+    wasm_smith::Config {
+        max_imports: 0,
+        min_types: 1,
+        min_funcs: 2,
+        max_funcs: 12,
+        export_everything: true,
+        canonicalize_nans: true,
+        max_memories: 1,
+        max_memory32_bytes: MAX_MEMORY_BYTES,
+        memory_max_size_required: true,
+        max_tables: 2,
+        max_table_elements: 1_000,
+        table_max_size_required: true,
+        max_instructions: 200,
+        max_types: 20,
+        max_globals: 10,
+        max_data_segments: 4,
+        max_element_segments: 4,
+        max_elements: 20,
+        bulk_memory_enabled: true,
+        reference_types_enabled: true,
+        multi_value_enabled: true,
+        saturating_float_to_int_enabled: true,
+        sign_extension_ops_enabled: true,
+        simd_enabled: false,
+        relaxed_simd_enabled: false,
+        threads_enabled: false,
+        shared_everything_threads_enabled: false,
+        exceptions_enabled: false,
+        gc_enabled: false,
+        tail_call_enabled: false,
+        memory64_enabled: false,
+        custom_page_sizes_enabled: false,
+        wide_arithmetic_enabled: false,
+        compact_imports_enabled: false,
+        allow_start_export: true,
+        ..Default::default()
+    }
+}
+
+/// The core module of `seed`, with fuel for termination.
+pub fn core_module(seed: u64) -> Vec<u8> {
+    let bytes = Rng::new(seed).bytes(64 * 1024);
+    let mut u = Unstructured::new(&bytes);
+    let mut m = wasm_smith::Module::new(core_config(), &mut u).expect("wasm-smith makes a module");
+    m.ensure_termination(FUEL).expect("fuel");
+    canonicalize_conversions(m.to_bytes())
+}
+
+/// wasm-smith canonicalises the NaNs of arithmetic but not of `f32.demote_f64` and
+/// `f64.promote_f32`, whose NaN payload the spec leaves to the engine (RISC-V's conversion
+/// returns the canonical NaN, x86_64 and aarch64 keep the payload). This rewrite passes each
+/// such result through an added function that canonicalises a NaN, so that results, memory
+/// and globals are deterministic. Only for modules without imported functions (the added
+/// functions are numbered after the defined ones).
+pub fn canonicalize_conversions(wasm: Vec<u8>) -> Vec<u8> {
+    use wasmparser::{Operator, Parser, Payload};
+    let needs = Parser::new(0).parse_all(&wasm).flatten().any(|p| match p {
+        Payload::CodeSectionEntry(body) => body.get_operators_reader().is_ok_and(|mut r| {
+            std::iter::from_fn(|| (!r.eof()).then(|| r.read().ok()).flatten())
+                .any(|op| matches!(op, Operator::F32DemoteF64 | Operator::F64PromoteF32))
+        }),
+        _ => false,
+    });
+    if !needs {
+        return wasm;
+    }
+    let mut module = wasm_encoder::Module::new();
+    let mut rewrite = Canonicalize::default();
+    use wasm_encoder::reencode::Reencode;
+    match rewrite.parse_core_module(&mut module, Parser::new(0), &wasm) {
+        Ok(()) => module.finish(),
+        Err(_) => wasm,
+    }
+}
+
+#[derive(Default)]
+struct Canonicalize {
+    /// Type indices of `(f32) -> f32` and `(f64) -> f64`.
+    types: Option<(u32, u32)>,
+    /// Function indices of the two canonicalising functions.
+    funcs: Option<(u32, u32)>,
+}
+
+impl wasm_encoder::reencode::Reencode for Canonicalize {
+    type Error = std::convert::Infallible;
+
+    fn parse_type_section(
+        &mut self,
+        types: &mut wasm_encoder::TypeSection,
+        section: wasmparser::TypeSectionReader<'_>,
+    ) -> Result<(), wasm_encoder::reencode::Error<Self::Error>> {
+        wasm_encoder::reencode::utils::parse_type_section(self, types, section)?;
+        use wasm_encoder::ValType::{F32, F64};
+        let first = types.len();
+        types.ty().function([F32], [F32]);
+        types.ty().function([F64], [F64]);
+        self.types = Some((first, first + 1));
+        Ok(())
+    }
+
+    fn parse_function_section(
+        &mut self,
+        functions: &mut wasm_encoder::FunctionSection,
+        section: wasmparser::FunctionSectionReader<'_>,
+    ) -> Result<(), wasm_encoder::reencode::Error<Self::Error>> {
+        wasm_encoder::reencode::utils::parse_function_section(self, functions, section)?;
+        let (t32, t64) = self
+            .types
+            .expect("a type section before the function section");
+        let first = functions.len();
+        functions.function(t32);
+        functions.function(t64);
+        self.funcs = Some((first, first + 1));
+        Ok(())
+    }
+
+    fn parse_function_body(
+        &mut self,
+        code: &mut wasm_encoder::CodeSection,
+        func: wasmparser::FunctionBody<'_>,
+    ) -> Result<(), wasm_encoder::reencode::Error<Self::Error>> {
+        use wasm_encoder::Instruction;
+        let (c32, c64) = self.funcs.expect("a function section before the code");
+        let mut f = self.new_function_with_parsed_locals(&func)?;
+        let mut reader = func.get_operators_reader()?;
+        while !reader.eof() {
+            let op = reader.read()?;
+            let after = match op {
+                wasmparser::Operator::F32DemoteF64 => Some(c32),
+                wasmparser::Operator::F64PromoteF32 => Some(c64),
+                _ => None,
+            };
+            f.instruction(&self.instruction(op)?);
+            if let Some(c) = after {
+                f.instruction(&Instruction::Call(c));
+            }
+        }
+        code.function(&f);
+        Ok(())
+    }
+
+    fn parse_code_section(
+        &mut self,
+        code: &mut wasm_encoder::CodeSection,
+        section: wasmparser::CodeSectionReader<'_>,
+    ) -> Result<(), wasm_encoder::reencode::Error<Self::Error>> {
+        wasm_encoder::reencode::utils::parse_code_section(self, code, section)?;
+        use wasm_encoder::{Function, Instruction as I};
+        for wide in [false, true] {
+            let mut f = Function::new([]);
+            let (eq, nan) = if wide {
+                (I::F64Eq, I::F64Const(f64::NAN.into()))
+            } else {
+                (I::F32Eq, I::F32Const(f32::NAN.into()))
+            };
+            let ty = if wide {
+                wasm_encoder::ValType::F64
+            } else {
+                wasm_encoder::ValType::F32
+            };
+            for i in [
+                I::LocalGet(0),
+                I::LocalGet(0),
+                eq,
+                I::If(wasm_encoder::BlockType::Result(ty)),
+                I::LocalGet(0),
+                I::Else,
+                nan,
+                I::End,
+                I::End,
+            ] {
+                f.instruction(&i);
+            }
+            code.function(&f);
+        }
+        Ok(())
+    }
+}
