@@ -56,6 +56,22 @@ fn malformed(e: wasmparser::BinaryReaderError) -> CompileError {
     ))
 }
 
+/// The bytes of a nested module or component: its section's declared size is not checked
+/// against the data until it is parsed, so a truncated binary can claim more than there is.
+fn nested(bytes: &[u8], offset: u64, range: std::ops::Range<u64>) -> Result<&[u8]> {
+    let start = range.start.checked_sub(offset).map(|s| s as usize);
+    let end = range.end.checked_sub(offset).map(|e| e as usize);
+    start
+        .zip(end)
+        .and_then(|(start, end)| bytes.get(start..end))
+        .ok_or_else(|| {
+            CompileError::Malformed(format!(
+                "a nested module or component at byte offset {:#x} runs past the end of its section",
+                range.start
+            ))
+        })
+}
+
 /// Parses the component in `bytes` (which start at `offset` of the whole binary) as a new
 /// body; returns its index.
 fn parse_body<'a>(bytes: &'a [u8], offset: u64, parsed: &mut Parsed<'a>) -> Result<usize> {
@@ -79,18 +95,15 @@ fn parse_body<'a>(bytes: &'a [u8], offset: u64, parsed: &mut Parsed<'a>) -> Resu
             Payload::ModuleSection {
                 unchecked_range, ..
             } => {
-                let range = (unchecked_range.start - offset) as usize
-                    ..(unchecked_range.end - offset) as usize;
-                parsed.modules.push(&bytes[range]);
+                parsed.modules.push(nested(bytes, offset, unchecked_range)?);
                 defs.push(Def::Module(parsed.modules.len() - 1));
                 skip_depth = 1;
             }
             Payload::ComponentSection {
                 unchecked_range, ..
             } => {
-                let range = (unchecked_range.start - offset) as usize
-                    ..(unchecked_range.end - offset) as usize;
-                let body = parse_body(&bytes[range], unchecked_range.start, parsed)?;
+                let inner = nested(bytes, offset, unchecked_range.clone())?;
+                let body = parse_body(inner, unchecked_range.start, parsed)?;
                 defs.push(Def::Component(body));
                 skip_depth = 1;
             }
