@@ -81,13 +81,18 @@ pub fn wasm_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
 
 /// Compiles and links a driver executable (from a core module or a component).
 pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<()> {
+    link_objects(&compile_driver(wasm, opts)?, out, opts)
+}
+
+/// Everything `build_executable` does but the link: the objects of a driver executable.
+pub fn compile_driver(wasm: &[u8], opts: &BuildOptions) -> Result<Vec<Vec<u8>>> {
     if wafer_compiler::component::is_component(wasm) {
         if opts.invoke.is_some() {
             anyhow::bail!(
                 "--invoke calls an export of a core module; a component runs its wasi:cli/run export"
             );
         }
-        return build_component_executable(wasm, out, opts);
+        return compile_component(wasm, opts);
     }
     let compile = opts.compile_options(wafer_abi::DRIVER_PREFIX, true)?;
     let object = wafer_compiler::compile(wasm, &compile)?;
@@ -113,7 +118,7 @@ pub fn build_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<
         &capabilities,
         &plan,
     )?;
-    link_objects(&[object, entry], out, opts)
+    Ok(vec![object, entry])
 }
 
 /// A compiled core module's function export names, and whether it imports the world-level
@@ -174,14 +179,16 @@ fn check_entry_point(exports: &[String]) -> Result<()> {
         if exports.is_empty() {
             "none".to_string()
         } else {
-            exports.join(", ")
+            // Quoted and escaped: a name is any UTF-8, line breaks included.
+            let quoted: Vec<String> = exports.iter().map(|e| format!("{e:?}")).collect();
+            quoted.join(", ")
         }
     )
 }
 
-/// A component's executable: each of its core modules compiled with prefix `wafer_c<i>` and
+/// A component's objects: each of its core modules compiled with prefix `wafer_c<i>` and
 /// the imports its plan binds to host functions, and an entry holding the plan.
-fn build_component_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> Result<()> {
+fn compile_component(wasm: &[u8], opts: &BuildOptions) -> Result<Vec<Vec<u8>>> {
     let lowered = wafer_compiler::component::lower(wasm)?;
     let imports_getter =
         lowered.host_imports.iter().flatten().flatten().any(|h| {
@@ -214,27 +221,48 @@ fn build_component_executable(wasm: &[u8], out: &Path, opts: &BuildOptions) -> R
         &capabilities,
         &lowered.plan,
     )?);
-    link_objects(&objects, out, opts)
+    Ok(objects)
 }
 
 /// Compiles each module with prefix `m<i>` (imports left for the runtime to bind by name)
 /// and links them into one executable that runs spec-test scripts.
 pub fn build_spec_executable(modules: &[Vec<u8>], out: &Path, opts: &BuildOptions) -> Result<()> {
+    spec_executable(modules, out, opts, false)
+}
+
+/// [`build_spec_executable`] with the imports wafer provides bound to its host functions (as
+/// `wafer build` binds a driver's) and `opts.capabilities` granted: a script can then call
+/// WASI, I2C and USB from its modules.
+pub fn build_spec_executable_with_host(
+    modules: &[Vec<u8>],
+    out: &Path,
+    opts: &BuildOptions,
+) -> Result<()> {
+    spec_executable(modules, out, opts, true)
+}
+
+fn spec_executable(modules: &[Vec<u8>], out: &Path, opts: &BuildOptions, host: bool) -> Result<()> {
     let triple = opts.target.triple()?;
     let prefixes: Vec<String> = (0..modules.len()).map(|i| format!("m{i}")).collect();
     let mut objects = Vec::with_capacity(modules.len() + 1);
     for (wasm, prefix) in modules.iter().zip(&prefixes) {
-        let compile = opts.compile_options(prefix, false)?;
+        let compile = opts.compile_options(prefix, host)?;
         objects.push(
             wafer_compiler::compile(wasm, &compile).with_context(|| format!("module {prefix}"))?,
         );
     }
+    let capabilities = if host {
+        wafer_abi::capabilities::encode(&opts.capabilities)
+            .map_err(|e| anyhow::anyhow!("capabilities: {e}"))?
+    } else {
+        Vec::new()
+    };
     objects.push(wafer_compiler::compile_entry(
         &triple,
         &opts.target.isa_flags,
         &prefixes,
         EntryMode::SpecScript,
-        &[],
+        &capabilities,
         &[],
     )?);
     link_objects(&objects, out, opts)

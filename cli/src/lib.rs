@@ -9,8 +9,9 @@ pub mod runtime;
 pub mod target;
 
 pub use build::{
-    build_executable, build_spec_executable, check_module, load_module, wasm_from_bytes,
-    BuildOptions,
+    build_executable, build_spec_executable, build_spec_executable_with_host, check_module,
+    compile_driver, load_module, wasm_from_bytes, BuildOptions,
 };
 pub use target::Target;
 pub use wafer_compiler::component::is_component;
+pub use wafer_compiler::CompileError;

@@ -78,6 +78,13 @@ pub unsafe extern "C" fn wafer_rt_main(
             plan,
         ))
     } else if mode == EntryMode::SpecScript as u32 {
+        // Scripts whose modules call host functions (the fuzzer's) get their grants.
+        if !capabilities.is_empty() {
+            if let Err(msg) = prepare_host(capabilities, args.clone()) {
+                eprintln!("wafer: {msg}");
+                return 1;
+            }
+        }
         spec::run(&args, &descriptors)
     } else {
         eprintln!("wafer: unknown entry mode {mode}");

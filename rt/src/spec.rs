@@ -33,7 +33,10 @@ pub fn run(args: &[Vec<u8>], modules: &[&'static ModuleDescriptor]) -> i32 {
         }
     };
     let mut session = Session::new(modules);
-    let mut out = std::io::stdout().lock();
+    let Some(mut out) = protocol_output() else {
+        eprintln!("wafer: cannot set up the protocol's output");
+        return 1;
+    };
     for (n, line) in script.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -49,6 +52,21 @@ pub fn run(args: &[Vec<u8>], modules: &[&'static ModuleDescriptor]) -> i32 {
         }
     }
     0
+}
+
+/// The protocol owns standard output: the result lines go to a duplicate of it, and file
+/// descriptor 1 is pointed at standard error, so a guest writing to its standard output
+/// (WASI `fd_write` to 1, `wasi:cli/stdout`) cannot garble an answer.
+fn protocol_output() -> Option<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain descriptor calls; the duplicate is owned by the returned File alone.
+    unsafe {
+        let fd = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
+        if fd < 0 || libc::dup2(2, 1) < 0 {
+            return None;
+        }
+        Some(std::fs::File::from_raw_fd(fd))
+    }
 }
 
 /// State of one script: instances by number, registered names, the spectest module.
