@@ -82,7 +82,7 @@ fn main() {
     };
     let batch = args.batch.unwrap_or(match args.target.as_str() {
         "core" => 100,
-        "imports" => 1,
+        "imports" => 50,
         _ => 1000,
     });
     let start = Instant::now();
