@@ -20,6 +20,10 @@
 //! | `hts221` (humidity and temperature, usually at 0x5f) | `temperature=<°C>` (22), `humidity=<%RH>` (45) |
 //! | `tm1650` (4-digit 7-segment controller: control at the address, usually 0x24, digits 0x10 above it) | none |
 //!
+//! Every device also takes `leave-ms=<n>`: it is removed from the bus that many milliseconds
+//! after the simulation is read (the driver's first use of I2C), and its address NACKs from
+//! then on, as a sensor whose cable came loose.
+//!
 //! Addresses are 7-bit, decimal or `0x` hex. An address no device answers NACKs
 //! (`no-acknowledge(address)`). Screens (LCDs) are written on exit to the `dump` file, and to
 //! stderr when `WAFER_I2C_SIM_DUMP` is set.
@@ -34,6 +38,7 @@ pub mod tm1650;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use super::bus::{Bus, ErrorCode, NackSource, Op};
 use device::Device;
@@ -47,6 +52,8 @@ struct Attached {
     base: u8,
     span: u8,
     device: Box<dyn Device + Send>,
+    /// When the device leaves the bus (`leave-ms`).
+    leave: Option<Instant>,
 }
 
 /// A software bus and the devices on it.
@@ -56,7 +63,12 @@ pub struct SimBus {
 }
 
 impl SimBus {
-    pub fn attach(&mut self, base: u8, device: Box<dyn Device + Send>) -> Result<(), String> {
+    pub fn attach(
+        &mut self,
+        base: u8,
+        device: Box<dyn Device + Send>,
+        leave: Option<Instant>,
+    ) -> Result<(), String> {
         let span = device.span();
         let end = base as u32 + span as u32;
         if end > 0x80 {
@@ -72,7 +84,12 @@ impl SimBus {
                 other.base
             ));
         }
-        self.devices.push(Attached { base, span, device });
+        self.devices.push(Attached {
+            base,
+            span,
+            device,
+            leave,
+        });
         Ok(())
     }
 
@@ -86,11 +103,10 @@ impl SimBus {
 
 impl Bus for SimBus {
     fn transaction(&mut self, address: u8, ops: &mut [Op<'_>]) -> Result<(), ErrorCode> {
-        let Some(att) = self
-            .devices
-            .iter_mut()
-            .find(|d| address >= d.base && address < d.base + d.span)
-        else {
+        let now = Instant::now();
+        let Some(att) = self.devices.iter_mut().find(|d| {
+            address >= d.base && address < d.base + d.span && d.leave.is_none_or(|l| now < l)
+        }) else {
             return Err(ErrorCode::NoAcknowledge(NackSource::Address));
         };
         let offset = address - att.base;
@@ -249,13 +265,22 @@ impl Simulation {
                         .last()
                         .ok_or_else(|| at("a device needs a bus line before it".into()))?;
                     let address = parse_address(addr).map_err(at)?;
-                    let options = opts
+                    let mut options = opts
                         .iter()
                         .map(|o| {
                             o.split_once('=')
                                 .ok_or_else(|| at(format!("option {o:?} is not key=value")))
                         })
                         .collect::<Result<Vec<_>, _>>()?;
+                    let leave = match options.iter().position(|(k, _)| *k == "leave-ms") {
+                        Some(i) => {
+                            let (_, v) = options.remove(i);
+                            let ms: u64 =
+                                v.parse().map_err(|_| at(format!("bad leave-ms {v:?}")))?;
+                            Some(Instant::now() + Duration::from_millis(ms))
+                        }
+                        None => None,
+                    };
                     let mut bus = bus.lock().unwrap_or_else(|p| p.into_inner());
                     for (offset, device) in make_device(kind, &options, dir).map_err(at)? {
                         let at_address = address
@@ -264,7 +289,7 @@ impl Simulation {
                             .ok_or_else(|| {
                                 at(format!("{kind} at {address:#04x} does not fit below 0x7f"))
                             })?;
-                        bus.attach(at_address, device).map_err(at)?;
+                        bus.attach(at_address, device, leave).map_err(at)?;
                     }
                 }
                 ["dump", path] => sim.dump = Some(dir.join(path)),
@@ -380,6 +405,22 @@ mod tests {
         eeprom.write_read(0x57, &[0x10], &mut id).unwrap();
         assert_eq!(id, [0xAB]);
         assert!(sim.dump_text().contains("lcd 20x4"));
+    }
+
+    #[test]
+    fn a_device_that_leaves_stops_answering() {
+        let text = "bus b\ndevice lm75 0x48 leave-ms=0\ndevice tmp102 0x49 leave-ms=600000\n";
+        let sim = Simulation::parse(text, Path::new("/tmp")).unwrap();
+        let mut bus = SharedBus(sim.bus("b").unwrap());
+        let mut t = [0u8; 2];
+        assert_eq!(
+            bus.write_read(0x48, &[0], &mut t),
+            Err(ErrorCode::NoAcknowledge(NackSource::Address))
+        );
+        bus.write_read(0x49, &[0], &mut t).unwrap();
+        assert!(
+            Simulation::parse("bus b\ndevice lm75 0x48 leave-ms=soon\n", Path::new("/")).is_err()
+        );
     }
 
     #[test]
