@@ -57,3 +57,37 @@ fn the_cli_answers_bad_bytes_with_one_line() {
         }
     }
 }
+
+/// The long-run command: its summary, corpus and exit status.
+#[test]
+fn a_long_run_writes_its_summary_and_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wafer-fuzz"))
+        .args(["bytes", "--cases", "300", "--jobs", "2", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = std::fs::read_to_string(dir.path().join("summary.txt")).unwrap();
+    assert!(summary.starts_with("target bytes: 300 cases"), "{summary}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["tally"]["cases"], 300);
+    assert!(
+        std::fs::read_dir(dir.path().join("corpus"))
+            .unwrap()
+            .count()
+            > 3
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_wafer-fuzz"))
+        .args(["nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
