@@ -48,6 +48,15 @@ pub struct Finding {
     pub input: Vec<u8>,
 }
 
+/// The findings as one text, one line each (for a test's failure message).
+pub fn describe(findings: &[Finding]) -> String {
+    let lines: Vec<String> = findings
+        .iter()
+        .map(|f| format!("seed {} on {}: {}", f.seed, f.config, f.what))
+        .collect();
+    format!("{} findings:\n{}", findings.len(), lines.join("\n"))
+}
+
 /// The output directory of a long run: `corpus/` (inputs worth keeping: every finding's,
 /// and for the bytes target one input per distinct answer), `findings/` (one text file per
 /// finding), `summary.json` and `summary.txt`.

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use wafer_fuzz::bytes::{check_batch, mutate};
-use wafer_fuzz::report::Tally;
+use wafer_fuzz::report::{describe, Tally};
 use wafer_fuzz::rng::Rng;
 
 #[test]
@@ -13,16 +13,7 @@ fn mutated_modules_get_a_clean_verdict() {
     let seeds: Vec<u64> = (1..=3000).collect();
     let findings = check_batch(&seeds, &mut tally, None);
     eprintln!("bytes: {} inputs: {:?}", tally.cases, tally.counts);
-    let text: Vec<String> = findings
-        .iter()
-        .map(|f| format!("seed {}: {}", f.seed, f.what))
-        .collect();
-    assert!(
-        findings.is_empty(),
-        "{} findings:\n{}",
-        findings.len(),
-        text.join("\n")
-    );
+    assert!(findings.is_empty(), "{}", describe(&findings));
     // The mutations reach both sides: some inputs still compile, most do not.
     let count = |k: &str| tally.counts.get(k).copied().unwrap_or(0);
     let compiled = count("verdict: compiled") + count("verdict: compiled, but no entry point");

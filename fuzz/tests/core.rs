@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use wafer_fuzz::core::{check_batch, CONFIGS};
 use wafer_fuzz::oracle::Reference;
-use wafer_fuzz::report::Tally;
+use wafer_fuzz::report::{describe, Tally};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -47,16 +47,7 @@ fn random_modules_compute_what_wasmtime_computes() {
         tally.calls,
         tally.cases
     );
-    let text: Vec<String> = findings
-        .iter()
-        .map(|f| format!("seed {} on {}: {}", f.seed, f.config, f.what))
-        .collect();
-    assert!(
-        findings.is_empty(),
-        "{} findings:\n{}",
-        findings.len(),
-        text.join("\n")
-    );
+    assert!(findings.is_empty(), "{}", describe(&findings));
 }
 
 /// The comparison itself: wasmtime's plan with one expected value or state changed must be

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use wafer_fuzz::core::CONFIGS;
 use wafer_fuzz::imports::{candidates, check_batch};
-use wafer_fuzz::report::Tally;
+use wafer_fuzz::report::{describe, Tally};
 
 #[test]
 fn hostile_host_calls_get_errors_or_clean_traps() {
@@ -26,16 +26,7 @@ fn hostile_host_calls_get_errors_or_clean_traps() {
         ));
     }
     eprintln!("imports: {} modules, {:?}", tally.cases, tally.counts);
-    let text: Vec<String> = findings
-        .iter()
-        .map(|f| format!("seed {} on {}: {}", f.seed, f.config, f.what))
-        .collect();
-    assert!(
-        findings.is_empty(),
-        "{} findings:\n{}",
-        findings.len(),
-        text.join("\n")
-    );
+    assert!(findings.is_empty(), "{}", describe(&findings));
     // The calls reach the host: some succeed, some trap.
     assert!(tally.counts.get("answers: ok").copied().unwrap_or(0) > cases / 4);
 }
