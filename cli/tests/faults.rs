@@ -129,3 +129,87 @@ fn a_full_file_system() {
         "{stdout}"
     );
 }
+
+/// Starts `exe` (under qemu-user for another target), sends SIGTERM once it has had `after`
+/// to get into its transfers, and returns how it ended, how long that took, and its output.
+fn terminate(
+    exe: &Path,
+    target: &str,
+    args: &[&str],
+    conf: &Path,
+    after: Duration,
+) -> (std::process::ExitStatus, Duration, String, String) {
+    use std::process::Stdio;
+    let child = command_on(target, exe)
+        .args(args)
+        .env("WAFER_USB_BACKEND", "sim")
+        .env("WAFER_USB_SIM", conf)
+        .env("WAFER_TRACE", "usb")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let sent = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        sent.elapsed(),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+const SIGTERM: i32 = 15;
+
+#[test]
+fn sigterm_during_a_usb_transfer_cancels_it_and_gives_the_device_back() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = scratch();
+    // A read waiting on the echo device (component:usb, 5 s timeout): cancelled, and the
+    // process ends by the signal at once, without the guest seeing the cancellation.
+    let wasm = guest();
+    let conf = dir.path().join("usb.conf");
+    std::fs::write(&conf, "device echo kernel-driver=yes\n").unwrap();
+    let plain = dir.path().join("plain.conf");
+    std::fs::write(&plain, "device echo\n").unwrap();
+    let ping = build_example("paper-ping");
+    for target in ["x86_64", "aarch64"] {
+        let exe = dir.path().join(format!("wait-{target}"));
+        wafer_build(&wasm, &exe, &["--target", target, "--usb", "2341:8057"]);
+        let after = Duration::from_millis(if target == "x86_64" { 300 } else { 1500 });
+        let (status, took, out, err) = terminate(&exe, target, &["usb-unplug"], &plain, after);
+        assert_eq!(
+            status.signal(),
+            Some(SIGTERM),
+            "{target}: {status:?} {out} {err}"
+        );
+        assert!(took < Duration::from_millis(1500), "{target}: {took:?}");
+        assert!(out.contains("echo: [112"), "{target}: {out}");
+        assert!(!out.contains("waiting read"), "{target}: {out}");
+        assert!(
+            err.contains("signal 15: cancelling transfers in flight"),
+            "{target}: {err}"
+        );
+
+        // The 2024 API detaches the kernel driver when it opens a device (the sim binds one
+        // to every interface with kernel-driver=yes): it is attached again on the way out.
+        let exe = dir.path().join(format!("ping-{target}"));
+        wafer_build(&ping, &exe, &["--target", target, "--usb", "2341:8057"]);
+        let (status, _, _, err) = terminate(&exe, target, &["10000000"], &conf, after);
+        assert_eq!(status.signal(), Some(SIGTERM), "{target}: {status:?} {err}");
+        assert!(
+            err.contains("open: kernel driver detached from interface 0"),
+            "{target}: {err}"
+        );
+        assert!(
+            err.contains("exit: attaching the kernel driver of interface 0: Ok(())"),
+            "{target}: {err}"
+        );
+    }
+}

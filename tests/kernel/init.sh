@@ -47,7 +47,14 @@ echo "RESULT kernel.usb.nodes $(ls /dev/bus/usb/*/* 2>/dev/null | wc -l)"
 
 # The stick as the kernel's usb-storage sees it before the sandboxed block driver writes it.
 stick() {
-    dd if=/dev/sda bs=512 skip="$1" count=1 2>/dev/null | od -An -tx1 -N16 | tr -d ' \n'
+    # A driver that just gave the stick back leaves the kernel probing it: retry a while.
+    tries=0
+    until out=$(dd if=/dev/sda bs=512 skip="$1" count=1 2>/dev/null | od -An -tx1 -N16 | tr -d ' \n') &&
+        [ -n "$out" ] || [ "$tries" -ge 50 ]; do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+    echo "$out"
 }
 tries=0
 while [ ! -e /dev/sda ] && [ "$tries" -lt 100 ]; do

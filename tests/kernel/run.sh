@@ -228,6 +228,10 @@ build_drivers() {
     wafer_build "$WORK/cargo/wasm32-wasip1/release/paper-storage.wasm" -o "$work/paper-storage" \
         --usb 46f4:0001
     add_driver paper-storage "$work/paper-storage" 4
+    # SIGTERM while paper-storage writes: the transfer is cancelled, usb-storage attached
+    # again (usb-sigterm/run.sh), and the later checks of the stick see the kernel's driver.
+    cp "$work/paper-storage" "$initrd_dir/drivers/paper-storage-term"
+    add_driver usb-sigterm "$here/usb-sigterm/run.sh" /drivers/paper-storage-term
     wafer_build "$WORK/cargo/wasm32-wasip1/release/usb-storage.wasm" -o "$work/usb-storage" \
         --usb 46f4:0001
     add_driver usb-storage "$work/usb-storage"

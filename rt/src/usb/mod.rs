@@ -46,6 +46,7 @@ use crate::glue::component_usb_usb_2026::transfers::{
 use crate::instance::Instance;
 use crate::resources::Table;
 
+pub mod terminate;
 pub mod wadu436;
 
 /// The largest transfer a guest may ask for: Linux's usbfs refuses more by default
@@ -151,7 +152,10 @@ impl Handles {
     pub(crate) fn host(&mut self) -> Result<&mut Box<dyn UsbHost>, UsbError> {
         if self.host.is_none() {
             match wafer_devices::usb::backend::open() {
-                Ok(h) => self.host = Some(h),
+                Ok(h) => {
+                    terminate::install();
+                    self.host = Some(h)
+                }
                 Err(why) => {
                     // Always said: the deployment, not the driver, has to fix this.
                     eprintln!("wafer: usb: cannot start the USB backend: {why}");
@@ -191,6 +195,8 @@ pub(crate) fn listed_grant(info: &DeviceInfo) -> Option<&'static UsbGrant> {
 }
 
 pub(crate) fn with_handles<T>(cx: &Cx, f: impl FnOnce(&mut Handles) -> T) -> T {
+    // Every USB call passes here first: none starts once the process is ending.
+    terminate::hold_if_ending();
     // SAFETY: host functions are called by compiled code with the caller's live vmctx.
     let instance = unsafe { Instance::from_vmctx(cx.vmctx) };
     f(&mut crate::instance::lock(&instance.host_state().usb))
@@ -663,7 +669,11 @@ fn await_transfer(cx: &Cx, xfer: Own<Transfer>) -> Answer<Buffer> {
     };
     // The wait runs with no host state borrowed: it may take as long as the timeout.
     let result = match state {
-        TransferState::Submitted(mut p) => p.wait(),
+        TransferState::Submitted(mut p) => {
+            let r = p.wait();
+            terminate::hold_if_ending();
+            r
+        }
         TransferState::New(_) | TransferState::Awaited => Err(UsbError::NotFound),
     };
     Ok(received(result))
@@ -698,7 +708,9 @@ fn await_borrowed(cx: &Cx, xfer: Borrow<Transfer>) -> Answer<TransferResult> {
         return Ok(Err(LibusbError::NotFound));
     };
     // As for the owned form, the wait holds no host state.
-    let data = received(p.wait());
+    let result = p.wait();
+    terminate::hold_if_ending();
+    let data = received(result);
     let packets = p
         .iso_packets()
         .into_iter()

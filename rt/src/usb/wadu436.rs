@@ -558,6 +558,7 @@ fn open(cx: &Cx, this: Borrow<UsbDevice>) -> Result<(), Fault> {
             }
         }
         *lock_handle(&shared) = Some(handle);
+        super::terminate::detached(&shared, &d.detached);
         Ok(())
     })
 }
@@ -663,7 +664,9 @@ fn transfer(shared: &SharedHandle, what: &str, request: TransferRequest) -> Resu
         None => Err(UsbError::NoDevice),
     };
     let mut pending = backend(what, submitted)?;
-    let data = backend(what, pending.wait())?;
+    let result = pending.wait();
+    super::terminate::hold_if_ending();
+    let data = backend(what, result)?;
     if data.len() as u64 > MAX_TRANSFER as u64 {
         return backend(what, Err(UsbError::Overflow));
     }

@@ -9,11 +9,13 @@
 //! - [`backend`]: picks the backend at run time (`WAFER_USB_BACKEND=linux|sim`, default linux).
 //! - [`linux`]: libusb (built from source, asynchronous transfers).
 //! - [`sim`]: software devices with real descriptors (echo, mass storage, HID keyboard).
+//! - [`shutdown`]: transfers cancelled when the process is told to end.
 
 pub mod backend;
 pub mod grant;
 pub mod host;
 pub mod linux;
+pub mod shutdown;
 pub mod sim;
 pub mod trace;
 pub mod types;

@@ -15,7 +15,7 @@ use super::error_from_code;
 
 /// How long one round of event handling may block: short enough that an error of the event
 /// loop is noticed, long enough not to spin.
-const EVENT_ROUND_US: i64 = 500_000;
+const EVENT_ROUND_US: i64 = 100_000;
 /// Rounds a dropped, cancelled transfer is given to come back before it is leaked: freeing it
 /// while the kernel may still write into its buffer is worse than leaking it.
 const DROP_ROUNDS: u32 = 20;
@@ -243,7 +243,15 @@ impl Pending for LibusbTransfer {
         if self.reaped {
             return Err(UsbError::NotFound);
         }
+        let _counted = crate::usb::shutdown::Waiting::start();
+        let mut cancelled = false;
         while !self.is_complete() {
+            if !cancelled && crate::usb::shutdown::terminating() {
+                // The process is ending: the kernel gives the transfer back cancelled.
+                self.cancel()?;
+                crate::usb::shutdown::note_cancelled();
+                cancelled = true;
+            }
             // Should the event loop itself fail, the transfer cannot be reaped: it stays in
             // flight and Drop deals with it.
             self.handle_events(EVENT_ROUND_US)?;

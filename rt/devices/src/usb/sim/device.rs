@@ -44,6 +44,9 @@ pub struct SimDevice {
     halted: Vec<u8>,
     /// Interfaces claimed through some open handle.
     pub claimed: Vec<u8>,
+    /// Interfaces a (simulated) kernel driver is bound to (`kernel-driver=yes`): claiming one
+    /// is `busy` until the driver is detached.
+    pub kernel_driver: Vec<u8>,
 }
 
 fn utf16_descriptor(text: &str) -> Vec<u8> {
@@ -66,7 +69,13 @@ impl SimDevice {
             alts: Vec::new(),
             halted: Vec::new(),
             claimed: Vec::new(),
+            kernel_driver: Vec::new(),
         }
+    }
+
+    /// Every interface number of the configuration.
+    pub fn interfaces(&self) -> Vec<u8> {
+        self.config.interfaces.iter().map(|i| i.number).collect()
     }
 
     pub fn descriptor(&self) -> DeviceDescriptor {

@@ -13,8 +13,9 @@
 //!
 //! Every device also takes `bus=<n>` (1), `address=<n>` (2, 3, ... in file order),
 //! `arrive-ms=<n>` (present from that many milliseconds after the driver starts; default:
-//! from the start) and `leave-ms=<n>` (unplugged then). Arrivals and departures are what
-//! hotplug reports.
+//! from the start), `leave-ms=<n>` (unplugged then) and `kernel-driver=yes` (a kernel
+//! driver is bound to every interface: claiming one is `busy` until it is detached, and
+//! attaching it again binds it). Arrivals and departures are what hotplug reports.
 //!
 //! | kind | what it is |
 //! |---|---|
@@ -123,7 +124,8 @@ impl Simulation {
                 other => return Err(at(format!("unknown device kind {other:?}"))),
             };
             for (k, _) in &opts {
-                if !allowed.contains(k) && !["bus", "address", "arrive-ms", "leave-ms"].contains(k)
+                if !allowed.contains(k)
+                    && !["bus", "address", "arrive-ms", "leave-ms", "kernel-driver"].contains(k)
                 {
                     return Err(at(format!("{kind} has no option {k:?}")));
                 }
@@ -180,7 +182,15 @@ impl Simulation {
                 },
                 arrive: ms("arrive-ms").map_err(at)?.unwrap_or_default(),
                 leave: ms("leave-ms").map_err(at)?,
-                device: Arc::new(Mutex::new(SimDevice::new(function))),
+                device: Arc::new(Mutex::new({
+                    let mut d = SimDevice::new(function);
+                    match get("kernel-driver") {
+                        None | Some("no") => {}
+                        Some("yes") => d.kernel_driver = d.interfaces(),
+                        Some(v) => return Err(at(format!("kernel-driver={v}: yes or no"))),
+                    }
+                    d
+                })),
             });
         }
         Ok(Simulation {
@@ -357,7 +367,7 @@ impl Handle for SimHandle {
         if self.claimed.contains(&interface) {
             return Ok(());
         }
-        if d.claimed.contains(&interface) {
+        if d.claimed.contains(&interface) || d.kernel_driver.contains(&interface) {
             return Err(UsbError::Busy);
         }
         d.claimed.push(interface);
@@ -408,21 +418,35 @@ impl Handle for SimHandle {
     }
 
     fn kernel_driver_active(&mut self, interface: u8) -> Result<bool, UsbError> {
-        if !lock(&self.dev()?).has_interface(interface) {
+        let dev = self.dev()?;
+        let d = lock(&dev);
+        if !d.has_interface(interface) {
             return Err(UsbError::NotFound);
         }
-        Ok(false)
+        Ok(d.kernel_driver.contains(&interface))
     }
 
     fn detach_kernel_driver(&mut self, interface: u8) -> Result<(), UsbError> {
-        self.kernel_driver_active(interface)?;
-        // libusb: no driver is bound, so there is nothing to detach.
-        Err(UsbError::NotFound)
+        if !self.kernel_driver_active(interface)? {
+            // libusb: no driver is bound, so there is nothing to detach.
+            return Err(UsbError::NotFound);
+        }
+        lock(&self.dev()?).kernel_driver.retain(|&i| i != interface);
+        Ok(())
     }
 
     fn attach_kernel_driver(&mut self, interface: u8) -> Result<(), UsbError> {
-        self.kernel_driver_active(interface)?;
-        Err(UsbError::NotFound)
+        if self.kernel_driver_active(interface)? {
+            return Err(UsbError::Busy);
+        }
+        let dev = self.dev()?;
+        let mut d = lock(&dev);
+        if d.claimed.contains(&interface) {
+            // libusb: the interface is claimed, so the driver cannot bind.
+            return Err(UsbError::Busy);
+        }
+        d.kernel_driver.push(interface);
+        Ok(())
     }
 
     fn submit(&mut self, request: TransferRequest) -> Result<Box<dyn Pending>, UsbError> {
@@ -476,7 +500,12 @@ struct SimPending {
 
 impl Pending for SimPending {
     fn wait(&mut self) -> Result<Vec<u8>, UsbError> {
+        let _counted = crate::usb::shutdown::Waiting::start();
         loop {
+            if crate::usb::shutdown::terminating() && matches!(self.state, State::Waiting) {
+                self.cancel()?;
+                crate::usb::shutdown::note_cancelled();
+            }
             match std::mem::replace(&mut self.state, State::Waiting) {
                 State::Done(r) => return r,
                 State::Cancelled => return Err(UsbError::Interrupted),

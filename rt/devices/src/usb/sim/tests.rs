@@ -334,3 +334,27 @@ fn refuses_bad_files() {
         assert!(Simulation::parse(bad, &dir).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_simulated_kernel_driver_holds_its_interfaces_until_detached() {
+    let mut host = sim(
+        "device echo kernel-driver=yes\ndevice echo pid=0001\n",
+        Path::new("/"),
+    );
+    let devices = host.devices().unwrap();
+    let mut h = host.open(devices[0].key).unwrap();
+    assert_eq!(h.kernel_driver_active(0), Ok(true));
+    assert_eq!(h.claim_interface(0), Err(UsbError::Busy));
+    h.detach_kernel_driver(0).unwrap();
+    assert_eq!(h.kernel_driver_active(0), Ok(false));
+    h.claim_interface(0).unwrap();
+    // Claimed: the driver cannot bind until the interface is released.
+    assert_eq!(h.attach_kernel_driver(0), Err(UsbError::Busy));
+    h.release_interface(0).unwrap();
+    h.attach_kernel_driver(0).unwrap();
+    assert_eq!(h.attach_kernel_driver(0), Err(UsbError::Busy));
+    // Without the option, no driver: nothing to detach, as libusb says.
+    let mut plain = host.open(devices[1].key).unwrap();
+    assert_eq!(plain.kernel_driver_active(0), Ok(false));
+    assert_eq!(plain.detach_kernel_driver(0), Err(UsbError::NotFound));
+}
