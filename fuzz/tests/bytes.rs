@@ -82,3 +82,15 @@ fn a_long_run_writes_its_summary_and_corpus() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Seeds the first long run found: mutated components whose `wasi:cli/run` export is not an
+/// instance with a run function were called invalid wasm (they are valid, just not commands).
+#[test]
+fn findings_of_the_long_runs_stay_fixed() {
+    let seeds = [
+        1060376, 1102264, 1104104, 1114408, 1118408, 1128080, 1166856, 1193296,
+    ];
+    let mut tally = Tally::default();
+    let findings = check_batch(&seeds, &mut tally, None);
+    assert!(findings.is_empty(), "{}", describe(&findings));
+}

@@ -445,12 +445,18 @@ fn find_run(exports: &BTreeMap<String, Item>) -> Result<Func> {
             }
         )));
     };
+    // Valid components, but not commands as wasi:cli defines them: unsupported, not invalid.
     match item {
         Item::Instance(Inst::Bag(bag)) => match bag.get("run") {
             Some(Item::Func(f)) => Ok(f.clone()),
-            _ => Err(invalid(format!("{name} exports no run function"))),
+            _ => Err(unsupported(format!(
+                "a component whose {name} export has no run function; wafer builds command \
+                 components"
+            ))),
         },
-        _ => Err(invalid(format!("{name} is not an instance"))),
+        _ => Err(unsupported(format!(
+            "a component whose {name} export is not an instance; wafer builds command components"
+        ))),
     }
 }
 
