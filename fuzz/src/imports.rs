@@ -103,13 +103,12 @@ fn strings() -> Vec<(u32, u32)> {
 
 /// An `i32` argument: a pointer, a length, a handle or discriminant, or anything. After a
 /// string's pointer, usually its length (`pending`).
-fn i32_arg(rng: &mut Rng, pending: &mut Option<u32>) -> I<'static> {
+fn i32_arg(rng: &mut Rng, s: &[(u32, u32)], pending: &mut Option<u32>) -> I<'static> {
     if let Some(len) = pending.take() {
         if rng.below(4) != 0 {
             return I::I32Const(len as i32);
         }
     }
-    let s = strings();
     let v: u32 = match rng.below(6) {
         0 => [
             0,
@@ -253,13 +252,14 @@ pub fn module(seed: u64, pool: &[&'static HostFunc]) -> Vec<u8> {
     code.function(&realloc);
 
     // One exported function per call, so that a call that traps does not stop the others.
+    let texts = strings();
     for _ in 0..CALLS {
         let mut run = Function::new([]);
         let (f, index) = imported[rng.below(imported.len() as u64) as usize];
         let mut pending = None;
         for t in f.params {
             let arg = match *t {
-                valtype::I32 => i32_arg(&mut rng, &mut pending),
+                valtype::I32 => i32_arg(&mut rng, &texts, &mut pending),
                 valtype::I64 => I::I64Const(rng.int(64) as i64),
                 valtype::F32 => I::F32Const(f32::from_bits(rng.f32_bits()).into()),
                 _ => I::F64Const(f64::from_bits(rng.f64_bits()).into()),
