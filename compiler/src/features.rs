@@ -13,6 +13,8 @@ pub fn supported() -> WasmFeatures {
         | WasmFeatures::FLOATS
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::THREADS
+        | WasmFeatures::SIMD
+        | WasmFeatures::RELAXED_SIMD
         // wasmparser gates even `externref` behind this flag; the GC proposal's instructions
         // and heap types stay off (they need `GC`).
         | WasmFeatures::GC_TYPES
@@ -20,10 +22,8 @@ pub fn supported() -> WasmFeatures {
 
 /// Proposals wafer refuses, by the name users know them by. Some wasmparser flags only make
 /// sense together, so one entry may stand for several flags.
-fn unsupported() -> [(&'static str, WasmFeatures); 17] {
+fn unsupported() -> [(&'static str, WasmFeatures); 15] {
     [
-        ("simd", WasmFeatures::SIMD),
-        ("relaxed-simd", WasmFeatures::RELAXED_SIMD),
         (
             "shared-everything-threads",
             WasmFeatures::SHARED_EVERYTHING_THREADS,

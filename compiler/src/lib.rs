@@ -119,6 +119,7 @@ pub fn compile(wasm: &[u8], opts: &CompileOptions) -> Result<Vec<u8>> {
         &module::ParseOptions {
             bounds_checks: opts.bounds_checks,
             pointer_type: isa.pointer_type(),
+            v128_type: translate::simd::v128_type(&*isa),
             resolve_host_imports: opts.resolve_host_imports,
             signal_safe_points: opts.signal_safe_points,
             import_bindings: opts.import_bindings.as_deref(),

@@ -33,6 +33,8 @@ pub struct ParsedModule<'a> {
 pub struct ParseOptions<'o> {
     pub bounds_checks: BoundsChecks,
     pub pointer_type: ir::Type,
+    /// The Cranelift type of a `v128` (see `translate::simd::v128_type`).
+    pub v128_type: ir::Type,
     /// Bind imports of `wafer_abi::HOST_MODULES` to runtime symbols, refusing anything else.
     pub resolve_host_imports: bool,
     /// See `CompileOptions::signal_safe_points`.
@@ -235,7 +237,7 @@ pub fn valtype_byte(ty: wasmparser::ValType) -> Result<u8> {
         ValType::F32 => valtype::F32,
         ValType::F64 => valtype::F64,
         ValType::Ref(r) => reftype_code(r)?,
-        ValType::V128 => return Err(CompileError::Unsupported("simd".into())),
+        ValType::V128 => valtype::V128,
     })
 }
 
@@ -258,6 +260,7 @@ fn const_expr(expr: &ConstExpr<'_>) -> Result<Vec<ConstOp>> {
             Operator::I64Const { value } => ConstOp::I64Const(value),
             Operator::F32Const { value } => ConstOp::F32Const(value.bits()),
             Operator::F64Const { value } => ConstOp::F64Const(value.bits()),
+            Operator::V128Const { value } => ConstOp::V128Const(value.i128() as u128),
             Operator::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
             Operator::RefNull { .. } => ConstOp::RefNull,
             Operator::RefFunc { function_index } => ConstOp::RefFunc(function_index),
@@ -356,6 +359,7 @@ fn read_sections<'a>(
         defined_func_names: Vec::new(),
         libcall_names: Vec::new(),
         pointer_type: opts.pointer_type,
+        v128_type: opts.v128_type,
     };
 
     for payload in Parser::new(0).parse_all(wasm) {

@@ -13,6 +13,8 @@ pub enum ConstOp {
     I64Const(i64),
     F32Const(u32),
     F64Const(u64),
+    /// `v128.const`, its 16 bytes as a little-endian integer.
+    V128Const(u128),
     GlobalGet(u32),
     RefNull,
     RefFunc(u32),
@@ -142,9 +144,19 @@ pub struct ModuleInfo {
     pub libcall_names: Vec<(&'static str, UserExternalName)>,
     /// Native pointer type of the target.
     pub pointer_type: ir::Type,
+    /// The Cranelift type of a `v128` on the target (see `translate::simd::v128_type`).
+    pub v128_type: ir::Type,
 }
 
 impl ModuleInfo {
+    /// The Cranelift types of the target's wasm values.
+    pub fn ir_types(&self) -> crate::translate::IrTypes {
+        crate::translate::IrTypes {
+            pointer: self.pointer_type,
+            v128: self.v128_type,
+        }
+    }
+
     /// Whether function `func_index` polls for signals at its entry (never an import).
     pub fn has_entry_safe_point(&self, func_index: u32) -> bool {
         func_index

@@ -24,6 +24,7 @@ pub fn translate_const_expr(
             ConstOp::I64Const(v) => builder.ins().iconst(types::I64, v),
             ConstOp::F32Const(bits) => builder.ins().f32const(f32::from_bits(bits)),
             ConstOp::F64Const(bits) => builder.ins().f64const(f64::from_bits(bits)),
+            ConstOp::V128Const(bits) => super::simd::v128_const(builder, info.v128_type, bits),
             ConstOp::GlobalGet(index) => vmctx::load_global(builder, info, vmctx, index, true)
                 .expect("constant expressions are validated"),
             ConstOp::RefNull => builder.ins().iconst(info.pointer_type, 0),

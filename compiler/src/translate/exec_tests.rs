@@ -96,7 +96,7 @@ fn trampoline(isa: &dyn TargetIsa, ty: &FuncType) -> Function {
     let flags = ir::MemFlagsData::trusted();
     let mut args = vec![vmctx];
     for (i, &p) in ty.params().iter().enumerate() {
-        let t = super::wasm_value_type(ptr, p).unwrap();
+        let t = super::wasm_value_type(super::IrTypes::of(isa), p);
         args.push(b.ins().load(t, flags, values, (i * 8) as i32));
     }
     let callee_sig = b.import_signature(super::wasm_signature(isa, ty));

@@ -90,7 +90,7 @@ pub(crate) fn check_memory_index(index: u32) -> Result<()> {
 
 /// Wasm memory is little-endian on every target; accesses may be unaligned, and in guard
 /// mode an access past the end faults, so it keeps the default heap-out-of-bounds trap code.
-fn heap_flags() -> MemFlagsData {
+pub(crate) fn heap_flags() -> MemFlagsData {
     MemFlagsData::new().with_endianness(Endianness::Little)
 }
 
@@ -118,7 +118,7 @@ pub(crate) fn trap_if_past_end(t: &mut FuncTranslator, end: Value) {
 
 /// Pops the index operand and returns the native address and static offset of an access of
 /// `size` bytes, after the bounds check that explicit mode requires.
-fn address(t: &mut FuncTranslator, memarg: &MemArg, size: u64) -> Result<(Value, i32)> {
+pub(crate) fn address(t: &mut FuncTranslator, memarg: &MemArg, size: u64) -> Result<(Value, i32)> {
     match memarg.target {
         MemArgTarget::Memory(index) => check_memory_index(index)?,
         MemArgTarget::Array(_) => {
@@ -137,7 +137,7 @@ fn address(t: &mut FuncTranslator, memarg: &MemArg, size: u64) -> Result<(Value,
         ));
     }
     if t.info.bounds_checks == BoundsChecks::Explicit {
-        // index < 2^32, offset < 2^32 and size <= 8, so the sum cannot wrap in 64 bits.
+        // index < 2^32, offset < 2^32 and size <= 16, so the sum cannot wrap in 64 bits.
         let end = t.builder.ins().iadd_imm_u(index, (offset + size) as i64);
         trap_if_past_end(t, end);
     }

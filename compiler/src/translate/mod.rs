@@ -15,6 +15,7 @@ mod memory;
 mod numeric;
 mod signals;
 mod signature;
+pub mod simd;
 mod tables;
 mod vmctx;
 
@@ -39,7 +40,7 @@ pub(crate) use signals::makes_calls;
 pub use signals::{
     build_safepoint_stub, safepoint_stub_signature, wants_safe_points, SAFEPOINT_STUB,
 };
-pub use signature::{libcall_signature, try_wasm_signature, wasm_signature, wasm_value_type};
+pub use signature::{libcall_signature, wasm_signature, wasm_value_type, IrTypes};
 
 use crate::error::{CompileError, Result};
 use crate::module_info::ModuleInfo;
@@ -60,7 +61,7 @@ pub fn translate_function(
         .types
         .get(type_index as usize)
         .ok_or_else(|| CompileError::Invalid(format!("unknown type {type_index}")))?;
-    let sig = try_wasm_signature(isa, ty)?;
+    let sig = wasm_signature(isa, ty);
     let mut func = Function::with_name_signature(UserFuncName::user(0, func_index), sig);
     let mut builder_ctx = FunctionBuilderContext::new();
     let builder = FunctionBuilder::new(&mut func, &mut builder_ctx);
@@ -221,6 +222,7 @@ impl<'a> FuncTranslator<'a> {
         match ty {
             ir::types::F32 => self.builder.ins().f32const(0.0),
             ir::types::F64 => self.builder.ins().f64const(0.0),
+            ir::types::I8X16 | ir::types::I128 => simd::v128_const(&mut self.builder, ty, 0),
             _ => self.builder.ins().iconst(ty, 0),
         }
     }
@@ -233,7 +235,7 @@ impl<'a> FuncTranslator<'a> {
     }
 
     pub(crate) fn ir_type(&self, ty: ValType) -> Result<ir::Type> {
-        wasm_value_type(self.info.pointer_type, ty)
+        Ok(wasm_value_type(self.info.ir_types(), ty))
     }
 
     pub(crate) fn ir_types(&self, tys: &[ValType]) -> Result<Vec<ir::Type>> {
@@ -251,6 +253,7 @@ impl<'a> FuncTranslator<'a> {
             || atomics::translate(self, &op)?
             || calls::translate(self, &op)?
             || tables::translate(self, &op)?
+            || simd::translate(self, &op)?
         {
             Ok(())
         } else {
@@ -388,9 +391,7 @@ impl<'a> FuncTranslator<'a> {
             .types
             .get(type_index as usize)
             .ok_or_else(|| CompileError::Invalid(format!("unknown type {type_index}")))?;
-        let sig = self
-            .builder
-            .import_signature(try_wasm_signature(self.isa, ty)?);
+        let sig = self.builder.import_signature(wasm_signature(self.isa, ty));
         self.sig_refs.insert(type_index, sig);
         Ok(sig)
     }

@@ -6,44 +6,50 @@ use cranelift_codegen::isa::TargetIsa;
 use wafer_abi::libcall;
 use wasmparser::{FuncType, ValType};
 
-use crate::error::{CompileError, Result};
+/// The Cranelift types wasm values live in on one target. References are pointer-sized
+/// integers (0 is null), as the contract's calling convention says; a `v128` is a vector
+/// register where the target has them and an `i128` pair of integer registers where it does
+/// not (see [`super::simd::v128_type`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IrTypes {
+    pub pointer: Type,
+    pub v128: Type,
+}
 
-/// The Cranelift type a wasm value lives in. References are pointer-sized integers (0 is
-/// null), as the contract's calling convention says.
-pub fn wasm_value_type(pointer_type: Type, ty: ValType) -> Result<Type> {
+impl IrTypes {
+    pub fn of(isa: &dyn TargetIsa) -> IrTypes {
+        IrTypes {
+            pointer: isa.pointer_type(),
+            v128: super::simd::v128_type(isa),
+        }
+    }
+}
+
+/// The Cranelift type a wasm value of type `ty` lives in.
+pub fn wasm_value_type(ir: IrTypes, ty: ValType) -> Type {
     match ty {
-        ValType::I32 => Ok(types::I32),
-        ValType::I64 => Ok(types::I64),
-        ValType::F32 => Ok(types::F32),
-        ValType::F64 => Ok(types::F64),
-        ValType::Ref(_) => Ok(pointer_type),
-        ValType::V128 => Err(CompileError::Unsupported("SIMD (v128)".into())),
+        ValType::I32 => types::I32,
+        ValType::I64 => types::I64,
+        ValType::F32 => types::F32,
+        ValType::F64 => types::F64,
+        ValType::Ref(_) => ir.pointer,
+        ValType::V128 => ir.v128,
     }
 }
 
 /// `fn(vmctx, params...) -> results` in the target's default C convention.
-///
-/// Panics only on a `v128` in the type, which validation with SIMD disabled rules out; use
-/// [`try_wasm_signature`] where that is not guaranteed.
 pub fn wasm_signature(isa: &dyn TargetIsa, ty: &FuncType) -> Signature {
-    try_wasm_signature(isa, ty).expect("function types are validated before code generation")
-}
-
-/// Like [`wasm_signature`], but reports a `v128` as an unsupported feature.
-pub fn try_wasm_signature(isa: &dyn TargetIsa, ty: &FuncType) -> Result<Signature> {
-    let pointer_type = isa.pointer_type();
+    let ir = IrTypes::of(isa);
     let mut sig = Signature::new(isa.default_call_conv());
     sig.params
-        .push(AbiParam::special(pointer_type, ArgumentPurpose::VMContext));
+        .push(AbiParam::special(ir.pointer, ArgumentPurpose::VMContext));
     for &param in ty.params() {
-        sig.params
-            .push(AbiParam::new(wasm_value_type(pointer_type, param)?));
+        sig.params.push(AbiParam::new(wasm_value_type(ir, param)));
     }
     for &result in ty.results() {
-        sig.returns
-            .push(AbiParam::new(wasm_value_type(pointer_type, result)?));
+        sig.returns.push(AbiParam::new(wasm_value_type(ir, result)));
     }
-    Ok(sig)
+    sig
 }
 
 /// The native signature of a runtime libcall, exactly as `wafer_abi::libcall` documents it:

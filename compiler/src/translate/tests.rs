@@ -65,6 +65,7 @@ pub(super) fn module_info(
     let opts = crate::module::ParseOptions {
         bounds_checks,
         pointer_type: ir::types::I64,
+        v128_type: ir::types::I8X16,
         resolve_host_imports: false,
         signal_safe_points: true,
         import_bindings: None,

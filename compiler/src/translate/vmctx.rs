@@ -41,7 +41,7 @@ fn global_type(info: &ModuleInfo, index: u32) -> Result<Type> {
         .globals
         .get(index as usize)
         .ok_or_else(|| CompileError::Invalid(format!("unknown global {index}")))?;
-    wasm_value_type(info.pointer_type, global.ty)
+    Ok(wasm_value_type(info.ir_types(), global.ty))
 }
 
 /// Address of a global's value slot and the flags its value is accessed with. Constant

@@ -284,6 +284,8 @@ pub mod valtype {
     pub const F64: u8 = 3;
     pub const FUNCREF: u8 = 5;
     pub const EXTERNREF: u8 = 6;
+    /// A 128-bit SIMD vector (16 bytes, little-endian lane order).
+    pub const V128: u8 = 7;
 
     /// The type's name in the text format, for messages.
     pub fn name(code: u8) -> &'static str {
@@ -294,6 +296,7 @@ pub mod valtype {
             F64 => "f64",
             FUNCREF => "funcref",
             EXTERNREF => "externref",
+            V128 => "v128",
             _ => "unknown",
         }
     }
