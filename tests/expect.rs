@@ -58,6 +58,49 @@ pub enum ValuePattern {
     AnyNull,
     /// `either`: any of the alternatives.
     Either(Vec<ValuePattern>),
+    /// A `v128`: integer lanes are exact bits, float lanes may be NaN classes.
+    V128(V128Pattern),
+}
+
+/// An expected `v128`, in the shape the script wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum V128Pattern {
+    /// Integer lanes of any width: exactly these 16 bytes.
+    Bits(u128),
+    F32x4([FloatPattern; 4]),
+    F64x2([FloatPattern; 2]),
+}
+
+impl V128Pattern {
+    pub fn matches(&self, v: u128) -> bool {
+        match self {
+            V128Pattern::Bits(b) => *b == v,
+            V128Pattern::F32x4(lanes) => lanes
+                .iter()
+                .enumerate()
+                .all(|(i, p)| p.matches(u64::from((v >> (32 * i)) as u32), 32)),
+            V128Pattern::F64x2(lanes) => lanes
+                .iter()
+                .enumerate()
+                .all(|(i, p)| p.matches((v >> (64 * i)) as u64, 64)),
+        }
+    }
+}
+
+impl fmt::Display for V128Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            V128Pattern::Bits(b) => write!(f, "v128:{b:x}"),
+            V128Pattern::F32x4(lanes) => {
+                let lanes: Vec<String> = lanes.iter().map(|p| p.describe("f32", 32)).collect();
+                write!(f, "f32x4[{}]", lanes.join(" "))
+            }
+            V128Pattern::F64x2(lanes) => {
+                let lanes: Vec<String> = lanes.iter().map(|p| p.describe("f64", 64)).collect();
+                write!(f, "f64x2[{}]", lanes.join(" "))
+            }
+        }
+    }
 }
 
 impl ValuePattern {
@@ -73,6 +116,7 @@ impl ValuePattern {
             | (ValuePattern::AnyNull, Value::FuncNull | Value::ExternNull) => true,
             (ValuePattern::Extern(e), Value::Extern(v)) => e.is_none_or(|e| e == *v),
             (ValuePattern::Either(alternatives), v) => alternatives.iter().any(|a| a.matches(v)),
+            (ValuePattern::V128(p), Value::V128(v)) => p.matches(*v),
             _ => false,
         }
     }
@@ -91,6 +135,7 @@ impl fmt::Display for ValuePattern {
             ValuePattern::Extern(Some(n)) => write!(f, "externref:{n}"),
             ValuePattern::Extern(None) => f.write_str("externref:nonnull"),
             ValuePattern::AnyNull => f.write_str("ref:null"),
+            ValuePattern::V128(p) => write!(f, "{p}"),
             ValuePattern::Either(alternatives) => {
                 f.write_str("either(")?;
                 for (i, a) in alternatives.iter().enumerate() {

@@ -2,7 +2,7 @@
 //! commands to run through it with what each must answer, and the assertions that are settled
 //! without running anything (rejected modules, unsupported features).
 
-use crate::expect::{Expect, FloatPattern, ValuePattern};
+use crate::expect::{Expect, FloatPattern, V128Pattern, ValuePattern};
 use crate::protocol::{Command, Value};
 use std::collections::HashMap;
 use wast::core::{AbstractHeapType, HeapType, WastArgCore, WastRetCore};
@@ -632,7 +632,7 @@ fn argument(arg: &WastArg<'_>) -> Result<Value, String> {
         WastArgCore::I64(v) => Value::I64(*v as u64),
         WastArgCore::F32(v) => Value::F32(v.bits),
         WastArgCore::F64(v) => Value::F64(v.bits),
-        WastArgCore::V128(_) => return Err("simd".into()),
+        WastArgCore::V128(v) => Value::V128(u128::from_le_bytes(v.to_le_bytes())),
         WastArgCore::RefNull(heap) => null_of(heap)?.0,
         WastArgCore::RefExtern(n) => Value::Extern(*n),
         WastArgCore::RefHost(_) => return Err("gc".into()),
@@ -658,7 +658,7 @@ fn core_pattern(core: &WastRetCore<'_>) -> Result<ValuePattern, String> {
         WastRetCore::I64(v) => ValuePattern::I64(*v as u64),
         WastRetCore::F32(p) => ValuePattern::F32(float(&map_nan(p, |f| u64::from(f.bits)))),
         WastRetCore::F64(p) => ValuePattern::F64(float(&map_nan(p, |f| f.bits))),
-        WastRetCore::V128(_) => return Err("simd".into()),
+        WastRetCore::V128(p) => ValuePattern::V128(v128_pattern(p, float)),
         WastRetCore::RefNull(None) => ValuePattern::AnyNull,
         WastRetCore::RefNull(Some(heap)) => null_of(heap)?.1,
         WastRetCore::RefExtern(n) => ValuePattern::Extern(*n),
@@ -677,6 +677,35 @@ fn core_pattern(core: &WastRetCore<'_>) -> Result<ValuePattern, String> {
         | WastRetCore::RefI31
         | WastRetCore::RefI31Shared => return Err("gc".into()),
     })
+}
+
+fn v128_pattern(
+    p: &wast::core::V128Pattern,
+    float: impl Fn(&wast::core::NanPattern<u64>) -> FloatPattern,
+) -> V128Pattern {
+    use wast::core::V128Pattern as P;
+    // Integer lanes, whatever their width, are exact bytes: pack them little-endian.
+    fn pack<const N: usize>(lanes: [u64; N], width: u32) -> u128 {
+        let mask = if width == 64 {
+            u64::MAX
+        } else {
+            (1 << width) - 1
+        };
+        lanes.iter().enumerate().fold(0, |acc, (i, &l)| {
+            acc | u128::from(l & mask) << (width as usize * i)
+        })
+    }
+    match p {
+        P::I8x16(l) => V128Pattern::Bits(pack(l.map(|x| x as u8 as u64), 8)),
+        P::I16x8(l) => V128Pattern::Bits(pack(l.map(|x| x as u16 as u64), 16)),
+        P::I32x4(l) => V128Pattern::Bits(pack(l.map(|x| x as u32 as u64), 32)),
+        P::I64x2(l) => V128Pattern::Bits(pack(l.map(|x| x as u64), 64)),
+        P::F32x4(l) => V128Pattern::F32x4(
+            l.each_ref()
+                .map(|p| float(&map_nan(p, |f| u64::from(f.bits)))),
+        ),
+        P::F64x2(l) => V128Pattern::F64x2(l.each_ref().map(|p| float(&map_nan(p, |f| f.bits)))),
+    }
 }
 
 fn map_nan<T: Copy>(
@@ -857,10 +886,13 @@ mod tests {
                 (5, "simd"),
                 (6, "simd"),
                 (7, "exceptions"),
-                (9, "simd")
             ]
         );
-        assert_eq!(plan.steps.len(), 1, "instantiating $ok");
+        assert_eq!(
+            plan.steps.len(),
+            2,
+            "instantiating $ok, and a call with a v128 argument"
+        );
     }
 
     #[test]

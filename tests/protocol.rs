@@ -19,6 +19,8 @@ pub enum Value {
     ExternNull,
     /// The host reference `n` of the script (`ref.extern n`).
     Extern(u32),
+    /// A `v128`'s 16 bytes as a little-endian integer (lane 0 in the low bits).
+    V128(u128),
 }
 
 impl fmt::Display for Value {
@@ -32,6 +34,7 @@ impl fmt::Display for Value {
             Value::FuncNonNull => f.write_str("funcref:nonnull"),
             Value::ExternNull => f.write_str("externref:null"),
             Value::Extern(n) => write!(f, "externref:{n}"),
+            Value::V128(v) => write!(f, "v128:{v:x}"),
         }
     }
 }
@@ -62,6 +65,12 @@ impl Value {
                 "null" => Ok(Value::ExternNull),
                 n => n.parse().map(Value::Extern).map_err(|_| bad()),
             },
+            "v128" => {
+                let digits = payload.strip_prefix("0x").unwrap_or(payload);
+                u128::from_str_radix(digits, 16)
+                    .map(Value::V128)
+                    .map_err(|_| bad())
+            }
             _ => Err(format!("unknown value type in `{token}`")),
         }
     }
@@ -271,7 +280,12 @@ mod tests {
         assert_eq!(Value::parse("f32:00000000"), Ok(Value::F32(0)));
         assert!(Value::parse("i32:100000000").is_err(), "wider than 32 bits");
         assert!(Value::parse("i64:zz").is_err());
-        assert!(Value::parse("v128:0").is_err());
+        assert_eq!(Value::parse("v128:0").unwrap(), Value::V128(0));
+        assert_eq!(
+            Value::parse(&Value::V128(u128::MAX).to_string()).unwrap(),
+            Value::V128(u128::MAX)
+        );
+        assert!(Value::parse("v128:1ffffffffffffffffffffffffffffffff").is_err());
         assert!(Value::parse("42").is_err());
         assert!(Value::parse("funcref:3").is_err());
         assert!(Value::parse("externref:-1").is_err());

@@ -191,7 +191,7 @@ fn build_adapter(
     rt_call: FuncId,
     index: u32,
 ) -> Result<()> {
-    const SLOT: u32 = 8;
+    const SLOT: u32 = wafer_abi::ValueSlot::SIZE;
     let ptr = module.isa().pointer_type();
     let mut ctx = Context::new();
     ctx.func.signature = sig.clone();

@@ -7,7 +7,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use wasmparser::FuncType;
 
 /// Size of one `wafer_abi::ValueSlot`.
-const SLOT: i32 = 8;
+const SLOT: i32 = wafer_abi::ValueSlot::SIZE as i32;
 
 /// `extern "C" fn(code, callee_vmctx, values: *mut ValueSlot)`.
 pub fn array_call_signature(isa: &dyn TargetIsa) -> ir::Signature {
@@ -18,8 +18,8 @@ pub fn array_call_signature(isa: &dyn TargetIsa) -> ir::Signature {
     sig
 }
 
-/// Stores `value` into the 8-byte slot at `base + offset` as `ValueSlot` defines it: integers
-/// and references zero-extended, floats by their bits.
+/// Stores `value` into the slot at `base + offset` as `ValueSlot` defines it: integers and
+/// references zero-extended to 8 bytes, floats by their bits, a `v128` as its 16 bytes.
 pub fn store_slot(b: &mut FunctionBuilder, value: ir::Value, base: ir::Value, offset: i32) {
     let flags = MemFlagsData::trusted();
     let wide = match b.func.dfg.value_type(value) {
@@ -29,7 +29,7 @@ pub fn store_slot(b: &mut FunctionBuilder, value: ir::Value, base: ir::Value, of
             b.ins().uextend(types::I64, bits)
         }
         types::F64 => b.ins().bitcast(types::I64, MemFlagsData::new(), value),
-        // i64 and 64-bit references are already slot-sized.
+        // i64, 64-bit references and v128 (i8x16 or i128) are stored as they are.
         _ => value,
     };
     b.ins().store(flags, wide, base, offset);

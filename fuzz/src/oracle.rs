@@ -285,13 +285,14 @@ impl World {
         for name in self.items.globals.clone() {
             let g = self.inst.get_global(&mut self.store, &name).unwrap();
             let (ty, bits) = match g.get(&mut self.store) {
-                Val::I32(x) => (valtype::I32, x as u32 as u64),
-                Val::I64(x) => (valtype::I64, x as u64),
-                Val::F32(b) => (valtype::F32, b as u64),
-                Val::F64(b) => (valtype::F64, b),
-                Val::FuncRef(f) => (valtype::FUNCREF, u64::from(self.ident_func(f))),
-                Val::ExternRef(None) => (valtype::EXTERNREF, u64::from(REF_NULL)),
-                _ => (valtype::EXTERNREF, u64::from(REF_OTHER)),
+                Val::I32(x) => (valtype::I32, u128::from(x as u32)),
+                Val::I64(x) => (valtype::I64, u128::from(x as u64)),
+                Val::F32(b) => (valtype::F32, u128::from(b)),
+                Val::F64(b) => (valtype::F64, u128::from(b)),
+                Val::V128(v) => (valtype::V128, v.as_u128()),
+                Val::FuncRef(f) => (valtype::FUNCREF, u128::from(self.ident_func(f))),
+                Val::ExternRef(None) => (valtype::EXTERNREF, u128::from(REF_NULL)),
+                _ => (valtype::EXTERNREF, u128::from(REF_OTHER)),
             };
             globals.global(ty, bits);
         }

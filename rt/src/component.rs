@@ -269,7 +269,7 @@ fn call_run(instance: &Instance, name: &str, post_return: Option<&str>) -> Resul
 }
 
 fn call(instance: &Instance, index: u32, values: &mut [u64], name: &str) -> Result<(), Failure> {
-    match instance.call(index, values) {
+    match instance.call_scalars(index, values) {
         Ok(()) => Ok(()),
         Err(CallError::Trap(trap)) => Err(Failure::Trap(trap)),
         Err(CallError::Invalid(msg)) => Err(format!("cannot call {name}: {msg}").into()),

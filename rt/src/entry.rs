@@ -186,7 +186,7 @@ fn run_driver(
         eprintln!("wafer: the exported _start must take no parameters and return nothing");
         return 1;
     }
-    match instance.call(start.index, &mut [0; 1]) {
+    match instance.call_scalars(start.index, &mut [0; 1]) {
         Ok(()) => 0,
         Err(CallError::Trap(trap)) => {
             report_trap(&trap);

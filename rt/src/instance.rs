@@ -267,7 +267,7 @@ impl Instance {
         let outcome = catch_traps(|| unsafe {
             (desc.init)(inst.vmctx);
             if desc.start_function != NONE_U32 {
-                let _ = inst.call_unchecked(desc.start_function, &mut [0; 1]);
+                let _ = inst.call_unchecked(desc.start_function, &mut [ValueSlot::ZERO]);
             }
         });
         match outcome {
@@ -586,6 +586,18 @@ impl Instance {
             let _ = self.call_unchecked(func_index, values);
         })
         .map_err(CallError::Trap)
+    }
+
+    /// [`Instance::call`] for functions whose parameters and results are all scalars (no
+    /// `v128`): the runtime's own calls (`cabi_realloc`, start functions, canonical-ABI
+    /// exports) pass plain `u64`s and need not build slots.
+    pub fn call_scalars(&self, func_index: u32, values: &mut [u64]) -> Result<(), CallError> {
+        let mut slots: Vec<ValueSlot> = values.iter().map(|&v| ValueSlot::scalar(v)).collect();
+        self.call(func_index, &mut slots)?;
+        for (value, slot) in values.iter_mut().zip(&slots) {
+            *value = slot.lo;
+        }
+        Ok(())
     }
 
     /// Calls without catching traps (the caller has a catch active) or checking `values`.

@@ -101,7 +101,7 @@ fn call(instance: &'static Instance, invoke: &Invoke) -> Result<Option<String>, 
         .export(b"_initialize")
         .filter(|e| e.kind == extern_kind::FUNC)
     {
-        if let Err(e) = instance.call(init.index, &mut [0; 1]) {
+        if let Err(e) = instance.call_scalars(init.index, &mut [0; 1]) {
             return Err(match e {
                 crate::instance::CallError::Trap(t) => {
                     Failure::Fault(crate::canon::fault(t.kind, "_initialize trapped"))

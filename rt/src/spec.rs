@@ -198,7 +198,7 @@ impl<'m> Session<'m> {
                 params.len()
             ));
         }
-        let mut values = vec![0 as ValueSlot; params.len().max(results.len()).max(1)];
+        let mut values = vec![ValueSlot::ZERO; params.len().max(results.len()).max(1)];
         for ((slot, arg), ty) in values.iter_mut().zip(args).zip(params) {
             *slot = parse_value(arg, *ty).map_err(|m| format!("{ERROR} {m}"))?;
         }
@@ -279,10 +279,10 @@ impl Session<'_> {
         exported.dedup();
         for index in exported {
             let (ty, _) = inst.global_type(index).unwrap_or((valtype::I64, false));
-            let bits = inst.read_global(index).unwrap_or(0);
+            let slot = inst.read_global(index).unwrap_or_default();
             let bits = match ty {
-                valtype::FUNCREF | valtype::EXTERNREF => u64::from(ident(ty, bits as usize)),
-                _ => bits,
+                valtype::FUNCREF | valtype::EXTERNREF => u128::from(ident(ty, slot.lo as usize)),
+                _ => slot.as_v128(),
             };
             globals.global(ty, bits);
         }
@@ -315,9 +315,9 @@ pub fn decode_name(token: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn parse_hex(digits: &str) -> Option<u64> {
+fn parse_hex(digits: &str) -> Option<u128> {
     let digits = digits.strip_prefix("0x").unwrap_or(digits);
-    u64::from_str_radix(digits, 16).ok()
+    u128::from_str_radix(digits, 16).ok()
 }
 
 /// Parses a protocol value that must have wasm type `ty`.
@@ -332,32 +332,40 @@ pub fn parse_value(token: &str, ty: u8) -> Result<ValueSlot, String> {
         "f64" => valtype::F64,
         "funcref" => valtype::FUNCREF,
         "externref" => valtype::EXTERNREF,
+        "v128" => valtype::V128,
         _ => return Err(format!("bad value {token}")),
     };
     if expected != ty {
         return Err(format!("value {token} does not match the parameter type"));
     }
     let bad = || format!("bad value {token}");
-    match ty {
-        valtype::I32 | valtype::F32 => {
-            let v = parse_hex(body).ok_or_else(bad)?;
-            u32::try_from(v).map(u64::from).map_err(|_| bad())
+    let scalar = |bits: u128, max: u128| {
+        if bits <= max {
+            Ok(ValueSlot::scalar(bits as u64))
+        } else {
+            Err(bad())
         }
-        valtype::I64 | valtype::F64 => parse_hex(body).ok_or_else(bad),
-        valtype::FUNCREF if body == "null" => Ok(0),
-        valtype::EXTERNREF if body == "null" => Ok(0),
+    };
+    match ty {
+        valtype::I32 | valtype::F32 => scalar(parse_hex(body).ok_or_else(bad)?, u32::MAX.into()),
+        valtype::I64 | valtype::F64 => scalar(parse_hex(body).ok_or_else(bad)?, u64::MAX.into()),
+        valtype::V128 => Ok(ValueSlot::v128(parse_hex(body).ok_or_else(bad)?)),
+        valtype::FUNCREF if body == "null" => Ok(ValueSlot::ZERO),
+        valtype::EXTERNREF if body == "null" => Ok(ValueSlot::ZERO),
         // Host reference n travels as n + 1 so that 0 stays null.
         valtype::EXTERNREF => body
             .parse::<u64>()
             .ok()
             .and_then(|n| n.checked_add(1))
+            .map(ValueSlot::scalar)
             .ok_or_else(bad),
         _ => Err(bad()),
     }
 }
 
 /// Formats a value of wasm type `ty` for a result line.
-pub fn format_value(v: ValueSlot, ty: u8) -> String {
+pub fn format_value(slot: ValueSlot, ty: u8) -> String {
+    let v = slot.lo;
     match ty {
         valtype::I32 => format!("i32:{:x}", v as u32),
         valtype::I64 => format!("i64:{v:x}"),
@@ -367,6 +375,7 @@ pub fn format_value(v: ValueSlot, ty: u8) -> String {
         valtype::FUNCREF => "funcref:nonnull".into(),
         valtype::EXTERNREF if v == 0 => "externref:null".into(),
         valtype::EXTERNREF => format!("externref:{}", v - 1),
+        valtype::V128 => format!("v128:{:x}", slot.as_v128()),
         _ => format!("unknown:{v:x}"),
     }
 }
@@ -401,7 +410,12 @@ impl SpecTest {
             table,
             memory,
             shared_memory,
-            globals: Box::new([666, 666, 666.6f32.to_bits() as u64, 666.6f64.to_bits()]),
+            globals: Box::new([
+                ValueSlot::scalar(666),
+                ValueSlot::scalar(666),
+                ValueSlot::scalar(666.6f32.to_bits().into()),
+                ValueSlot::scalar(666.6f64.to_bits()),
+            ]),
         }
     }
 
@@ -482,34 +496,67 @@ mod tests {
 
     #[test]
     fn values_parse() {
-        assert_eq!(parse_value("i32:ffffffff", I32).unwrap(), 0xffff_ffff);
-        assert_eq!(parse_value("i32:0x10", I32).unwrap(), 16);
+        assert_eq!(parse_value("i32:ffffffff", I32).unwrap().lo, 0xffff_ffff);
+        assert_eq!(parse_value("i32:0x10", I32).unwrap().lo, 16);
         assert!(parse_value("i32:100000000", I32).is_err());
-        assert_eq!(parse_value("i64:8000000000000000", I64).unwrap(), 1 << 63);
-        assert_eq!(parse_value("f32:7fc00000", F32).unwrap(), 0x7fc0_0000);
         assert_eq!(
-            parse_value("f64:7ff8000000000001", F64).unwrap(),
+            parse_value("i64:8000000000000000", I64).unwrap().lo,
+            1 << 63
+        );
+        assert_eq!(parse_value("f32:7fc00000", F32).unwrap().lo, 0x7fc0_0000);
+        assert_eq!(
+            parse_value("f64:7ff8000000000001", F64).unwrap().lo,
             0x7ff8_0000_0000_0001
         );
-        assert_eq!(parse_value("externref:null", EXTERNREF).unwrap(), 0);
-        assert_eq!(parse_value("externref:0", EXTERNREF).unwrap(), 1);
-        assert_eq!(parse_value("externref:41", EXTERNREF).unwrap(), 42);
-        assert_eq!(parse_value("funcref:null", FUNCREF).unwrap(), 0);
+        assert_eq!(parse_value("externref:null", EXTERNREF).unwrap().lo, 0);
+        assert_eq!(parse_value("externref:0", EXTERNREF).unwrap().lo, 1);
+        assert_eq!(parse_value("externref:41", EXTERNREF).unwrap().lo, 42);
+        assert_eq!(parse_value("funcref:null", FUNCREF).unwrap().lo, 0);
         assert!(parse_value("funcref:nonnull", FUNCREF).is_err());
         assert!(parse_value("i64:1", I32).is_err());
         assert!(parse_value("garbage", I32).is_err());
+        assert_eq!(
+            parse_value("v128:ff000000000000000000000000000001", V128).unwrap(),
+            ValueSlot {
+                lo: 1,
+                hi: 0xff00_0000_0000_0000
+            }
+        );
+        assert!(parse_value("v128:1ff000000000000000000000000000001", V128).is_err());
     }
 
     #[test]
     fn values_format() {
-        assert_eq!(format_value(0xffff_ffff_0000_002a, I32), "i32:2a");
-        assert_eq!(format_value(u64::MAX, I64), "i64:ffffffffffffffff");
-        assert_eq!(format_value(0x7fc0_0000, F32), "f32:7fc00000");
-        assert_eq!(format_value(0, F64), "f64:0");
-        assert_eq!(format_value(0, FUNCREF), "funcref:null");
-        assert_eq!(format_value(0x1234, FUNCREF), "funcref:nonnull");
-        assert_eq!(format_value(0, EXTERNREF), "externref:null");
-        assert_eq!(format_value(42, EXTERNREF), "externref:41");
+        assert_eq!(
+            format_value(ValueSlot::scalar(0xffff_ffff_0000_002a), I32),
+            "i32:2a"
+        );
+        assert_eq!(
+            format_value(ValueSlot::scalar(u64::MAX), I64),
+            "i64:ffffffffffffffff"
+        );
+        assert_eq!(
+            format_value(ValueSlot::scalar(0x7fc0_0000), F32),
+            "f32:7fc00000"
+        );
+        assert_eq!(format_value(ValueSlot::scalar(0), F64), "f64:0");
+        assert_eq!(format_value(ValueSlot::scalar(0), FUNCREF), "funcref:null");
+        assert_eq!(
+            format_value(ValueSlot::scalar(0x1234), FUNCREF),
+            "funcref:nonnull"
+        );
+        assert_eq!(
+            format_value(ValueSlot::scalar(0), EXTERNREF),
+            "externref:null"
+        );
+        assert_eq!(
+            format_value(ValueSlot::scalar(42), EXTERNREF),
+            "externref:41"
+        );
+        assert_eq!(
+            format_value(ValueSlot { lo: 1, hi: 2 }, V128),
+            "v128:20000000000000001"
+        );
     }
 
     #[test]
@@ -537,7 +584,7 @@ mod tests {
             Extern::Global { value, ty, mutable } => {
                 assert_eq!(ty, F64);
                 assert!(!mutable);
-                assert_eq!(f64::from_bits(unsafe { *value }), 666.6);
+                assert_eq!(f64::from_bits(unsafe { (*value).lo }), 666.6);
             }
             _ => panic!("not a global"),
         }

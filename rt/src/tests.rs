@@ -34,12 +34,14 @@ unsafe extern "C" fn tramp_v_v(code: *const u8, vmctx: *mut VmCtx, _: *mut Value
 
 unsafe extern "C" fn tramp_ii_i(code: *const u8, vmctx: *mut VmCtx, v: *mut ValueSlot) {
     let f: extern "C" fn(*mut VmCtx, i32, i32) -> i32 = unsafe { transmute(code) };
-    unsafe { *v = f(vmctx, *v as i32, *v.add(1) as i32) as u32 as u64 };
+    unsafe {
+        *v = ValueSlot::scalar(f(vmctx, (*v).lo as i32, (*v.add(1)).lo as i32) as u32 as u64)
+    };
 }
 
 unsafe extern "C" fn tramp_i_i(code: *const u8, vmctx: *mut VmCtx, v: *mut ValueSlot) {
     let f: extern "C" fn(*mut VmCtx, i32) -> i32 = unsafe { transmute(code) };
-    unsafe { *v = f(vmctx, *v as i32) as u32 as u64 };
+    unsafe { *v = ValueSlot::scalar(f(vmctx, (*v).lo as i32) as u32 as u64) };
 }
 
 fn types() -> Slice<FuncTypeDesc> {
@@ -267,7 +269,7 @@ fn call_i(inst: &Instance, name: &str, args: &[u64]) -> Result<u64, CallError> {
     let e = inst.export(name.as_bytes()).expect("export");
     let mut values = [0u64; 2];
     values[..args.len()].copy_from_slice(args);
-    inst.call(e.index, &mut values)?;
+    inst.call_scalars(e.index, &mut values)?;
     Ok(values[0])
 }
 
@@ -283,7 +285,7 @@ fn instantiate_and_call() {
     assert_eq!(call_i(&a, "add", &[40, 2]).unwrap(), 42);
     assert_eq!(call_i(&a, "add", &[u32::MAX as u64, 1]).unwrap(), 0);
     let g = a.export(b"g").unwrap();
-    assert_eq!(a.read_global(g.index), Some(42));
+    assert_eq!(a.read_global(g.index).map(|s| s.lo), Some(42));
     assert_eq!(&memory_bytes(&a)[..6], b"hello\0");
     // The elem segment put func 0 at table[0] and null at table[1].
     let table = unsafe { Table::from_def(a.table_def(0).unwrap()) };
@@ -434,7 +436,7 @@ fn imported_function_is_called_with_exporter_context() {
     // Globals import by pointer.
     match a.export_extern(b"g").unwrap() {
         Extern::Global { value, ty, mutable } => {
-            assert_eq!(unsafe { *value }, 42);
+            assert_eq!(unsafe { (*value).lo }, 42);
             assert_eq!((ty, mutable), (valtype::I32, true));
         }
         _ => panic!("not a global"),

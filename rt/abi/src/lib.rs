@@ -271,10 +271,43 @@ impl TrapKind {
 // Values and types
 // ---------------------------------------------------------------------------------------------
 
-/// One value in an array call or a global: wide enough for every non-SIMD wasm value. Integers
-/// and references are stored zero-extended in native (little-endian) byte order, floats by
-/// their bits.
-pub type ValueSlot = u64;
+/// One value in an array call or a global: 16 bytes, wide enough for every wasm value.
+/// Integers and references are stored zero-extended in native (little-endian) byte order,
+/// floats by their bits, a `v128` as its 16 bytes (lane 0 first). Every target wafer supports
+/// is little-endian, so a scalar's bits are the slot's first 8 bytes ([`ValueSlot::lo`]) and
+/// compiled code reads and writes scalars there with one 8-byte access.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ValueSlot {
+    pub lo: u64,
+    pub hi: u64,
+}
+
+impl ValueSlot {
+    pub const ZERO: ValueSlot = ValueSlot { lo: 0, hi: 0 };
+    /// Size in bytes (the stride of value arrays and of defined globals in `vmctx`).
+    pub const SIZE: u32 = 16;
+
+    /// A scalar value (i32/i64 zero-extended, float bits, reference).
+    pub const fn scalar(bits: u64) -> ValueSlot {
+        ValueSlot { lo: bits, hi: 0 }
+    }
+
+    /// A `v128`.
+    pub const fn v128(bits: u128) -> ValueSlot {
+        ValueSlot {
+            lo: bits as u64,
+            hi: (bits >> 64) as u64,
+        }
+    }
+
+    /// The slot as a `v128`.
+    pub const fn as_v128(self) -> u128 {
+        (self.hi as u128) << 64 | self.lo as u128
+    }
+}
+
+const _: () = assert!(size_of::<ValueSlot>() == ValueSlot::SIZE as usize);
 
 /// Value type codes used in descriptors.
 pub mod valtype {
@@ -443,11 +476,11 @@ impl VmctxLayout {
     /// Offset of the value of defined global `index` (counted among defined globals only).
     pub fn defined_global(&self, defined_index: u32) -> u32 {
         debug_assert!(defined_index < self.num_defined_globals);
-        self.defined_globals() + defined_index * size_of::<ValueSlot>() as u32
+        self.defined_globals() + defined_index * ValueSlot::SIZE
     }
     /// Total size of the `vmctx` allocation (8-byte aligned).
     pub fn size(&self) -> u32 {
-        self.defined_globals() + self.num_defined_globals * size_of::<ValueSlot>() as u32
+        self.defined_globals() + self.num_defined_globals * ValueSlot::SIZE
     }
 }
 
@@ -1045,8 +1078,16 @@ pub mod spec_script {
         /// One global of wasm type `ty` holding `bits` (its value slot). Integers by value;
         /// floats by bits except that a canonical NaN counts the same whatever its sign (the
         /// spec leaves the sign of a canonical NaN to the engine); references as
-        /// [`Digest::table_entry`] identities, which the caller works out.
-        pub fn global(&mut self, ty: u8, bits: u64) {
+        /// [`Digest::table_entry`] identities, which the caller works out; a `v128` by its
+        /// 16 bytes.
+        pub fn global(&mut self, ty: u8, bits: u128) {
+            if ty == super::valtype::V128 {
+                self.word(u64::from(ty));
+                self.word(bits as u64);
+                self.word((bits >> 64) as u64);
+                return;
+            }
+            let bits = bits as u64;
             let v = match ty {
                 super::valtype::I32 => u64::from(bits as u32),
                 super::valtype::F32 if bits as u32 & 0x7fff_ffff == 0x7fc0_0000 => 0x7fc0_0000,

@@ -178,7 +178,7 @@ pub unsafe fn guest_alloc(vmctx: *mut VmCtx, align: u32, size: u32) -> Result<u3
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     let func = cabi_realloc(instance)?;
     let mut values = [0u64, 0, align as u64, size as u64];
-    match instance.call(func, &mut values) {
+    match instance.call_scalars(func, &mut values) {
         Ok(()) => {}
         Err(CallError::Trap(t)) => return Err(fault(t.kind, "cabi_realloc trapped")),
         Err(CallError::Invalid(msg)) => return Err(oob(msg)),

@@ -176,7 +176,8 @@ fn call(a: &Resolved, values: &mut [ValueSlot]) -> Result<(), Fault> {
         memory: a.callee_memory,
         realloc: a.callee_realloc,
     };
-    let args = values[..a.lowered.0.len()].to_vec();
+    // The canonical ABI lowers to scalars only: each slot holds its value in `lo`.
+    let args: Vec<u64> = values[..a.lowered.0.len()].iter().map(|s| s.lo).collect();
 
     // 1. The arguments, out of the caller.
     let params = ValType::Record(ty.params.clone());
@@ -215,7 +216,9 @@ fn call(a: &Resolved, values: &mut [ValueSlot]) -> Result<(), Fault> {
             None => {
                 let mut flat = Vec::with_capacity(1);
                 values::lower_flat(&caller, result_ty, result, &mut flat)?;
-                values[..flat.len()].copy_from_slice(&flat);
+                for (slot, v) in values.iter_mut().zip(flat) {
+                    *slot = ValueSlot::scalar(v);
+                }
             }
         }
     }
@@ -247,7 +250,7 @@ pub fn call_with_values(
 
     let mut slots = callee_args;
     slots.resize(core.0.max(core.1).max(1), 0);
-    match func_instance.call(func, &mut slots) {
+    match func_instance.call_scalars(func, &mut slots) {
         Ok(()) => {}
         Err(CallError::Trap(t)) => return Err(fault(t.kind, "the callee trapped")),
         Err(CallError::Invalid(msg)) => return Err(oob(msg)),
@@ -275,7 +278,7 @@ pub fn call_with_values(
     if let Some((inst, post)) = post_return {
         let mut slots = core_results;
         slots.resize(slots.len().max(1), 0);
-        match inst.call(post, &mut slots) {
+        match inst.call_scalars(post, &mut slots) {
             Ok(()) => {}
             Err(CallError::Trap(t)) => {
                 return Err(fault(t.kind, "the callee's post-return function trapped"))

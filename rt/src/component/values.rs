@@ -70,7 +70,7 @@ impl Side {
             ))
         })?;
         let mut values = [0u64, 0, u64::from(align), u64::from(size)];
-        match inst.call(func, &mut values) {
+        match inst.call_scalars(func, &mut values) {
             Ok(()) => {}
             Err(CallError::Trap(t)) => {
                 return Err(fault(

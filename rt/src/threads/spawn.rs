@@ -312,7 +312,7 @@ fn run(seed: Seed, ready: mpsc::SyncSender<Result<u32, String>>) {
     let _ = ready.send(Ok(tid));
     drop(ready);
     let mut values = [u64::from(tid), seed.start.arg as u32 as u64];
-    match instance.call(seed.start.func_index, &mut values) {
+    match instance.call_scalars(seed.start.func_index, &mut values) {
         Ok(()) => {}
         Err(crate::instance::CallError::Trap(_)) if EXITING.with(Cell::get) => {}
         Err(crate::instance::CallError::Trap(t)) => {

@@ -108,7 +108,7 @@ pub fn guest_sp(vmctx: *mut VmCtx) -> Option<u32> {
     // SAFETY: as above, with an instance.
     let instance = unsafe { Instance::from_vmctx(vmctx) };
     // SAFETY: the global's slot lives in the instance.
-    stack_pointer(instance).map(|g| unsafe { *g } as u32)
+    stack_pointer(instance).map(|g| unsafe { (*g).lo } as u32)
 }
 
 /// `sigaltstack(ss, old_ss)`, as Linux orders its checks: `ss` is read first (EFAULT), a

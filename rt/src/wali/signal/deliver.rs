@@ -120,7 +120,7 @@ fn prepare(vmctx: *mut VmCtx, sig: i32, action: &Action) -> Result<Prepared, Tra
     let trampoline = trampoline(func, params)?;
     let sp_global = altstack::stack_pointer(instance);
     // SAFETY: the instance's own global slot.
-    let old_sp = sp_global.map(|g| unsafe { *g } as u32);
+    let old_sp = sp_global.map(|g| unsafe { (*g).lo } as u32);
     let mut sp = old_sp;
     let mut disarmed = None;
     let alt = altstack::get();
@@ -135,19 +135,23 @@ fn prepare(vmctx: *mut VmCtx, sig: i32, action: &Action) -> Result<Prepared, Tra
             }
         }
     }
-    let mut values = [sig as u32 as u64, 0, 0];
+    let mut values = [
+        ValueSlot::scalar(u64::from(sig as u32)),
+        ValueSlot::ZERO,
+        ValueSlot::ZERO,
+    ];
     if params == 3 {
         if let Some(top) = sp {
             let at = write_siginfo(vmctx, sig, top)?;
-            values[1] = u64::from(at);
+            values[1] = ValueSlot::scalar(u64::from(at));
             sp = Some(at);
         }
     }
     let stack_pointer = match (sp_global, old_sp) {
         (Some(global), Some(old)) if sp != old_sp => {
             // SAFETY: the instance's own global slot.
-            unsafe { *global = u64::from(sp.unwrap_or(old)) };
-            Some((global, u64::from(old)))
+            unsafe { *global = ValueSlot::scalar(u64::from(sp.unwrap_or(old))) };
+            Some((global, ValueSlot::scalar(u64::from(old))))
         }
         _ => None,
     };
