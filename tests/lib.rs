@@ -99,6 +99,10 @@ pub fn run_plan(
     }
     let commands: Vec<_> = plan.steps.iter().map(|s| s.command.clone()).collect();
     let answers = run::run_commands(&exe, &backend.runner(), &commands, dir.path(), limits);
+    if std::env::var_os("WAFER_SPEC_KEEP").is_some() {
+        // For debugging a failure: the executable and its command files stay behind.
+        eprintln!("spec: kept {}", dir.keep().display());
+    }
     report::score(plan, &answers)
 }
 

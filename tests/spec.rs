@@ -13,7 +13,9 @@
 //! - `WAFER_SPEC_FILTER`: only scripts whose path contains this substring;
 //! - `WAFER_SPEC_JOBS`: worker threads (default: available cores);
 //! - `WAFER_SPEC_TIMEOUT`: seconds per executable run (default 120);
-//! - `WAFER_SPEC_DETAILS`: failures shown per file and mode (default 10).
+//! - `WAFER_SPEC_DETAILS`: failures shown per file and mode (default 10);
+//! - `WAFER_SPEC_KEEP`: when set, every executable and its command files are kept (the
+//!   directories are printed), to debug a failure by hand.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -223,6 +225,23 @@ fn prepare(target: &Target, runner: &[String]) -> Result<(), String> {
         .map_err(|e| format!("{e:#}"))
 }
 
+/// wafer's own scripts (`tests/wast/*.wast`), for what the suite does not cover: absolute
+/// paths, which `root.join` leaves as they are.
+fn own_scripts() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("wast");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "wast"))
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
 fn main() -> ExitCode {
     // libtest-style flags (`--nocapture`, a filter) may be passed by `cargo test`; the harness
     // is configured through the environment instead, so they are ignored.
@@ -252,6 +271,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    files.extend(own_scripts());
     if let Some(filter) = &config.filter {
         files.retain(|f| f.contains(filter.as_str()));
     }

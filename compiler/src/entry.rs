@@ -4,8 +4,7 @@
 use crate::error::{CompileError, Result};
 use crate::object::{module_error, new_object_module};
 use cranelift_codegen::ir::{
-    types, AbiParam, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind,
-    UserFuncName,
+    types, AbiParam, InstBuilder, Signature, StackSlotData, StackSlotKind, UserFuncName,
 };
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::Context;
@@ -221,7 +220,7 @@ fn build_adapter(
         for (i, r) in sig.returns.iter().enumerate() {
             results.push(b.ins().load(
                 r.value_type,
-                MemFlagsData::trusted(),
+                crate::translate::slot_flags(r.value_type),
                 values,
                 i as i32 * SLOT as i32,
             ));

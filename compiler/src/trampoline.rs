@@ -1,6 +1,6 @@
 //! Array-call trampolines (one per module type) and the value-slot store shared with `init`.
 
-use crate::translate::wasm_signature;
+use crate::translate::{slot_flags, wasm_signature};
 use cranelift_codegen::ir::{self, types, AbiParam, InstBuilder, MemFlagsData};
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -21,7 +21,7 @@ pub fn array_call_signature(isa: &dyn TargetIsa) -> ir::Signature {
 /// Stores `value` into the slot at `base + offset` as `ValueSlot` defines it: integers and
 /// references zero-extended to 8 bytes, floats by their bits, a `v128` as its 16 bytes.
 pub fn store_slot(b: &mut FunctionBuilder, value: ir::Value, base: ir::Value, offset: i32) {
-    let flags = MemFlagsData::trusted();
+    let flags = slot_flags(b.func.dfg.value_type(value));
     let wide = match b.func.dfg.value_type(value) {
         types::I32 => b.ins().uextend(types::I64, value),
         types::F32 => {
@@ -55,7 +55,7 @@ pub fn build(isa: &dyn TargetIsa, ty: &FuncType, func: &mut ir::Function) {
     for (i, param) in callee_sig.params.iter().skip(1).enumerate() {
         let v = b.ins().load(
             param.value_type,
-            MemFlagsData::trusted(),
+            slot_flags(param.value_type),
             values,
             i as i32 * SLOT,
         );

@@ -151,6 +151,7 @@ fn value(v: &Val) -> Value {
         Val::I64(x) => Value::I64(*x as u64),
         Val::F32(b) => Value::F32(*b),
         Val::F64(b) => Value::F64(*b),
+        Val::V128(v) => Value::V128(v.as_u128()),
         Val::FuncRef(None) => Value::FuncNull,
         Val::FuncRef(Some(_)) => Value::FuncNonNull,
         Val::ExternRef(None) => Value::ExternNull,
@@ -182,6 +183,10 @@ fn arguments(rng: &mut Rng, ty: &wasmtime::FuncType) -> Option<(Vec<Value>, Vec<
             ValType::F64 => {
                 let b = rng.f64_bits();
                 (Value::F64(b), Val::F64(b))
+            }
+            ValType::V128 => {
+                let bits = u128::from(rng.int(64)) << 64 | u128::from(rng.int(64));
+                (Value::V128(bits), Val::V128(bits.into()))
             }
             ValType::Ref(r) if r.heap_type().is_func() => (Value::FuncNull, Val::FuncRef(None)),
             ValType::Ref(r) if r.heap_type().is_extern() => {

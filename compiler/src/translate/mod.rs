@@ -41,6 +41,7 @@ pub use signals::{
     build_safepoint_stub, safepoint_stub_signature, wants_safe_points, SAFEPOINT_STUB,
 };
 pub use signature::{libcall_signature, wasm_signature, wasm_value_type, IrTypes};
+pub use vmctx::slot_flags;
 
 use crate::error::{CompileError, Result};
 use crate::module_info::ModuleInfo;

@@ -21,6 +21,17 @@ pub(crate) fn trusted_readonly() -> MemFlagsData {
     MemFlagsData::trusted().with_readonly()
 }
 
+/// Flags for a value slot (`wafer_abi::ValueSlot`: a global in `vmctx`, an array-call value)
+/// holding a value of type `ty`. Slots are 8-byte aligned, so a 16-byte value must not claim
+/// alignment: x86 would fold its load into an SSE operand, which faults unless 16-aligned.
+pub fn slot_flags(ty: Type) -> MemFlagsData {
+    if ty.bytes() > 8 {
+        MemFlagsData::new().with_notrap()
+    } else {
+        MemFlagsData::trusted()
+    }
+}
+
 /// Loads a pointer-sized field of `vmctx` that is fixed for the instance's lifetime.
 pub(crate) fn load_fixed_ptr(
     builder: &mut FunctionBuilder,
@@ -52,12 +63,13 @@ fn global_slot(
     vmctx: Value,
     index: u32,
     in_init: bool,
-) -> (Value, i32, MemFlagsData) {
+) -> Result<(Value, i32, MemFlagsData)> {
     let immutable = !info.globals[index as usize].mutable && !in_init;
+    let flags = slot_flags(global_type(info, index)?);
     let flags = if immutable {
-        trusted_readonly()
+        flags.with_readonly()
     } else {
-        trusted()
+        flags
     };
     let offset = info.global_vmctx_offset(index) as i32;
     if info.is_imported_global(index) {
@@ -69,9 +81,9 @@ fn global_slot(
         let ptr = builder
             .ins()
             .load(info.pointer_type, ptr_flags, vmctx, offset);
-        (ptr, 0, flags)
+        Ok((ptr, 0, flags))
     } else {
-        (vmctx, offset, flags)
+        Ok((vmctx, offset, flags))
     }
 }
 
@@ -83,7 +95,7 @@ pub(crate) fn load_global(
     in_init: bool,
 ) -> Result<Value> {
     let ty = global_type(info, index)?;
-    let (base, offset, flags) = global_slot(builder, info, vmctx, index, in_init);
+    let (base, offset, flags) = global_slot(builder, info, vmctx, index, in_init)?;
     Ok(builder.ins().load(ty, flags, base, offset))
 }
 
@@ -94,9 +106,10 @@ pub(crate) fn store_global(
     index: u32,
     value: Value,
 ) -> Result<()> {
-    global_type(info, index)?;
-    let (base, offset, _) = global_slot(builder, info, vmctx, index, false);
-    builder.ins().store(trusted(), value, base, offset);
+    let (base, offset, flags) = global_slot(builder, info, vmctx, index, false)?;
+    // A store never claims readonly; `global_slot` only does for immutable globals, which
+    // only `init` writes (with `in_init`).
+    builder.ins().store(flags, value, base, offset);
     Ok(())
 }
 
