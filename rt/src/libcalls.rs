@@ -270,3 +270,30 @@ pub unsafe extern "C" fn wafer_rt_table_init(
 pub unsafe extern "C" fn wafer_rt_elem_drop(vmctx: *mut VmCtx, segment: u32) {
     unsafe { Instance::from_vmctx(vmctx) }.drop_elem(segment);
 }
+
+/// Cranelift's x86_64 fallback for SSSE3's `pshufb` (`LibCall::X86Pshufb`, under the name
+/// `cranelift_module::default_libcall_names` gives it), which code built for the SSE2
+/// baseline calls for byte shuffles and swizzles: byte `i` of the result is byte
+/// `index[i] & 15` of `table`, or 0 when bit 7 of `index[i]` is set.
+#[cfg(target_arch = "x86_64")]
+#[no_mangle]
+// The x86_64 C convention passes and returns `__m128i` in XMM registers, which is exactly how
+// Cranelift calls this function.
+#[allow(improper_ctypes_definitions)]
+pub extern "C" fn __cranelift_x86_pshufb(
+    table: core::arch::x86_64::__m128i,
+    index: core::arch::x86_64::__m128i,
+) -> core::arch::x86_64::__m128i {
+    // SAFETY: `__m128i` is 16 plain bytes.
+    let (t, i): ([u8; 16], [u8; 16]) =
+        unsafe { (core::mem::transmute(table), core::mem::transmute(index)) };
+    let out: [u8; 16] = core::array::from_fn(|k| {
+        if i[k] & 0x80 != 0 {
+            0
+        } else {
+            t[usize::from(i[k] & 15)]
+        }
+    });
+    // SAFETY: as above.
+    unsafe { core::mem::transmute(out) }
+}
