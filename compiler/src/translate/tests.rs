@@ -234,20 +234,16 @@ fn numeric_memory_tables_calls() {
 
 #[test]
 fn unsupported_instructions_are_named() {
-    // Validation refuses SIMD before translation; the translator must still name it rather
-    // than panic. Module info from a same-shaped module, the body from the SIMD one.
+    // Validation refuses tail calls before translation; the translator must still name them
+    // rather than panic. Module info from a same-shaped module, the body from the other one.
     let (info, _) = module_info(
         &wat::parse_str(r#"(module (func (result i32) (i32.const 0)))"#).unwrap(),
         BoundsChecks::Guard,
         ir::types::I8X16,
     );
-    let simd = wat::parse_str(
-        r#"(module (func (result i32)
-        (i32x4.extract_lane 0 (v128.const i32x4 0 0 0 0))))"#,
-    )
-    .unwrap();
+    let tail_call = wat::parse_str(r#"(module (func (result i32) (return_call 0)))"#).unwrap();
     let body = Parser::new(0)
-        .parse_all(&simd)
+        .parse_all(&tail_call)
         .find_map(|p| match p.unwrap() {
             Payload::CodeSectionEntry(body) => Some(body),
             _ => None,
@@ -255,7 +251,9 @@ fn unsupported_instructions_are_named() {
         .unwrap();
     let isa = make_isa("x86_64-unknown-linux-gnu");
     match translate_function(&info, &*isa, 0, &body) {
-        Err(CompileError::Unsupported(feature)) => assert!(feature.contains("SIMD"), "{feature}"),
+        Err(CompileError::Unsupported(feature)) => {
+            assert!(feature.contains("tail calls"), "{feature}")
+        }
         other => panic!("expected an unsupported-feature error, got {other:?}"),
     }
 }
