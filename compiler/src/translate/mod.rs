@@ -40,7 +40,9 @@ pub(crate) use signals::makes_calls;
 pub use signals::{
     build_safepoint_stub, safepoint_stub_signature, wants_safe_points, SAFEPOINT_STUB,
 };
-pub use signature::{libcall_signature, wasm_signature, wasm_value_type, IrTypes};
+pub use signature::{
+    libcall_signature, wasm_signature, wasm_signature_with, wasm_value_type, IrTypes,
+};
 pub use vmctx::slot_flags;
 
 use crate::error::{CompileError, Result};
@@ -62,7 +64,7 @@ pub fn translate_function(
         .types
         .get(type_index as usize)
         .ok_or_else(|| CompileError::Invalid(format!("unknown type {type_index}")))?;
-    let sig = wasm_signature(isa, ty);
+    let sig = wasm_signature_with(isa, info.ir_types(), ty);
     let mut func = Function::with_name_signature(UserFuncName::user(0, func_index), sig);
     let mut builder_ctx = FunctionBuilderContext::new();
     let builder = FunctionBuilder::new(&mut func, &mut builder_ctx);
@@ -392,7 +394,8 @@ impl<'a> FuncTranslator<'a> {
             .types
             .get(type_index as usize)
             .ok_or_else(|| CompileError::Invalid(format!("unknown type {type_index}")))?;
-        let sig = self.builder.import_signature(wasm_signature(self.isa, ty));
+        let sig = wasm_signature_with(self.isa, self.info.ir_types(), ty);
+        let sig = self.builder.import_signature(sig);
         self.sig_refs.insert(type_index, sig);
         Ok(sig)
     }

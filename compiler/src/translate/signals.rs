@@ -206,7 +206,11 @@ mod tests {
     /// How many calls to the safe-point stub each function of `wat` makes.
     fn deliver_calls(wat: &str) -> Vec<usize> {
         let wasm = wat::parse_str(wat).unwrap();
-        let (mut info, bodies) = module_info(&wasm, BoundsChecks::Guard);
+        let (mut info, bodies) = module_info(
+            &wasm,
+            BoundsChecks::Guard,
+            cranelift_codegen::ir::types::I8X16,
+        );
         let stub = UserExternalName::new(2, 0);
         info.libcall_names
             .push((super::SAFEPOINT_STUB, stub.clone()));

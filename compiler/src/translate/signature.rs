@@ -39,7 +39,12 @@ pub fn wasm_value_type(ir: IrTypes, ty: ValType) -> Type {
 
 /// `fn(vmctx, params...) -> results` in the target's default C convention.
 pub fn wasm_signature(isa: &dyn TargetIsa, ty: &FuncType) -> Signature {
-    let ir = IrTypes::of(isa);
+    wasm_signature_with(isa, IrTypes::of(isa), ty)
+}
+
+/// [`wasm_signature`] with wasm values in the types `ir` (the translator takes them from
+/// the module's `ModuleInfo`, which tests may point at the other SIMD lowering).
+pub fn wasm_signature_with(isa: &dyn TargetIsa, ir: IrTypes, ty: &FuncType) -> Signature {
     let mut sig = Signature::new(isa.default_call_conv());
     sig.params
         .push(AbiParam::special(ir.pointer, ArgumentPurpose::VMContext));

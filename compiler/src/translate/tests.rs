@@ -19,7 +19,15 @@ use crate::module_info::ModuleInfo;
 use wafer_abi::libcall::ALL as LIBCALLS;
 
 pub(super) fn make_isa(triple: &str) -> OwnedTargetIsa {
+    make_isa_with(triple, &[])
+}
+
+/// [`make_isa`] with some more shared Cranelift settings.
+pub(super) fn make_isa_with(triple: &str, settings: &[(&str, &str)]) -> OwnedTargetIsa {
     let mut shared = settings::builder();
+    for (name, value) in settings {
+        shared.set(name, value).unwrap();
+    }
     shared.set("opt_level", "speed").unwrap();
     shared.set("is_pic", "true").unwrap();
     shared
@@ -30,6 +38,8 @@ pub(super) fn make_isa(triple: &str) -> OwnedTargetIsa {
     let triple = Triple::from_str(triple).unwrap();
     let mut target = isa::lookup(triple.clone()).unwrap();
     if triple.architecture == target_lexicon::Architecture::X86_64 {
+        // As `crate::isa` sets: without SSSE3, Cranelift calls out for `pshufb` (swizzles).
+        target.enable("has_ssse3").unwrap();
         target.enable("has_sse41").unwrap();
         target.enable("has_popcnt").unwrap();
     }
@@ -58,14 +68,16 @@ pub(super) fn testsuite() -> std::path::PathBuf {
 
 /// A module parsed the way `compile` parses it, with symbol names standing in for the ones
 /// the object writer declares.
+/// `v128_type` picks the SIMD lowering (`i8x16` vector code, `i128` scalar code).
 pub(super) fn module_info(
     wasm: &[u8],
     bounds_checks: BoundsChecks,
+    v128_type: ir::Type,
 ) -> (ModuleInfo, Vec<FunctionBody<'_>>) {
     let opts = crate::module::ParseOptions {
         bounds_checks,
         pointer_type: ir::types::I64,
-        v128_type: ir::types::I8X16,
+        v128_type,
         resolve_host_imports: false,
         signal_safe_points: true,
         import_bindings: None,
@@ -86,7 +98,7 @@ pub(super) fn module_info(
 
 /// Translates, verifies and compiles every function of `wasm` for `isa`; returns how many.
 fn compile_module(wasm: &[u8], isa: &dyn TargetIsa, bounds_checks: BoundsChecks) -> usize {
-    let (info, bodies) = module_info(wasm, bounds_checks);
+    let (info, bodies) = module_info(wasm, bounds_checks, super::simd::v128_type(isa));
     for (i, body) in bodies.iter().enumerate() {
         let func_index = info.num_imported_funcs + i as u32;
         let func = translate_function(&info, isa, func_index, body)
@@ -222,19 +234,16 @@ fn numeric_memory_tables_calls() {
 
 #[test]
 fn unsupported_instructions_are_named() {
-    // Validation refuses SIMD before translation; the translator must still name it rather
-    // than panic. Module info from a same-shaped module, the body from the SIMD one.
+    // Validation refuses tail calls before translation; the translator must still name them
+    // rather than panic. Module info from a same-shaped module, the body from the other one.
     let (info, _) = module_info(
         &wat::parse_str(r#"(module (func (result i32) (i32.const 0)))"#).unwrap(),
         BoundsChecks::Guard,
+        ir::types::I8X16,
     );
-    let simd = wat::parse_str(
-        r#"(module (func (result i32)
-        (i32x4.extract_lane 0 (v128.const i32x4 0 0 0 0))))"#,
-    )
-    .unwrap();
+    let tail_call = wat::parse_str(r#"(module (func (result i32) (return_call 0)))"#).unwrap();
     let body = Parser::new(0)
-        .parse_all(&simd)
+        .parse_all(&tail_call)
         .find_map(|p| match p.unwrap() {
             Payload::CodeSectionEntry(body) => Some(body),
             _ => None,
@@ -242,7 +251,9 @@ fn unsupported_instructions_are_named() {
         .unwrap();
     let isa = make_isa("x86_64-unknown-linux-gnu");
     match translate_function(&info, &*isa, 0, &body) {
-        Err(CompileError::Unsupported(feature)) => assert!(feature.contains("SIMD"), "{feature}"),
+        Err(CompileError::Unsupported(feature)) => {
+            assert!(feature.contains("tail calls"), "{feature}")
+        }
         other => panic!("expected an unsupported-feature error, got {other:?}"),
     }
 }
@@ -323,7 +334,7 @@ fn loops_that_call_a_polling_function_skip_their_own_safe_point() {
             (loop (loop (call $polls) (br_if 0 (local.get 0))) (br_if 0 (local.get 0)))))"#,
     )
     .unwrap();
-    let (info, bodies) = module_info(&wasm, BoundsChecks::Guard);
+    let (info, bodies) = module_info(&wasm, BoundsChecks::Guard, ir::types::I8X16);
     assert_eq!(
         info.entry_safe_points,
         [true, false, true, true, true, true, true, true]

@@ -104,14 +104,4 @@ impl Shape {
             other => other,
         }
     }
-
-    /// The integer shape with lanes twice as wide and half as many.
-    pub(crate) fn widened(self) -> Shape {
-        match self {
-            Shape::I8x16 => Shape::I16x8,
-            Shape::I16x8 => Shape::I32x4,
-            Shape::I32x4 => Shape::I64x2,
-            other => panic!("{other:?} has no wider integer shape"),
-        }
-    }
 }
