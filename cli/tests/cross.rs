@@ -710,3 +710,46 @@ fn rpi5_atomics_use_lse_instructions() {
         }
     }
 }
+
+/// tests/guests/simd/simd.c, built to wasm with SIMD by clang (scripts/setup.sh).
+fn c_simd_wasm(dir: &Path) -> PathBuf {
+    let wasm = dir.join("simd.wasm");
+    let clang = Command::new("clang")
+        .args(["--target=wasm32-wasi", "-O2", "-msimd128"])
+        .arg(root().join("tests/guests/simd/simd.c"))
+        .arg("-o")
+        .arg(&wasm)
+        .output();
+    match clang {
+        Ok(out) if out.status.success() => wasm,
+        _ => panic!("clang for wasm32-wasi is missing: run scripts/setup.sh"),
+    }
+}
+
+/// A C program of SIMD intrinsics checks itself against plain C on every target and board:
+/// vector code on x86_64, aarch64 and boards with a vector unit, the scalar lowering on
+/// riscv64 without V (the default riscv64 build and the VisionFive 2), under qemu emulating
+/// each board's CPU so an instruction the board lacks would fault.
+#[test]
+fn simd_c_program_agrees_with_itself_on_every_target_and_board() {
+    let dir = scratch();
+    let wasm = c_simd_wasm(dir.path());
+    let mut summaries = Vec::new();
+    for name in TARGETS.iter().chain(BOARDS.iter()) {
+        let exe = dir.path().join(format!("simd-{name}"));
+        build(&wasm, name, &[], &exe);
+        let out = run(name, &exe, &[]);
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {stdout}{}",
+            text(&out.stderr)
+        );
+        assert!(stdout.contains(" 0 failures"), "{name}: {stdout}");
+        summaries.push((name, stdout));
+    }
+    for (name, summary) in &summaries {
+        assert_eq!(summary, &summaries[0].1, "{name} differs from x86_64");
+    }
+}
