@@ -73,7 +73,7 @@ static size_t encode(const uint8_t *src, size_t n, char *dst) {
 }
 
 int main(int argc, char **argv) {
-    int reps = reps_arg(argc, argv, 160);
+    int reps = reps_arg(argc, argv, 800);
     for (size_t i = 0; i < N; i++) in[i] = (uint8_t)(rng() >> 24);
     uint64_t sample = 0;
     size_t len = 0;

@@ -43,7 +43,7 @@ static inline uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
 #define FNV_START 0xcbf29ce484222325ull
 
 /* The repetition count: argv[1] if given (the cross-target check runs few), else the default
- * sized for about a quarter of a second natively. */
+ * sized for about 0.2 s of CPU time as a vectorised native program on an x86_64 server core. */
 static inline int reps_arg(int argc, char **argv, int fallback) {
     if (argc < 2) return fallback;
     int n = atoi(argv[1]);

@@ -33,7 +33,7 @@ static void blur(uint8_t (*dst)[W], uint8_t (*src)[W]) {
 }
 
 int main(int argc, char **argv) {
-    int reps = reps_arg(argc, argv, 700);
+    int reps = reps_arg(argc, argv, 1000);
     /* Smooth gradients with noise on top, so that repeated blurring still has work to do. */
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++)

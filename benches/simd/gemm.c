@@ -22,7 +22,7 @@ static void gemm(void) {
 }
 
 int main(int argc, char **argv) {
-    int reps = reps_arg(argc, argv, 8);
+    int reps = reps_arg(argc, argv, 32);
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++) {
             a[i][j] = (float)((int)(rng() % 17) - 8) * 0.125f;

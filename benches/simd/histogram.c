@@ -100,7 +100,7 @@ static void merge(void) {
 }
 
 int main(int argc, char **argv) {
-    int reps = reps_arg(argc, argv, 100);
+    int reps = reps_arg(argc, argv, 450);
     /* Skewed towards small values, as in text or images, rather than flat. */
     for (size_t i = 0; i < N; i++) {
         uint32_t r = rng();

@@ -15,7 +15,7 @@ static void saxpy(float s) {
 }
 
 int main(int argc, char **argv) {
-    int reps = reps_arg(argc, argv, 1000);
+    int reps = reps_arg(argc, argv, 4000);
     for (int i = 0; i < N; i++) {
         x[i] = (float)((int)(rng() % 33) - 16) * 0.125f;
         y[i] = (float)((int)(rng() % 33) - 16) * 0.125f;

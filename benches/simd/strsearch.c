@@ -56,7 +56,7 @@ static size_t occurrences(const uint8_t *h, size_t n, const uint8_t *w, size_t k
 }
 
 int main(int argc, char **argv) {
-    int reps = reps_arg(argc, argv, 50);
+    int reps = reps_arg(argc, argv, 130);
     size_t line = 0;
     for (size_t i = 0; i < N; i++) {
         if (line == 0) {
