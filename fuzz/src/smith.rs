@@ -67,18 +67,19 @@ pub fn core_module(seed: u64) -> Vec<u8> {
     canonicalize_conversions(m.to_bytes())
 }
 
-/// wasm-smith canonicalises the NaNs of arithmetic but not of `f32.demote_f64` and
-/// `f64.promote_f32`, whose NaN payload the spec leaves to the engine (RISC-V's conversion
-/// returns the canonical NaN, x86_64 and aarch64 keep the payload). This rewrite passes each
-/// such result through an added function that canonicalises a NaN, so that results, memory
-/// and globals are deterministic. Only for modules without imported functions (the added
-/// functions are numbered after the defined ones).
+/// wasm-smith canonicalises the NaNs of arithmetic but not of `f32.demote_f64`,
+/// `f64.promote_f32` and their vector forms (`f32x4.demote_f64x2_zero`,
+/// `f64x2.promote_low_f32x4`), whose NaN payload the spec leaves to the engine (RISC-V's
+/// conversion returns the canonical NaN, x86_64 and aarch64 keep the payload). This rewrite
+/// passes each such result through an added function that canonicalises NaNs, so that
+/// results, memory and globals are deterministic. Only for modules without imported functions
+/// (the added functions are numbered after the defined ones).
 pub fn canonicalize_conversions(wasm: Vec<u8>) -> Vec<u8> {
-    use wasmparser::{Operator, Parser, Payload};
+    use wasmparser::{Parser, Payload};
     let needs = Parser::new(0).parse_all(&wasm).flatten().any(|p| match p {
         Payload::CodeSectionEntry(body) => body.get_operators_reader().is_ok_and(|mut r| {
             std::iter::from_fn(|| (!r.eof()).then(|| r.read().ok()).flatten())
-                .any(|op| matches!(op, Operator::F32DemoteF64 | Operator::F64PromoteF32))
+                .any(|op| Conversion::of(&op).is_some())
         }),
         _ => false,
     });
@@ -94,12 +95,93 @@ pub fn canonicalize_conversions(wasm: Vec<u8>) -> Vec<u8> {
     }
 }
 
+/// The conversions whose NaN results are canonicalised, in the order of the added functions.
+#[derive(Clone, Copy)]
+enum Conversion {
+    F32,
+    F64,
+    F32x4,
+    F64x2,
+}
+
+impl Conversion {
+    const ALL: [Conversion; 4] = [
+        Conversion::F32,
+        Conversion::F64,
+        Conversion::F32x4,
+        Conversion::F64x2,
+    ];
+
+    fn of(op: &wasmparser::Operator) -> Option<Conversion> {
+        use wasmparser::Operator as O;
+        match op {
+            O::F32DemoteF64 => Some(Conversion::F32),
+            O::F64PromoteF32 => Some(Conversion::F64),
+            O::F32x4DemoteF64x2Zero => Some(Conversion::F32x4),
+            O::F64x2PromoteLowF32x4 => Some(Conversion::F64x2),
+            _ => None,
+        }
+    }
+
+    fn ty(self) -> wasm_encoder::ValType {
+        use wasm_encoder::ValType;
+        match self {
+            Conversion::F32 => ValType::F32,
+            Conversion::F64 => ValType::F64,
+            Conversion::F32x4 | Conversion::F64x2 => ValType::V128,
+        }
+    }
+
+    /// The body of `(x) -> x, with every NaN lane the canonical NaN`.
+    fn canonicalising_body(self) -> Vec<wasm_encoder::Instruction<'static>> {
+        use wasm_encoder::{BlockType, Instruction as I};
+        let lanes = |eq: I<'static>, nan: I<'static>| {
+            // bitselect(x, nan, x == x): x where a lane is a number, the NaN elsewhere.
+            vec![
+                I::LocalGet(0),
+                nan,
+                I::LocalGet(0),
+                I::LocalGet(0),
+                eq,
+                I::V128Bitselect,
+                I::End,
+            ]
+        };
+        let scalar = |eq: I<'static>, nan: I<'static>| {
+            vec![
+                I::LocalGet(0),
+                I::LocalGet(0),
+                eq,
+                I::If(BlockType::Result(self.ty())),
+                I::LocalGet(0),
+                I::Else,
+                nan,
+                I::End,
+                I::End,
+            ]
+        };
+        match self {
+            Conversion::F32 => scalar(I::F32Eq, I::F32Const(f32::NAN.into())),
+            Conversion::F64 => scalar(I::F64Eq, I::F64Const(f64::NAN.into())),
+            Conversion::F32x4 => {
+                let nan =
+                    u128::from(f32::NAN.to_bits()) * 0x0000_0001_0000_0001_0000_0001_0000_0001;
+                lanes(I::F32x4Eq, I::V128Const(nan as i128))
+            }
+            Conversion::F64x2 => {
+                let nan = u128::from(f64::NAN.to_bits()) * (1 << 64 | 1);
+                lanes(I::F64x2Eq, I::V128Const(nan as i128))
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Canonicalize {
-    /// Type indices of `(f32) -> f32` and `(f64) -> f64`.
-    types: Option<(u32, u32)>,
-    /// Function indices of the two canonicalising functions.
-    funcs: Option<(u32, u32)>,
+    /// Index of the first added type (one per [`Conversion`], in order).
+    first_type: Option<u32>,
+    /// Index of the first added function (one per [`Conversion`], in order).
+    first_func: Option<u32>,
 }
 
 impl wasm_encoder::reencode::Reencode for Canonicalize {
@@ -111,11 +193,10 @@ impl wasm_encoder::reencode::Reencode for Canonicalize {
         section: wasmparser::TypeSectionReader<'_>,
     ) -> Result<(), wasm_encoder::reencode::Error<Self::Error>> {
         wasm_encoder::reencode::utils::parse_type_section(self, types, section)?;
-        use wasm_encoder::ValType::{F32, F64};
-        let first = types.len();
-        types.ty().function([F32], [F32]);
-        types.ty().function([F64], [F64]);
-        self.types = Some((first, first + 1));
+        self.first_type = Some(types.len());
+        for c in Conversion::ALL {
+            types.ty().function([c.ty()], [c.ty()]);
+        }
         Ok(())
     }
 
@@ -125,13 +206,13 @@ impl wasm_encoder::reencode::Reencode for Canonicalize {
         section: wasmparser::FunctionSectionReader<'_>,
     ) -> Result<(), wasm_encoder::reencode::Error<Self::Error>> {
         wasm_encoder::reencode::utils::parse_function_section(self, functions, section)?;
-        let (t32, t64) = self
-            .types
+        let first_type = self
+            .first_type
             .expect("a type section before the function section");
-        let first = functions.len();
-        functions.function(t32);
-        functions.function(t64);
-        self.funcs = Some((first, first + 1));
+        self.first_func = Some(functions.len());
+        for i in 0..Conversion::ALL.len() as u32 {
+            functions.function(first_type + i);
+        }
         Ok(())
     }
 
@@ -141,16 +222,12 @@ impl wasm_encoder::reencode::Reencode for Canonicalize {
         func: wasmparser::FunctionBody<'_>,
     ) -> Result<(), wasm_encoder::reencode::Error<Self::Error>> {
         use wasm_encoder::Instruction;
-        let (c32, c64) = self.funcs.expect("a function section before the code");
+        let first = self.first_func.expect("a function section before the code");
         let mut f = self.new_function_with_parsed_locals(&func)?;
         let mut reader = func.get_operators_reader()?;
         while !reader.eof() {
             let op = reader.read()?;
-            let after = match op {
-                wasmparser::Operator::F32DemoteF64 => Some(c32),
-                wasmparser::Operator::F64PromoteF32 => Some(c64),
-                _ => None,
-            };
+            let after = Conversion::of(&op).map(|c| first + c as u32);
             f.instruction(&self.instruction(op)?);
             if let Some(c) = after {
                 f.instruction(&Instruction::Call(c));
@@ -166,30 +243,9 @@ impl wasm_encoder::reencode::Reencode for Canonicalize {
         section: wasmparser::CodeSectionReader<'_>,
     ) -> Result<(), wasm_encoder::reencode::Error<Self::Error>> {
         wasm_encoder::reencode::utils::parse_code_section(self, code, section)?;
-        use wasm_encoder::{Function, Instruction as I};
-        for wide in [false, true] {
-            let mut f = Function::new([]);
-            let (eq, nan) = if wide {
-                (I::F64Eq, I::F64Const(f64::NAN.into()))
-            } else {
-                (I::F32Eq, I::F32Const(f32::NAN.into()))
-            };
-            let ty = if wide {
-                wasm_encoder::ValType::F64
-            } else {
-                wasm_encoder::ValType::F32
-            };
-            for i in [
-                I::LocalGet(0),
-                I::LocalGet(0),
-                eq,
-                I::If(wasm_encoder::BlockType::Result(ty)),
-                I::LocalGet(0),
-                I::Else,
-                nan,
-                I::End,
-                I::End,
-            ] {
+        for c in Conversion::ALL {
+            let mut f = wasm_encoder::Function::new([]);
+            for i in c.canonicalising_body() {
                 f.instruction(&i);
             }
             code.function(&f);
