@@ -18,16 +18,24 @@
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
-use cranelift_frontend::FunctionBuilder;
 use wasmparser::{MemArg, Operator};
 
-use super::Shape::{self, F32x4, F64x2, I16x8, I32x4, I64x2, I8x16};
+use super::{
+    Builder, Half, Lanes,
+    Shape::{self, F32x4, F64x2, I16x8, I32x4, I64x2, I8x16},
+};
 use crate::error::{CompileError, Result};
 use crate::translate::memory::{address, heap_flags};
 use crate::translate::FuncTranslator;
 
+/// The lowering's name for [`super::Lanes`].
+pub(crate) struct Scalar;
+
 /// Returns false for operators that are not SIMD.
 pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
+    if super::translate_shared::<Scalar>(t, op)? {
+        return Ok(true);
+    }
     use Operator as O;
     match *op {
         // ---- memory ----------------------------------------------------------------------
@@ -46,20 +54,6 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
         O::V128Load16x4U { ref memarg } => extending_load(t, memarg, I16x8, false)?,
         O::V128Load32x2S { ref memarg } => extending_load(t, memarg, I32x4, true)?,
         O::V128Load32x2U { ref memarg } => extending_load(t, memarg, I32x4, false)?,
-        O::V128Load8Splat { ref memarg } => load_splat(t, memarg, I8x16)?,
-        O::V128Load16Splat { ref memarg } => load_splat(t, memarg, I16x8)?,
-        O::V128Load32Splat { ref memarg } => load_splat(t, memarg, I32x4)?,
-        O::V128Load64Splat { ref memarg } => load_splat(t, memarg, I64x2)?,
-        O::V128Load32Zero { ref memarg } => load_zero(t, memarg, I32x4)?,
-        O::V128Load64Zero { ref memarg } => load_zero(t, memarg, I64x2)?,
-        O::V128Load8Lane { ref memarg, lane } => load_lane(t, memarg, I8x16, lane)?,
-        O::V128Load16Lane { ref memarg, lane } => load_lane(t, memarg, I16x8, lane)?,
-        O::V128Load32Lane { ref memarg, lane } => load_lane(t, memarg, I32x4, lane)?,
-        O::V128Load64Lane { ref memarg, lane } => load_lane(t, memarg, I64x2, lane)?,
-        O::V128Store8Lane { ref memarg, lane } => store_lane(t, memarg, I8x16, lane)?,
-        O::V128Store16Lane { ref memarg, lane } => store_lane(t, memarg, I16x8, lane)?,
-        O::V128Store32Lane { ref memarg, lane } => store_lane(t, memarg, I32x4, lane)?,
-        O::V128Store64Lane { ref memarg, lane } => store_lane(t, memarg, I64x2, lane)?,
 
         // ---- constants, lanes, shuffles --------------------------------------------------
         O::V128Const { ref value } => {
@@ -76,76 +70,6 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
             let v = swizzle(&mut t.builder, x, indices);
             t.push(v);
         }
-        O::I8x16Splat => splat(t, I8x16)?,
-        O::I16x8Splat => splat(t, I16x8)?,
-        O::I32x4Splat => splat(t, I32x4)?,
-        O::I64x2Splat => splat(t, I64x2)?,
-        O::F32x4Splat => splat(t, F32x4)?,
-        O::F64x2Splat => splat(t, F64x2)?,
-        O::I8x16ExtractLaneS { lane } => extract_lane(t, I8x16, lane, Some(true))?,
-        O::I8x16ExtractLaneU { lane } => extract_lane(t, I8x16, lane, Some(false))?,
-        O::I16x8ExtractLaneS { lane } => extract_lane(t, I16x8, lane, Some(true))?,
-        O::I16x8ExtractLaneU { lane } => extract_lane(t, I16x8, lane, Some(false))?,
-        O::I32x4ExtractLane { lane } => extract_lane(t, I32x4, lane, None)?,
-        O::I64x2ExtractLane { lane } => extract_lane(t, I64x2, lane, None)?,
-        O::F32x4ExtractLane { lane } => extract_lane(t, F32x4, lane, None)?,
-        O::F64x2ExtractLane { lane } => extract_lane(t, F64x2, lane, None)?,
-        O::I8x16ReplaceLane { lane } => replace_lane(t, I8x16, lane)?,
-        O::I16x8ReplaceLane { lane } => replace_lane(t, I16x8, lane)?,
-        O::I32x4ReplaceLane { lane } => replace_lane(t, I32x4, lane)?,
-        O::I64x2ReplaceLane { lane } => replace_lane(t, I64x2, lane)?,
-        O::F32x4ReplaceLane { lane } => replace_lane(t, F32x4, lane)?,
-        O::F64x2ReplaceLane { lane } => replace_lane(t, F64x2, lane)?,
-
-        // ---- comparisons -----------------------------------------------------------------
-        O::I8x16Eq => icmp(t, I8x16, IntCC::Equal)?,
-        O::I8x16Ne => icmp(t, I8x16, IntCC::NotEqual)?,
-        O::I8x16LtS => icmp(t, I8x16, IntCC::SignedLessThan)?,
-        O::I8x16LtU => icmp(t, I8x16, IntCC::UnsignedLessThan)?,
-        O::I8x16GtS => icmp(t, I8x16, IntCC::SignedGreaterThan)?,
-        O::I8x16GtU => icmp(t, I8x16, IntCC::UnsignedGreaterThan)?,
-        O::I8x16LeS => icmp(t, I8x16, IntCC::SignedLessThanOrEqual)?,
-        O::I8x16LeU => icmp(t, I8x16, IntCC::UnsignedLessThanOrEqual)?,
-        O::I8x16GeS => icmp(t, I8x16, IntCC::SignedGreaterThanOrEqual)?,
-        O::I8x16GeU => icmp(t, I8x16, IntCC::UnsignedGreaterThanOrEqual)?,
-        O::I16x8Eq => icmp(t, I16x8, IntCC::Equal)?,
-        O::I16x8Ne => icmp(t, I16x8, IntCC::NotEqual)?,
-        O::I16x8LtS => icmp(t, I16x8, IntCC::SignedLessThan)?,
-        O::I16x8LtU => icmp(t, I16x8, IntCC::UnsignedLessThan)?,
-        O::I16x8GtS => icmp(t, I16x8, IntCC::SignedGreaterThan)?,
-        O::I16x8GtU => icmp(t, I16x8, IntCC::UnsignedGreaterThan)?,
-        O::I16x8LeS => icmp(t, I16x8, IntCC::SignedLessThanOrEqual)?,
-        O::I16x8LeU => icmp(t, I16x8, IntCC::UnsignedLessThanOrEqual)?,
-        O::I16x8GeS => icmp(t, I16x8, IntCC::SignedGreaterThanOrEqual)?,
-        O::I16x8GeU => icmp(t, I16x8, IntCC::UnsignedGreaterThanOrEqual)?,
-        O::I32x4Eq => icmp(t, I32x4, IntCC::Equal)?,
-        O::I32x4Ne => icmp(t, I32x4, IntCC::NotEqual)?,
-        O::I32x4LtS => icmp(t, I32x4, IntCC::SignedLessThan)?,
-        O::I32x4LtU => icmp(t, I32x4, IntCC::UnsignedLessThan)?,
-        O::I32x4GtS => icmp(t, I32x4, IntCC::SignedGreaterThan)?,
-        O::I32x4GtU => icmp(t, I32x4, IntCC::UnsignedGreaterThan)?,
-        O::I32x4LeS => icmp(t, I32x4, IntCC::SignedLessThanOrEqual)?,
-        O::I32x4LeU => icmp(t, I32x4, IntCC::UnsignedLessThanOrEqual)?,
-        O::I32x4GeS => icmp(t, I32x4, IntCC::SignedGreaterThanOrEqual)?,
-        O::I32x4GeU => icmp(t, I32x4, IntCC::UnsignedGreaterThanOrEqual)?,
-        O::I64x2Eq => icmp(t, I64x2, IntCC::Equal)?,
-        O::I64x2Ne => icmp(t, I64x2, IntCC::NotEqual)?,
-        O::I64x2LtS => icmp(t, I64x2, IntCC::SignedLessThan)?,
-        O::I64x2GtS => icmp(t, I64x2, IntCC::SignedGreaterThan)?,
-        O::I64x2LeS => icmp(t, I64x2, IntCC::SignedLessThanOrEqual)?,
-        O::I64x2GeS => icmp(t, I64x2, IntCC::SignedGreaterThanOrEqual)?,
-        O::F32x4Eq => fcmp(t, F32x4, FloatCC::Equal)?,
-        O::F32x4Ne => fcmp(t, F32x4, FloatCC::NotEqual)?,
-        O::F32x4Lt => fcmp(t, F32x4, FloatCC::LessThan)?,
-        O::F32x4Gt => fcmp(t, F32x4, FloatCC::GreaterThan)?,
-        O::F32x4Le => fcmp(t, F32x4, FloatCC::LessThanOrEqual)?,
-        O::F32x4Ge => fcmp(t, F32x4, FloatCC::GreaterThanOrEqual)?,
-        O::F64x2Eq => fcmp(t, F64x2, FloatCC::Equal)?,
-        O::F64x2Ne => fcmp(t, F64x2, FloatCC::NotEqual)?,
-        O::F64x2Lt => fcmp(t, F64x2, FloatCC::LessThan)?,
-        O::F64x2Gt => fcmp(t, F64x2, FloatCC::GreaterThan)?,
-        O::F64x2Le => fcmp(t, F64x2, FloatCC::LessThanOrEqual)?,
-        O::F64x2Ge => fcmp(t, F64x2, FloatCC::GreaterThanOrEqual)?,
 
         // ---- bitwise ---------------------------------------------------------------------
         O::V128Not => words1(t, |b, x| b.ins().bnot(x))?,
@@ -178,24 +102,8 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
             let v = b.ins().uextend(types::I32, c);
             t.push(v);
         }
-        O::I8x16AllTrue => all_true(t, I8x16)?,
-        O::I16x8AllTrue => all_true(t, I16x8)?,
-        O::I32x4AllTrue => all_true(t, I32x4)?,
-        O::I64x2AllTrue => all_true(t, I64x2)?,
-        O::I8x16Bitmask => bitmask(t, I8x16)?,
-        O::I16x8Bitmask => bitmask(t, I16x8)?,
-        O::I32x4Bitmask => bitmask(t, I32x4)?,
-        O::I64x2Bitmask => bitmask(t, I64x2)?,
 
         // ---- integer lanes ---------------------------------------------------------------
-        O::I8x16Abs => unary(t, I8x16, |b, x| b.ins().iabs(x))?,
-        O::I16x8Abs => unary(t, I16x8, |b, x| b.ins().iabs(x))?,
-        O::I32x4Abs => unary(t, I32x4, |b, x| b.ins().iabs(x))?,
-        O::I64x2Abs => unary(t, I64x2, |b, x| b.ins().iabs(x))?,
-        O::I8x16Neg => unary(t, I8x16, |b, x| b.ins().ineg(x))?,
-        O::I16x8Neg => unary(t, I16x8, |b, x| b.ins().ineg(x))?,
-        O::I32x4Neg => unary(t, I32x4, |b, x| b.ins().ineg(x))?,
-        O::I64x2Neg => unary(t, I64x2, |b, x| b.ins().ineg(x))?,
         O::I8x16Popcnt => words1(t, byte_popcnt)?,
         O::I8x16Shl => shift(t, I8x16, Shift::Left)?,
         O::I16x8Shl => shift(t, I16x8, Shift::Left)?,
@@ -217,9 +125,6 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
         O::I16x8Sub => words2(t, |b, x, y| lane_sub(b, 16, x, y))?,
         O::I32x4Sub => words2(t, |b, x, y| lane_sub(b, 32, x, y))?,
         O::I64x2Sub => words2(t, |b, x, y| b.ins().isub(x, y))?,
-        O::I16x8Mul => binary(t, I16x8, |b, x, y| b.ins().imul(x, y))?,
-        O::I32x4Mul => binary(t, I32x4, |b, x, y| b.ins().imul(x, y))?,
-        O::I64x2Mul => binary(t, I64x2, |b, x, y| b.ins().imul(x, y))?,
         O::I8x16AddSatS => saturating(t, I8x16, true, |b, x, y| b.ins().iadd(x, y))?,
         O::I16x8AddSatS => saturating(t, I16x8, true, |b, x, y| b.ins().iadd(x, y))?,
         O::I8x16AddSatU => saturating(t, I8x16, false, |b, x, y| b.ins().iadd(x, y))?,
@@ -228,21 +133,9 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
         O::I16x8SubSatS => saturating(t, I16x8, true, |b, x, y| b.ins().isub(x, y))?,
         O::I8x16SubSatU => saturating(t, I8x16, false, |b, x, y| b.ins().isub(x, y))?,
         O::I16x8SubSatU => saturating(t, I16x8, false, |b, x, y| b.ins().isub(x, y))?,
-        O::I8x16MinS => binary(t, I8x16, |b, x, y| b.ins().smin(x, y))?,
-        O::I16x8MinS => binary(t, I16x8, |b, x, y| b.ins().smin(x, y))?,
-        O::I32x4MinS => binary(t, I32x4, |b, x, y| b.ins().smin(x, y))?,
-        O::I8x16MinU => binary(t, I8x16, |b, x, y| b.ins().umin(x, y))?,
-        O::I16x8MinU => binary(t, I16x8, |b, x, y| b.ins().umin(x, y))?,
-        O::I32x4MinU => binary(t, I32x4, |b, x, y| b.ins().umin(x, y))?,
-        O::I8x16MaxS => binary(t, I8x16, |b, x, y| b.ins().smax(x, y))?,
-        O::I16x8MaxS => binary(t, I16x8, |b, x, y| b.ins().smax(x, y))?,
-        O::I32x4MaxS => binary(t, I32x4, |b, x, y| b.ins().smax(x, y))?,
-        O::I8x16MaxU => binary(t, I8x16, |b, x, y| b.ins().umax(x, y))?,
-        O::I16x8MaxU => binary(t, I16x8, |b, x, y| b.ins().umax(x, y))?,
-        O::I32x4MaxU => binary(t, I32x4, |b, x, y| b.ins().umax(x, y))?,
-        O::I8x16AvgrU => binary(t, I8x16, avgr_u)?,
-        O::I16x8AvgrU => binary(t, I16x8, avgr_u)?,
-        O::I16x8Q15MulrSatS | O::I16x8RelaxedQ15mulrS => binary(t, I16x8, q15mulr_sat)?,
+        O::I8x16AvgrU => Scalar::binary(t, I8x16, avgr_u)?,
+        O::I16x8AvgrU => Scalar::binary(t, I16x8, avgr_u)?,
+        O::I16x8Q15MulrSatS | O::I16x8RelaxedQ15mulrS => Scalar::binary(t, I16x8, q15mulr_sat)?,
 
         // ---- widening and narrowing ------------------------------------------------------
         O::I8x16NarrowI16x8S => narrow(t, I16x8, true)?,
@@ -261,22 +154,6 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
         O::I64x2ExtendHighI32x4S => extend(t, I32x4, Half::High, true)?,
         O::I64x2ExtendLowI32x4U => extend(t, I32x4, Half::Low, false)?,
         O::I64x2ExtendHighI32x4U => extend(t, I32x4, Half::High, false)?,
-        O::I16x8ExtAddPairwiseI8x16S => ext_add_pairwise(t, I8x16, true)?,
-        O::I16x8ExtAddPairwiseI8x16U => ext_add_pairwise(t, I8x16, false)?,
-        O::I32x4ExtAddPairwiseI16x8S => ext_add_pairwise(t, I16x8, true)?,
-        O::I32x4ExtAddPairwiseI16x8U => ext_add_pairwise(t, I16x8, false)?,
-        O::I16x8ExtMulLowI8x16S => ext_mul(t, I8x16, Half::Low, true)?,
-        O::I16x8ExtMulHighI8x16S => ext_mul(t, I8x16, Half::High, true)?,
-        O::I16x8ExtMulLowI8x16U => ext_mul(t, I8x16, Half::Low, false)?,
-        O::I16x8ExtMulHighI8x16U => ext_mul(t, I8x16, Half::High, false)?,
-        O::I32x4ExtMulLowI16x8S => ext_mul(t, I16x8, Half::Low, true)?,
-        O::I32x4ExtMulHighI16x8S => ext_mul(t, I16x8, Half::High, true)?,
-        O::I32x4ExtMulLowI16x8U => ext_mul(t, I16x8, Half::Low, false)?,
-        O::I32x4ExtMulHighI16x8U => ext_mul(t, I16x8, Half::High, false)?,
-        O::I64x2ExtMulLowI32x4S => ext_mul(t, I32x4, Half::Low, true)?,
-        O::I64x2ExtMulHighI32x4S => ext_mul(t, I32x4, Half::High, true)?,
-        O::I64x2ExtMulLowI32x4U => ext_mul(t, I32x4, Half::Low, false)?,
-        O::I64x2ExtMulHighI32x4U => ext_mul(t, I32x4, Half::High, false)?,
         O::I32x4DotI16x8S => {
             let (x, y) = t.pop2()?;
             let b = &mut t.builder;
@@ -316,45 +193,19 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
         O::F64x2Abs => words1(t, |b, x| b.ins().band_imm_u(x, !F64_SIGNS as i64))?,
         O::F32x4Neg => words1(t, |b, x| b.ins().bxor_imm_u(x, F32_SIGNS as i64))?,
         O::F64x2Neg => words1(t, |b, x| b.ins().bxor_imm_u(x, F64_SIGNS as i64))?,
-        O::F32x4Sqrt => unary(t, F32x4, |b, x| b.ins().sqrt(x))?,
-        O::F64x2Sqrt => unary(t, F64x2, |b, x| b.ins().sqrt(x))?,
-        O::F32x4Ceil => unary(t, F32x4, |b, x| b.ins().ceil(x))?,
-        O::F64x2Ceil => unary(t, F64x2, |b, x| b.ins().ceil(x))?,
-        O::F32x4Floor => unary(t, F32x4, |b, x| b.ins().floor(x))?,
-        O::F64x2Floor => unary(t, F64x2, |b, x| b.ins().floor(x))?,
-        O::F32x4Trunc => unary(t, F32x4, |b, x| b.ins().trunc(x))?,
-        O::F64x2Trunc => unary(t, F64x2, |b, x| b.ins().trunc(x))?,
-        O::F32x4Nearest => unary(t, F32x4, |b, x| b.ins().nearest(x))?,
-        O::F64x2Nearest => unary(t, F64x2, |b, x| b.ins().nearest(x))?,
-        O::F32x4Add => binary(t, F32x4, |b, x, y| b.ins().fadd(x, y))?,
-        O::F64x2Add => binary(t, F64x2, |b, x, y| b.ins().fadd(x, y))?,
-        O::F32x4Sub => binary(t, F32x4, |b, x, y| b.ins().fsub(x, y))?,
-        O::F64x2Sub => binary(t, F64x2, |b, x, y| b.ins().fsub(x, y))?,
-        O::F32x4Mul => binary(t, F32x4, |b, x, y| b.ins().fmul(x, y))?,
-        O::F64x2Mul => binary(t, F64x2, |b, x, y| b.ins().fmul(x, y))?,
-        O::F32x4Div => binary(t, F32x4, |b, x, y| b.ins().fdiv(x, y))?,
-        O::F64x2Div => binary(t, F64x2, |b, x, y| b.ins().fdiv(x, y))?,
         // Cranelift's scalar fmin/fmax follow wasm: NaN in, NaN out; -0 < +0.
-        O::F32x4Min | O::F32x4RelaxedMin => binary(t, F32x4, |b, x, y| b.ins().fmin(x, y))?,
-        O::F64x2Min | O::F64x2RelaxedMin => binary(t, F64x2, |b, x, y| b.ins().fmin(x, y))?,
-        O::F32x4Max | O::F32x4RelaxedMax => binary(t, F32x4, |b, x, y| b.ins().fmax(x, y))?,
-        O::F64x2Max | O::F64x2RelaxedMax => binary(t, F64x2, |b, x, y| b.ins().fmax(x, y))?,
         // pmin(x, y) = y < x ? y : x; pmax(x, y) = x < y ? y : x.
-        O::F32x4PMin => binary(t, F32x4, |b, x, y| pseudo_min_max(b, x, y, true))?,
-        O::F64x2PMin => binary(t, F64x2, |b, x, y| pseudo_min_max(b, x, y, true))?,
-        O::F32x4PMax => binary(t, F32x4, |b, x, y| pseudo_min_max(b, x, y, false))?,
-        O::F64x2PMax => binary(t, F64x2, |b, x, y| pseudo_min_max(b, x, y, false))?,
-        O::F32x4RelaxedMadd => madd(t, F32x4, false)?,
-        O::F64x2RelaxedMadd => madd(t, F64x2, false)?,
-        O::F32x4RelaxedNmadd => madd(t, F32x4, true)?,
-        O::F64x2RelaxedNmadd => madd(t, F64x2, true)?,
+        O::F32x4PMin => Scalar::binary(t, F32x4, |b, x, y| pseudo_min_max(b, x, y, true))?,
+        O::F64x2PMin => Scalar::binary(t, F64x2, |b, x, y| pseudo_min_max(b, x, y, true))?,
+        O::F32x4PMax => Scalar::binary(t, F32x4, |b, x, y| pseudo_min_max(b, x, y, false))?,
+        O::F64x2PMax => Scalar::binary(t, F64x2, |b, x, y| pseudo_min_max(b, x, y, false))?,
 
         // ---- conversions -----------------------------------------------------------------
         O::I32x4TruncSatF32x4S | O::I32x4RelaxedTruncF32x4S => {
-            unary(t, F32x4, |b, x| b.ins().fcvt_to_sint_sat(types::I32, x))?
+            Scalar::unary(t, F32x4, |b, x| b.ins().fcvt_to_sint_sat(types::I32, x))?
         }
         O::I32x4TruncSatF32x4U | O::I32x4RelaxedTruncF32x4U => {
-            unary(t, F32x4, |b, x| b.ins().fcvt_to_uint_sat(types::I32, x))?
+            Scalar::unary(t, F32x4, |b, x| b.ins().fcvt_to_uint_sat(types::I32, x))?
         }
         O::I32x4TruncSatF64x2SZero | O::I32x4RelaxedTruncF64x2SZero => {
             low_lanes(t, F64x2, |b, x| b.ins().fcvt_to_sint_sat(types::I32, x))?
@@ -363,8 +214,12 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
             low_lanes(t, F64x2, |b, x| b.ins().fcvt_to_uint_sat(types::I32, x))?
         }
         O::F32x4DemoteF64x2Zero => low_lanes(t, F64x2, |b, x| b.ins().fdemote(types::F32, x))?,
-        O::F32x4ConvertI32x4S => unary(t, I32x4, |b, x| b.ins().fcvt_from_sint(types::F32, x))?,
-        O::F32x4ConvertI32x4U => unary(t, I32x4, |b, x| b.ins().fcvt_from_uint(types::F32, x))?,
+        O::F32x4ConvertI32x4S => {
+            Scalar::unary(t, I32x4, |b, x| b.ins().fcvt_from_sint(types::F32, x))?
+        }
+        O::F32x4ConvertI32x4U => {
+            Scalar::unary(t, I32x4, |b, x| b.ins().fcvt_from_uint(types::F32, x))?
+        }
         O::F64x2ConvertLowI32x4S => {
             widen_low(t, I32x4, |b, x| b.ins().fcvt_from_sint(types::F64, x))?
         }
@@ -376,8 +231,6 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
     }
     Ok(true)
 }
-
-type Builder<'b, 'a> = &'b mut FunctionBuilder<'a>;
 
 /// The sign bits of the lanes of a 64-bit half of an `f32x4` and an `f64x2`.
 const F32_SIGNS: u64 = 0x8000_0000_8000_0000;
@@ -547,53 +400,9 @@ fn words2(t: &mut FuncTranslator, mut f: impl FnMut(Builder, Value, Value) -> Va
     Ok(())
 }
 
-/// An operation on each lane.
-fn unary(
-    t: &mut FuncTranslator,
-    shape: Shape,
-    mut f: impl FnMut(Builder, Value) -> Value,
-) -> Result<()> {
-    let x = t.pop()?;
-    let b = &mut t.builder;
-    let results: Vec<Value> = lanes(b, x, shape).into_iter().map(|x| f(b, x)).collect();
-    let v = from_lanes(b, &results);
-    t.push(v);
-    Ok(())
-}
-
-/// An operation on each pair of corresponding lanes.
-fn binary(
-    t: &mut FuncTranslator,
-    shape: Shape,
-    mut f: impl FnMut(Builder, Value, Value) -> Value,
-) -> Result<()> {
-    let (x, y) = t.pop2()?;
-    let b = &mut t.builder;
-    let xs = lanes(b, x, shape);
-    let ys = lanes(b, y, shape);
-    let results: Vec<Value> = xs.into_iter().zip(ys).map(|(x, y)| f(b, x, y)).collect();
-    let v = from_lanes(b, &results);
-    t.push(v);
-    Ok(())
-}
-
 /// A comparison result as a lane: all ones for true, zero for false.
 fn lane_mask(b: Builder, shape: Shape, condition: Value) -> Value {
     b.ins().bmask(lane_int(shape), condition)
-}
-
-fn icmp(t: &mut FuncTranslator, shape: Shape, cc: IntCC) -> Result<()> {
-    binary(t, shape, |b, x, y| {
-        let c = b.ins().icmp(cc, x, y);
-        lane_mask(b, shape, c)
-    })
-}
-
-fn fcmp(t: &mut FuncTranslator, shape: Shape, cc: FloatCC) -> Result<()> {
-    binary(t, shape, |b, x, y| {
-        let c = b.ins().fcmp(cc, x, y);
-        lane_mask(b, shape, c)
-    })
 }
 
 /// The scalar operand of a splat or lane replacement as a lane of `shape` (i8/i16 lanes
@@ -603,35 +412,6 @@ fn lane_operand(b: Builder, shape: Shape, value: Value) -> Value {
         I8x16 | I16x8 => b.ins().ireduce(shape.lane(), value),
         _ => value,
     }
-}
-
-fn splat(t: &mut FuncTranslator, shape: Shape) -> Result<()> {
-    let x = t.pop()?;
-    let b = &mut t.builder;
-    let lane = lane_operand(b, shape, x);
-    let word = splat_word(b, lane);
-    let v = join(b, [word, word]);
-    t.push(v);
-    Ok(())
-}
-
-/// `signed`: `Some` for the i8/i16 lanes that wasm widens to i32.
-fn extract_lane(
-    t: &mut FuncTranslator,
-    shape: Shape,
-    index: u8,
-    signed: Option<bool>,
-) -> Result<()> {
-    let x = t.pop()?;
-    let b = &mut t.builder;
-    let mut v = lane(b, x, shape, index)?;
-    match signed {
-        Some(true) => v = b.ins().sextend(types::I32, v),
-        Some(false) => v = b.ins().uextend(types::I32, v),
-        None => {}
-    }
-    t.push(v);
-    Ok(())
 }
 
 /// `v` with lane `index` of `shape` replaced by `value` (a lane-typed value).
@@ -658,16 +438,6 @@ fn insert_lane(b: Builder, v: Value, shape: Shape, index: u8, value: Value) -> R
         b.ins().bor(kept, new)
     };
     Ok(join(b, w))
-}
-
-fn replace_lane(t: &mut FuncTranslator, shape: Shape, index: u8) -> Result<()> {
-    let value = t.pop()?;
-    let x = t.pop()?;
-    let b = &mut t.builder;
-    let value = lane_operand(b, shape, value);
-    let v = insert_lane(b, x, shape, index, value)?;
-    t.push(v);
-    Ok(())
 }
 
 /// `i8x16.shuffle`: every result byte is one of the 32 bytes of `x` and `y`. The bytes of a
@@ -744,66 +514,6 @@ fn swizzle(b: Builder, x: Value, indices: Value) -> Value {
     from_lanes(b, &picked)
 }
 
-/// `all_true`: no lane is zero. A `bits`-wide lane `x` of a word is zero exactly when the
-/// lowest such lane makes `(word - 0x..01) & !word & 0x..80` non-zero, so each half needs
-/// three operations whatever the lane count.
-fn all_true(t: &mut FuncTranslator, shape: Shape) -> Result<()> {
-    let x = t.pop()?;
-    let b = &mut t.builder;
-    let bits = lane_bits(shape);
-    let zero_lanes = words(b, x).map(|w| {
-        if bits == 64 {
-            b.ins().icmp_imm_u(IntCC::Equal, w, 0)
-        } else {
-            let ones = repeat(bits, 1);
-            let highs = repeat(bits, 1 << (bits - 1));
-            let borrowed = b.ins().iadd_imm_u(w, ones.wrapping_neg() as i64);
-            let found = b.ins().band_not(borrowed, w);
-            let found = b.ins().band_imm_u(found, highs as i64);
-            b.ins().icmp_imm_u(IntCC::NotEqual, found, 0)
-        }
-    });
-    let some_zero = b.ins().bor(zero_lanes[0], zero_lanes[1]);
-    let all = b.ins().bxor_imm_u(some_zero, 1);
-    let v = b.ins().uextend(types::I32, all);
-    t.push(v);
-    Ok(())
-}
-
-/// `bitmask`: the lanes' top bits, lane 0 in bit 0. For bytes, one multiplication gathers the
-/// eight top bits of a half into its top byte (each lands on a distinct bit, so nothing
-/// carries); wider lanes are gathered one by one.
-fn bitmask(t: &mut FuncTranslator, shape: Shape) -> Result<()> {
-    let x = t.pop()?;
-    let b = &mut t.builder;
-    let bits = lane_bits(shape);
-    let per_word = 64 / bits;
-    let parts = words(b, x).map(|w| {
-        if bits == 8 {
-            let tops = b.ins().band_imm_u(w, 0x8080_8080_8080_8080u64 as i64);
-            let gathered = b.ins().imul_imm_u(tops, 0x0002_0408_1020_4081);
-            b.ins().ushr_imm_u(gathered, 56)
-        } else {
-            let mut mask: Option<Value> = None;
-            for i in 0..per_word {
-                let top = i * bits + bits - 1;
-                let bit = b.ins().ushr_imm_u(w, i64::from(top - i));
-                let bit = b.ins().band_imm_u(bit, 1 << i);
-                mask = Some(match mask {
-                    Some(m) => b.ins().bor(m, bit),
-                    None => bit,
-                });
-            }
-            mask.unwrap_or(w)
-        }
-    });
-    let hi = b.ins().ishl_imm_u(parts[1], i64::from(per_word));
-    let mask = b.ins().bor(parts[0], hi);
-    let v = b.ins().ireduce(types::I32, mask);
-    t.push(v);
-    Ok(())
-}
-
 /// `bits`-wide lane-wise `x + y` in a word: the sums without each lane's top bit cannot
 /// carry into the next lane, and the top bits are their sum modulo 2, xored back in.
 fn lane_add(b: Builder, bits: u32, x: Value, y: Value) -> Value {
@@ -864,7 +574,7 @@ fn shift(t: &mut FuncTranslator, shape: Shape, kind: Shift) -> Result<()> {
         .builder
         .ins()
         .band_imm_u(count, i64::from(lane_bits(shape) - 1));
-    unary(t, shape, |b, x| match kind {
+    Scalar::unary(t, shape, |b, x| match kind {
         Shift::Left => b.ins().ishl(x, count),
         Shift::RightSigned => b.ins().sshr(x, count),
         Shift::RightUnsigned => b.ins().ushr(x, count),
@@ -898,7 +608,7 @@ fn saturating(
     } else {
         (0, (1i64 << bits) - 1)
     };
-    binary(t, shape, |b, x, y| {
+    Scalar::binary(t, shape, |b, x, y| {
         let x = extend_to(b, types::I32, x, signed);
         let y = extend_to(b, types::I32, y, signed);
         let v = op(b, x, y);
@@ -968,12 +678,6 @@ fn narrow(t: &mut FuncTranslator, from: Shape, signed: bool) -> Result<()> {
     Ok(())
 }
 
-#[derive(Clone, Copy)]
-enum Half {
-    Low,
-    High,
-}
-
 /// The lanes of one half of `x`, of shape `shape`.
 fn half_lanes(b: Builder, x: Value, shape: Shape, half: Half) -> Vec<Value> {
     let mut all = lanes(b, x, shape);
@@ -997,46 +701,6 @@ fn extend(t: &mut FuncTranslator, from: Shape, half: Half, signed: bool) -> Resu
         .map(|lane| extend_to(b, ty, lane, signed))
         .collect();
     let v = from_lanes(b, &wide);
-    t.push(v);
-    Ok(())
-}
-
-/// Each pair of adjacent lanes of shape `from`, widened and added.
-fn ext_add_pairwise(t: &mut FuncTranslator, from: Shape, signed: bool) -> Result<()> {
-    let x = t.pop()?;
-    let b = &mut t.builder;
-    let ty = wide_int(from);
-    let all = lanes(b, x, from);
-    let sums: Vec<Value> = all
-        .chunks(2)
-        .map(|pair| {
-            let a = extend_to(b, ty, pair[0], signed);
-            let c = extend_to(b, ty, pair[1], signed);
-            b.ins().iadd(a, c)
-        })
-        .collect();
-    let v = from_lanes(b, &sums);
-    t.push(v);
-    Ok(())
-}
-
-/// The products of the widened low (or high) halves of two vectors of shape `from`.
-fn ext_mul(t: &mut FuncTranslator, from: Shape, half: Half, signed: bool) -> Result<()> {
-    let (x, y) = t.pop2()?;
-    let b = &mut t.builder;
-    let ty = wide_int(from);
-    let xs = half_lanes(b, x, from, half);
-    let ys = half_lanes(b, y, from, half);
-    let products: Vec<Value> = xs
-        .into_iter()
-        .zip(ys)
-        .map(|(x, y)| {
-            let x = extend_to(b, ty, x, signed);
-            let y = extend_to(b, ty, y, signed);
-            b.ins().imul(x, y)
-        })
-        .collect();
-    let v = from_lanes(b, &products);
     t.push(v);
     Ok(())
 }
@@ -1066,31 +730,6 @@ fn pseudo_min_max(b: Builder, x: Value, y: Value, min: bool) -> Value {
     let (lhs, rhs) = if min { (y, x) } else { (x, y) };
     let pick_y = b.ins().fcmp(FloatCC::LessThan, lhs, rhs);
     b.ins().select(pick_y, y, x)
-}
-
-/// `relaxed_madd(a, b, c) = a * b + c`; `relaxed_nmadd = -(a * b) + c`.
-fn madd(t: &mut FuncTranslator, shape: Shape, negate: bool) -> Result<()> {
-    let c = t.pop()?;
-    let (x, y) = t.pop2()?;
-    let fused = t.isa.has_native_fma();
-    let b = &mut t.builder;
-    let xs = lanes(b, x, shape);
-    let ys = lanes(b, y, shape);
-    let cs = lanes(b, c, shape);
-    let results: Vec<Value> = (0..xs.len())
-        .map(|i| {
-            let x = if negate { b.ins().fneg(xs[i]) } else { xs[i] };
-            if fused {
-                b.ins().fma(x, ys[i], cs[i])
-            } else {
-                let product = b.ins().fmul(x, ys[i]);
-                b.ins().fadd(product, cs[i])
-            }
-        })
-        .collect();
-    let v = from_lanes(b, &results);
-    t.push(v);
-    Ok(())
 }
 
 /// An f64x2 → 32-bit-lane conversion: `f` on the two lanes, zeros in lanes 2 and 3.
@@ -1177,35 +816,246 @@ fn load_int_lane(t: &mut FuncTranslator, memarg: &MemArg, shape: Shape) -> Resul
         .load(lane_int(shape), heap_flags(), addr, offset))
 }
 
-fn load_splat(t: &mut FuncTranslator, memarg: &MemArg, shape: Shape) -> Result<()> {
-    let lane = load_int_lane(t, memarg, shape)?;
-    let b = &mut t.builder;
-    let word = splat_word(b, lane);
-    let v = join(b, [word, word]);
-    t.push(v);
-    Ok(())
-}
+/// The operators whose decoding the lowerings share (see [`super::Lanes`]).
+impl Lanes for Scalar {
+    fn load_splat(t: &mut FuncTranslator, memarg: &MemArg, shape: Shape) -> Result<()> {
+        let lane = load_int_lane(t, memarg, shape)?;
+        let b = &mut t.builder;
+        let word = splat_word(b, lane);
+        let v = join(b, [word, word]);
+        t.push(v);
+        Ok(())
+    }
 
-fn load_zero(t: &mut FuncTranslator, memarg: &MemArg, shape: Shape) -> Result<()> {
-    let lane = load_int_lane(t, memarg, shape)?;
-    let v = t.builder.ins().uextend(types::I128, lane);
-    t.push(v);
-    Ok(())
-}
+    fn load_zero(t: &mut FuncTranslator, memarg: &MemArg, shape: Shape) -> Result<()> {
+        let lane = load_int_lane(t, memarg, shape)?;
+        let v = t.builder.ins().uextend(types::I128, lane);
+        t.push(v);
+        Ok(())
+    }
 
-fn load_lane(t: &mut FuncTranslator, memarg: &MemArg, shape: Shape, index: u8) -> Result<()> {
-    let x = t.pop()?;
-    let value = load_int_lane(t, memarg, shape)?;
-    let v = insert_lane(&mut t.builder, x, shape, index, value)?;
-    t.push(v);
-    Ok(())
-}
+    fn load_lane(t: &mut FuncTranslator, memarg: &MemArg, shape: Shape, index: u8) -> Result<()> {
+        let x = t.pop()?;
+        let value = load_int_lane(t, memarg, shape)?;
+        let v = insert_lane(&mut t.builder, x, shape, index, value)?;
+        t.push(v);
+        Ok(())
+    }
 
-fn store_lane(t: &mut FuncTranslator, memarg: &MemArg, shape: Shape, index: u8) -> Result<()> {
-    let x = t.pop()?;
-    let (addr, offset) = address(t, memarg, lane_bytes(shape))?;
-    let b = &mut t.builder;
-    let value = lane(b, x, shape.as_int(), index)?;
-    b.ins().store(heap_flags(), value, addr, offset);
-    Ok(())
+    fn store_lane(t: &mut FuncTranslator, memarg: &MemArg, shape: Shape, index: u8) -> Result<()> {
+        let x = t.pop()?;
+        let (addr, offset) = address(t, memarg, lane_bytes(shape))?;
+        let b = &mut t.builder;
+        let value = lane(b, x, shape.as_int(), index)?;
+        b.ins().store(heap_flags(), value, addr, offset);
+        Ok(())
+    }
+
+    fn splat(t: &mut FuncTranslator, shape: Shape) -> Result<()> {
+        let x = t.pop()?;
+        let b = &mut t.builder;
+        let lane = lane_operand(b, shape, x);
+        let word = splat_word(b, lane);
+        let v = join(b, [word, word]);
+        t.push(v);
+        Ok(())
+    }
+
+    /// `signed`: `Some` for the i8/i16 lanes that wasm widens to i32.
+    fn extract_lane(
+        t: &mut FuncTranslator,
+        shape: Shape,
+        index: u8,
+        signed: Option<bool>,
+    ) -> Result<()> {
+        let x = t.pop()?;
+        let b = &mut t.builder;
+        let mut v = lane(b, x, shape, index)?;
+        match signed {
+            Some(true) => v = b.ins().sextend(types::I32, v),
+            Some(false) => v = b.ins().uextend(types::I32, v),
+            None => {}
+        }
+        t.push(v);
+        Ok(())
+    }
+
+    fn replace_lane(t: &mut FuncTranslator, shape: Shape, index: u8) -> Result<()> {
+        let value = t.pop()?;
+        let x = t.pop()?;
+        let b = &mut t.builder;
+        let value = lane_operand(b, shape, value);
+        let v = insert_lane(b, x, shape, index, value)?;
+        t.push(v);
+        Ok(())
+    }
+
+    fn icmp(t: &mut FuncTranslator, shape: Shape, cc: IntCC) -> Result<()> {
+        Scalar::binary(t, shape, |b, x, y| {
+            let c = b.ins().icmp(cc, x, y);
+            lane_mask(b, shape, c)
+        })
+    }
+
+    fn fcmp(t: &mut FuncTranslator, shape: Shape, cc: FloatCC) -> Result<()> {
+        Scalar::binary(t, shape, |b, x, y| {
+            let c = b.ins().fcmp(cc, x, y);
+            lane_mask(b, shape, c)
+        })
+    }
+
+    /// An operation on each lane.
+    fn unary(
+        t: &mut FuncTranslator,
+        shape: Shape,
+        mut f: impl FnMut(Builder, Value) -> Value,
+    ) -> Result<()> {
+        let x = t.pop()?;
+        let b = &mut t.builder;
+        let results: Vec<Value> = lanes(b, x, shape).into_iter().map(|x| f(b, x)).collect();
+        let v = from_lanes(b, &results);
+        t.push(v);
+        Ok(())
+    }
+
+    /// An operation on each pair of corresponding lanes.
+    fn binary(
+        t: &mut FuncTranslator,
+        shape: Shape,
+        mut f: impl FnMut(Builder, Value, Value) -> Value,
+    ) -> Result<()> {
+        let (x, y) = t.pop2()?;
+        let b = &mut t.builder;
+        let xs = lanes(b, x, shape);
+        let ys = lanes(b, y, shape);
+        let results: Vec<Value> = xs.into_iter().zip(ys).map(|(x, y)| f(b, x, y)).collect();
+        let v = from_lanes(b, &results);
+        t.push(v);
+        Ok(())
+    }
+
+    /// `all_true`: no lane is zero. A `bits`-wide lane `x` of a word is zero exactly when the
+    /// lowest such lane makes `(word - 0x..01) & !word & 0x..80` non-zero, so each half needs
+    /// three operations whatever the lane count.
+    fn all_true(t: &mut FuncTranslator, shape: Shape) -> Result<()> {
+        let x = t.pop()?;
+        let b = &mut t.builder;
+        let bits = lane_bits(shape);
+        let zero_lanes = words(b, x).map(|w| {
+            if bits == 64 {
+                b.ins().icmp_imm_u(IntCC::Equal, w, 0)
+            } else {
+                let ones = repeat(bits, 1);
+                let highs = repeat(bits, 1 << (bits - 1));
+                let borrowed = b.ins().iadd_imm_u(w, ones.wrapping_neg() as i64);
+                let found = b.ins().band_not(borrowed, w);
+                let found = b.ins().band_imm_u(found, highs as i64);
+                b.ins().icmp_imm_u(IntCC::NotEqual, found, 0)
+            }
+        });
+        let some_zero = b.ins().bor(zero_lanes[0], zero_lanes[1]);
+        let all = b.ins().bxor_imm_u(some_zero, 1);
+        let v = b.ins().uextend(types::I32, all);
+        t.push(v);
+        Ok(())
+    }
+
+    /// `bitmask`: the lanes' top bits, lane 0 in bit 0. For bytes, one multiplication gathers the
+    /// eight top bits of a half into its top byte (each lands on a distinct bit, so nothing
+    /// carries); wider lanes are gathered one by one.
+    fn bitmask(t: &mut FuncTranslator, shape: Shape) -> Result<()> {
+        let x = t.pop()?;
+        let b = &mut t.builder;
+        let bits = lane_bits(shape);
+        let per_word = 64 / bits;
+        let parts = words(b, x).map(|w| {
+            if bits == 8 {
+                let tops = b.ins().band_imm_u(w, 0x8080_8080_8080_8080u64 as i64);
+                let gathered = b.ins().imul_imm_u(tops, 0x0002_0408_1020_4081);
+                b.ins().ushr_imm_u(gathered, 56)
+            } else {
+                let mut mask: Option<Value> = None;
+                for i in 0..per_word {
+                    let top = i * bits + bits - 1;
+                    let bit = b.ins().ushr_imm_u(w, i64::from(top - i));
+                    let bit = b.ins().band_imm_u(bit, 1 << i);
+                    mask = Some(match mask {
+                        Some(m) => b.ins().bor(m, bit),
+                        None => bit,
+                    });
+                }
+                mask.unwrap_or(w)
+            }
+        });
+        let hi = b.ins().ishl_imm_u(parts[1], i64::from(per_word));
+        let mask = b.ins().bor(parts[0], hi);
+        let v = b.ins().ireduce(types::I32, mask);
+        t.push(v);
+        Ok(())
+    }
+
+    /// Each pair of adjacent lanes of shape `from`, widened and added.
+    fn ext_add_pairwise(t: &mut FuncTranslator, from: Shape, signed: bool) -> Result<()> {
+        let x = t.pop()?;
+        let b = &mut t.builder;
+        let ty = wide_int(from);
+        let all = lanes(b, x, from);
+        let sums: Vec<Value> = all
+            .chunks(2)
+            .map(|pair| {
+                let a = extend_to(b, ty, pair[0], signed);
+                let c = extend_to(b, ty, pair[1], signed);
+                b.ins().iadd(a, c)
+            })
+            .collect();
+        let v = from_lanes(b, &sums);
+        t.push(v);
+        Ok(())
+    }
+
+    /// The products of the widened low (or high) halves of two vectors of shape `from`.
+    fn ext_mul(t: &mut FuncTranslator, from: Shape, half: Half, signed: bool) -> Result<()> {
+        let (x, y) = t.pop2()?;
+        let b = &mut t.builder;
+        let ty = wide_int(from);
+        let xs = half_lanes(b, x, from, half);
+        let ys = half_lanes(b, y, from, half);
+        let products: Vec<Value> = xs
+            .into_iter()
+            .zip(ys)
+            .map(|(x, y)| {
+                let x = extend_to(b, ty, x, signed);
+                let y = extend_to(b, ty, y, signed);
+                b.ins().imul(x, y)
+            })
+            .collect();
+        let v = from_lanes(b, &products);
+        t.push(v);
+        Ok(())
+    }
+
+    /// `relaxed_madd(a, b, c) = a * b + c`; `relaxed_nmadd = -(a * b) + c`.
+    fn madd(t: &mut FuncTranslator, shape: Shape, negate: bool) -> Result<()> {
+        let c = t.pop()?;
+        let (x, y) = t.pop2()?;
+        let fused = t.isa.has_native_fma();
+        let b = &mut t.builder;
+        let xs = lanes(b, x, shape);
+        let ys = lanes(b, y, shape);
+        let cs = lanes(b, c, shape);
+        let results: Vec<Value> = (0..xs.len())
+            .map(|i| {
+                let x = if negate { b.ins().fneg(xs[i]) } else { xs[i] };
+                if fused {
+                    b.ins().fma(x, ys[i], cs[i])
+                } else {
+                    let product = b.ins().fmul(x, ys[i]);
+                    b.ins().fadd(product, cs[i])
+                }
+            })
+            .collect();
+        let v = from_lanes(b, &results);
+        t.push(v);
+        Ok(())
+    }
 }
