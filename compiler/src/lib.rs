@@ -23,7 +23,7 @@ pub mod translate;
 
 pub use error::{CompileError, Result};
 pub use host_imports::{shaped as host_func_shaped, shapes_of as import_shapes, Shapes};
-pub use isa::make_isa;
+pub use isa::{enabled_isa_flags, host_isa_flags, make_isa};
 
 /// The WebAssembly proposals a core module uses that `wafer build` refuses (`"simd"`,
 /// `"exceptions, gc"`, ...), or `None` when it needs none of them (or is invalid anyway).
@@ -45,7 +45,8 @@ use wafer_abi::{BoundsChecks, EntryMode};
 #[derive(Clone, Debug)]
 pub struct CompileOptions {
     pub triple: Triple,
-    /// Extra Cranelift ISA flags, e.g. ("has_sse41","true") — targets/ descriptions pass them.
+    /// Extra Cranelift ISA flags, e.g. ("has_sse41","true"): the CPU features of a board or of
+    /// `--cpu-features`.
     pub isa_flags: Vec<(String, String)>,
     pub bounds_checks: BoundsChecks,
     /// Build-time cap on memory pages (≤ 65536).

@@ -6,8 +6,7 @@ use std::str::FromStr;
 
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, UserExternalName};
-use cranelift_codegen::isa::{self, OwnedTargetIsa, TargetIsa};
-use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::{verify_function, Context};
 use target_lexicon::Triple;
 use wafer_abi::BoundsChecks;
@@ -18,22 +17,10 @@ use crate::error::CompileError;
 use crate::module_info::ModuleInfo;
 use wafer_abi::libcall::ALL as LIBCALLS;
 
+/// The ISA `compile` builds for `triple` (its baseline CPU), with Cranelift's verifier on.
 pub(super) fn make_isa(triple: &str) -> OwnedTargetIsa {
-    let mut shared = settings::builder();
-    shared.set("opt_level", "speed").unwrap();
-    shared.set("is_pic", "true").unwrap();
-    shared
-        .set("enable_multi_ret_implicit_sret", "true")
-        .unwrap();
-    shared.set("enable_probestack", "false").unwrap();
-    shared.set("enable_verifier", "true").unwrap();
     let triple = Triple::from_str(triple).unwrap();
-    let mut target = isa::lookup(triple.clone()).unwrap();
-    if triple.architecture == target_lexicon::Architecture::X86_64 {
-        target.enable("has_sse41").unwrap();
-        target.enable("has_popcnt").unwrap();
-    }
-    target.finish(settings::Flags::new(shared)).unwrap()
+    crate::isa::make_isa(&triple, &[("enable_verifier".into(), "true".into())]).unwrap()
 }
 
 fn isas() -> Vec<OwnedTargetIsa> {
