@@ -9,7 +9,8 @@
 //!   visionfive2 is in the default set because its Zba/Zbb flags change the code for integer
 //!   bit operations; the Raspberry Pi profiles (`rpi4`, `rpi5`) build the same code as
 //!   `aarch64` for everything wafer supports today (their extra features serve atomics, SIMD
-//!   and half-precision floats), so they run on request;
+//!   and half-precision floats), so they run on request, as do `spacemit-k1` and the x86_64
+//!   CPU levels `x86-64-v2` and `x86-64-v3` (under `qemu-x86_64 -cpu` their level's CPU);
 //! - `WAFER_SPEC_FILTER`: only scripts whose path contains this substring;
 //! - `WAFER_SPEC_JOBS`: worker threads (default: available cores);
 //! - `WAFER_SPEC_TIMEOUT`: seconds per executable run (default 120);

@@ -135,7 +135,12 @@ fn format_capabilities(arch: &str, caps: &Capabilities) -> String {
     out
 }
 
-/// A human-readable report of a module's interface.
+/// How inspect names what `wafer build` refuses in a module: WebAssembly features it does not
+/// compile.
+fn refusal_line(features: &str) -> String {
+    format!("refused by wafer build: {features} (WebAssembly features wafer does not compile)")
+}
+
 /// How inspect marks a shared memory (threads proposal).
 fn sharing(shared: bool) -> &'static str {
     if shared {
@@ -145,6 +150,7 @@ fn sharing(shared: bool) -> &'static str {
     }
 }
 
+/// A human-readable report of a module's interface.
 pub fn describe(wasm: &[u8]) -> Result<String> {
     if wafer_compiler::component::is_component(wasm) {
         return describe_component(wasm);
@@ -286,6 +292,10 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
             let _ = writeln!(out, "{l}");
         }
     };
+    // First, so it is not missed: nothing else in the report matters to a build that refuses.
+    if let Some(features) = wafer_compiler::unsupported_features(wasm) {
+        let _ = writeln!(out, "{}", refusal_line(&features));
+    }
     section(&mut out, "imports", &imports);
     let _ = writeln!(
         out,
@@ -298,12 +308,6 @@ pub fn describe(wasm: &[u8]) -> Result<String> {
             )
         }
     );
-    if let Some(features) = wafer_compiler::unsupported_features(wasm) {
-        let _ = writeln!(
-            out,
-            "unsupported WebAssembly features: {features}: `wafer build` will refuse this module"
-        );
-    }
     if !wali_implemented.is_empty() || !wali_enosys.is_empty() {
         let _ = writeln!(
             out,
@@ -340,6 +344,9 @@ fn describe_component(wasm: &[u8]) -> Result<String> {
         s.modules.len(),
         if s.modules.len() == 1 { "" } else { "s" }
     );
+    for (i, features) in &s.unsupported {
+        let _ = writeln!(out, "{}, in core module {i}", refusal_line(features));
+    }
     let bound = |module: &str, name: &str| {
         s.host_functions
             .iter()

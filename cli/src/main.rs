@@ -49,9 +49,15 @@ struct BuildArgs {
     /// Target triple or short name (x86_64, aarch64, riscv64).
     #[arg(long)]
     target: Option<String>,
-    /// Board profile (rpi4, rpi5, visionfive2): its target, tuned for its CPU.
+    /// Board or CPU profile (rpi4, rpi5, visionfive2, spacemit-k1, x86-64-v2, x86-64-v3; `wafer
+    /// targets` lists them): its target, and the CPU features the code may use.
     #[arg(long, conflicts_with = "target")]
     board: Option<String>,
+    /// CPU features to add or remove, on top of the board's or the target's baseline:
+    /// comma-separated +NAME (with the features it needs), -NAME (with those that need it) or
+    /// native (this machine's CPU). `wafer targets` lists the names per target.
+    #[arg(long, value_name = "+NAME,-NAME,native", allow_hyphen_values = true)]
+    cpu_features: Option<String>,
     /// How linear-memory accesses are checked.
     #[arg(long, value_enum, default_value_t = BoundsMode::Guard)]
     bounds_checks: BoundsMode,
@@ -120,11 +126,14 @@ enum BoundsMode {
 
 impl BuildArgs {
     fn options(&self) -> Result<BuildOptions> {
-        let target = match (&self.target, &self.board) {
+        let mut target = match (&self.target, &self.board) {
             (_, Some(board)) => wafer::target::Board::find(board)?.target()?,
             (Some(name), None) => Target::find(name)?,
             (None, None) => Target::host(),
         };
+        if let Some(spec) = &self.cpu_features {
+            target = target.with_cpu_features(spec)?;
+        }
         Ok(BuildOptions {
             target,
             bounds_checks: match self.bounds_checks {
@@ -284,26 +293,32 @@ fn cache_dir() -> Result<PathBuf> {
     }
 }
 
-/// Runs the executable (through the target's emulator when it is not the host) and returns
-/// its exit status; a death by signal is reported like a shell does (128 + signal).
+/// Runs the executable (through the target's emulator when this machine's CPU cannot: another
+/// architecture, or features it lacks) and returns its exit status; a death by signal is
+/// reported like a shell does (128 + signal).
 fn exec(exe: &Path, input: &Path, target: &Target, args: &[String]) -> Result<i32> {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
-    let mut cmd = if target.is_host() {
-        let mut c = std::process::Command::new(exe);
-        // The guest sees the module's name as argv[0], as it would under other runtimes.
-        c.arg0(input.as_os_str());
-        c
-    } else {
-        let mut c = std::process::Command::new(&target.runner[0]);
-        c.args(&target.runner[1..]).arg(exe);
-        c
+    let emulator = target.run_prefix();
+    let mut cmd = match emulator.split_first() {
+        None => {
+            let mut c = std::process::Command::new(exe);
+            // The guest sees the module's name as argv[0], as it would under other runtimes.
+            c.arg0(input.as_os_str());
+            c
+        }
+        Some((program, rest)) => {
+            let mut c = std::process::Command::new(program);
+            c.args(rest).arg(exe);
+            c
+        }
     };
     let status = match cmd.args(args).status() {
         Ok(status) => status,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !target.is_host() => bail!(
-            "`{}` is needed to run {} executables on this machine: install the Debian package `qemu-user`",
-            target.runner[0],
-            target.triple
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !emulator.is_empty() => bail!(
+            "`{}` is needed to run {} executables on this machine: install the Debian package `{}`",
+            emulator[0],
+            target.name(),
+            target.runner_package
         ),
         Err(e) => return Err(e).with_context(|| format!("running {}", exe.display())),
     };

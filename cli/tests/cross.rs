@@ -13,7 +13,14 @@ use wafer::Target;
 
 /// The targets every test here runs on; the host's executables run directly.
 const TARGETS: [&str; 3] = ["x86_64", "aarch64", "riscv64"];
-const BOARDS: [&str; 3] = ["rpi4", "rpi5", "visionfive2"];
+const BOARDS: [&str; 6] = [
+    "rpi4",
+    "rpi5",
+    "visionfive2",
+    "spacemit-k1",
+    "x86-64-v2",
+    "x86-64-v3",
+];
 
 /// `--target NAME` or `--board NAME`, whichever `name` is.
 fn target_flag(name: &str) -> [&str; 2] {
@@ -459,6 +466,53 @@ fn visionfive2_code_uses_its_bit_manipulation_extensions() {
         out.status,
         text(&out.stderr)
     );
+}
+
+/// A select and single-bit operations: what the spacemit-k1 profile's Zicond and Zbs change.
+/// Exits 37.
+const SELECT_AND_BITS: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (func $pick (param i64 i64 i32) (result i64) (select (local.get 0) (local.get 1) (local.get 2)))
+  (func $bit (param i64 i64) (result i64)
+    (i64.and (i64.shr_u (local.get 0) (local.get 1)) (i64.const 1)))
+  (func $set (param i64 i64) (result i64) (i64.or (local.get 0) (i64.shl (i64.const 1) (local.get 1))))
+  (func (export "_start")
+    (call $exit (i32.wrap_i64 (i64.add
+      (i64.add (call $pick (i64.const 3) (i64.const 4) (i32.const 0))
+               (call $bit (i64.const 8) (i64.const 3)))
+      (call $set (i64.const 0) (i64.const 5)))))))"#;
+
+#[test]
+fn spacemit_k1_code_uses_zicond_and_zbs() {
+    let dir = scratch();
+    let input = dir.path().join("select.wat");
+    std::fs::write(&input, SELECT_AND_BITS).unwrap();
+    let exe = dir.path().join("select");
+    build(&input, "spacemit-k1", &[], &exe);
+    let cpu = wafer::target::Board::find("spacemit-k1")
+        .unwrap()
+        .emulator_cpu;
+    let on = |cpu: &str| {
+        Command::new("qemu-riscv64")
+            .args(["-cpu", cpu])
+            .arg(&exe)
+            .output()
+            .unwrap()
+    };
+    let out = on(&cpu);
+    assert_eq!(out.status.code(), Some(37), "{}", text(&out.stderr));
+    // The same CPU without either extension refuses the code.
+    for without in ["zicond", "zbs"] {
+        let lacking = cpu.replace(&format!("{without}=true"), &format!("{without}=false"));
+        assert_ne!(lacking, cpu);
+        let out = on(&lacking);
+        assert!(
+            text(&out.stderr).contains("in wasm code: an instruction this CPU lacks"),
+            "without {without}: {:?}: {}",
+            out.status,
+            text(&out.stderr)
+        );
+    }
 }
 
 #[test]

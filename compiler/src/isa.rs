@@ -1,7 +1,7 @@
 //! The Cranelift target both the module compiler and the entry-point writer use.
 
 use crate::error::{CompileError, Result};
-use cranelift_codegen::isa::{self, OwnedTargetIsa};
+use cranelift_codegen::isa::{self, OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable, SetError};
 use target_lexicon::{Architecture, Riscv64Architecture, Triple};
 
@@ -19,18 +19,11 @@ const SHARED_FLAGS: &[(&str, &str)] = &[
     ("preserve_frame_pointers", "true"),
 ];
 
-/// ISA defaults per architecture, applied before the caller's flags.
+/// ISA defaults a triple itself implies, applied before the caller's flags. Every other
+/// architecture starts from Cranelift's defaults, which are its baseline (x86_64: SSE2, the
+/// x86-64-v1 level every x86_64 CPU has; aarch64: ARMv8.0-A).
 fn default_isa_flags(triple: &Triple) -> &'static [(&'static str, &'static str)] {
     match triple.architecture {
-        // Without SSE4.1 Cranelift lowers floor/ceil/trunc/nearest to libm calls; every
-        // x86_64 machine of the last 15 years has these.
-        Architecture::X86_64 => &[
-            ("has_sse3", "true"),
-            ("has_ssse3", "true"),
-            ("has_sse41", "true"),
-            ("has_sse42", "true"),
-            ("has_popcnt", "true"),
-        ],
         // "gc" = the G defaults plus compressed instructions.
         Architecture::Riscv64(Riscv64Architecture::Riscv64gc) => {
             &[("has_zca", "true"), ("has_zcd", "true")]
@@ -71,4 +64,29 @@ pub fn make_isa(triple: &Triple, isa_flags: &[(String, String)]) -> Result<Owned
     target
         .finish(settings::Flags::new(shared))
         .map_err(|e| CompileError::Codegen(format!("target {triple}: {e}")))
+}
+
+/// The boolean target flags (`has_avx2`, `has_zba`, ...) that are on in `isa`.
+fn enabled_flags(isa: &dyn TargetIsa) -> Vec<String> {
+    isa.isa_flags()
+        .iter()
+        .filter(|v| v.as_bool() == Some(true))
+        .map(|v| v.name.to_string())
+        .collect()
+}
+
+/// The boolean target flags that are on for `triple` once the defaults and `isa_flags` are
+/// applied (what code built with them may use).
+pub fn enabled_isa_flags(triple: &Triple, isa_flags: &[(String, String)]) -> Result<Vec<String>> {
+    Ok(enabled_flags(&*make_isa(triple, isa_flags)?))
+}
+
+/// The boolean target flags this machine's CPU supports, as Cranelift detects them.
+pub fn host_isa_flags() -> Result<Vec<String>> {
+    let builder = cranelift_native::builder()
+        .map_err(|e| CompileError::Codegen(format!("detecting this machine's CPU: {e}")))?;
+    let isa = builder
+        .finish(settings::Flags::new(settings::builder()))
+        .map_err(|e| CompileError::Codegen(format!("detecting this machine's CPU: {e}")))?;
+    Ok(enabled_flags(&*isa))
 }

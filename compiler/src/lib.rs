@@ -23,18 +23,34 @@ pub mod translate;
 
 pub use error::{CompileError, Result};
 pub use host_imports::{shaped as host_func_shaped, shapes_of as import_shapes, Shapes};
-pub use isa::make_isa;
+pub use isa::{enabled_isa_flags, host_isa_flags, make_isa};
 
-/// The WebAssembly proposals a core module uses that `wafer build` refuses (`"simd"`,
-/// `"exceptions, gc"`, ...), or `None` when it needs none of them (or is invalid anyway).
+/// What `wafer build` refuses in a core module, by name: the WebAssembly proposals it needs
+/// that wafer does not compile (`"tail-call"`, `"exception-handling, gc"`, ...), or else the
+/// first construct of a supported proposal that wafer does not implement; `None` when the build
+/// accepts all of it (or the module is malformed or invalid anyway, which the build reports
+/// as such).
 pub fn unsupported_features(wasm: &[u8]) -> Option<String> {
     let valid = wasmparser::Validator::new_with_features(features::supported())
         .validate_all(wasm)
         .is_ok();
-    if valid {
-        None
-    } else {
-        features::required_unsupported(wasm)
+    if !valid {
+        return features::required_unsupported(wasm);
+    }
+    // The module-level checks of the build, without binding imports (inspect reports each
+    // import on its own) and without translating the function bodies, whose every
+    // instruction of a supported proposal is translated.
+    let opts = module::ParseOptions {
+        bounds_checks: BoundsChecks::Guard,
+        pointer_type: cranelift_codegen::ir::types::I64,
+        v128_type: cranelift_codegen::ir::types::I8X16,
+        resolve_host_imports: false,
+        signal_safe_points: false,
+        import_bindings: None,
+    };
+    match module::parse(wasm, &opts) {
+        Err(CompileError::Unsupported(what)) => Some(what),
+        _ => None,
     }
 }
 
@@ -45,7 +61,8 @@ use wafer_abi::{BoundsChecks, EntryMode};
 #[derive(Clone, Debug)]
 pub struct CompileOptions {
     pub triple: Triple,
-    /// Extra Cranelift ISA flags, e.g. ("has_sse41","true") — targets/ descriptions pass them.
+    /// Extra Cranelift ISA flags, e.g. ("has_sse41","true"): the CPU features of a board or of
+    /// `--cpu-features`.
     pub isa_flags: Vec<(String, String)>,
     pub bounds_checks: BoundsChecks,
     /// Build-time cap on memory pages (≤ 65536).

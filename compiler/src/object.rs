@@ -37,8 +37,27 @@ pub fn module_error(e: ModuleError) -> CompileError {
 }
 
 pub fn new_object_module(isa: OwnedTargetIsa, name: &str) -> Result<ObjectModule> {
-    let builder = ObjectBuilder::new(isa, name, default_libcall_names()).map_err(module_error)?;
+    let builder = ObjectBuilder::new(isa, name, Box::new(libcall_name)).map_err(module_error)?;
     Ok(ObjectModule::new(builder))
+}
+
+/// The symbol a call Cranelift makes on its own resolves to. Rounding (x86_64 without SSE4.1)
+/// goes to the runtime, which gives wasm's results; anything else to the C library's function
+/// of Cranelift's default name.
+fn libcall_name(call: ir::LibCall) -> String {
+    use wafer_abi::libcall as rt;
+    let name = match call {
+        ir::LibCall::FloorF32 => rt::FLOOR_F32,
+        ir::LibCall::FloorF64 => rt::FLOOR_F64,
+        ir::LibCall::CeilF32 => rt::CEIL_F32,
+        ir::LibCall::CeilF64 => rt::CEIL_F64,
+        ir::LibCall::TruncF32 => rt::TRUNC_F32,
+        ir::LibCall::TruncF64 => rt::TRUNC_F64,
+        ir::LibCall::NearestF32 => rt::NEAREST_F32,
+        ir::LibCall::NearestF64 => rt::NEAREST_F64,
+        other => return default_libcall_names()(other),
+    };
+    name.to_string()
 }
 
 /// The trap kind the runtime reports for a Cranelift trap code.

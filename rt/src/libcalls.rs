@@ -297,3 +297,32 @@ pub extern "C" fn __cranelift_x86_pshufb(
     // SAFETY: as above.
     unsafe { core::mem::transmute(out) }
 }
+
+/// wasm's rounding for code that calls it (`wafer_abi::libcall::ROUNDING`): Rust's operation,
+/// and a NaN made quiet by setting its quiet bit, as wasm's arithmetic NaNs are.
+macro_rules! rounding {
+    ($($name:ident: $ty:ty, $quiet:expr, $op:expr;)*) => {$(
+        #[no_mangle]
+        pub extern "C" fn $name(x: $ty) -> $ty {
+            if x.is_nan() {
+                <$ty>::from_bits(x.to_bits() | $quiet)
+            } else {
+                $op(x)
+            }
+        }
+    )*};
+}
+
+const QUIET_F32: u32 = 1 << 22;
+const QUIET_F64: u64 = 1 << 51;
+
+rounding! {
+    wafer_rt_floor_f32: f32, QUIET_F32, f32::floor;
+    wafer_rt_floor_f64: f64, QUIET_F64, f64::floor;
+    wafer_rt_ceil_f32: f32, QUIET_F32, f32::ceil;
+    wafer_rt_ceil_f64: f64, QUIET_F64, f64::ceil;
+    wafer_rt_trunc_f32: f32, QUIET_F32, f32::trunc;
+    wafer_rt_trunc_f64: f64, QUIET_F64, f64::trunc;
+    wafer_rt_nearest_f32: f32, QUIET_F32, f32::round_ties_even;
+    wafer_rt_nearest_f64: f64, QUIET_F64, f64::round_ties_even;
+}

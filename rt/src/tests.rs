@@ -618,3 +618,39 @@ fn spec_session_end_to_end() {
     assert_eq!(s.execute("instantiate 0 1"), "ok");
     assert_eq!(s.execute("instantiate 1 3"), "trap 4 integer overflow");
 }
+
+/// The rounding that x86_64 code without SSE4.1 calls: wasm's results, a quiet NaN for a
+/// signalling one, the sign of a zero kept, halves to even.
+#[test]
+fn rounding_libcalls_follow_wasm() {
+    let signalling32 = f32::from_bits(0x7fa0_0000);
+    for f in [
+        wafer_rt_floor_f32,
+        wafer_rt_ceil_f32,
+        wafer_rt_trunc_f32,
+        wafer_rt_nearest_f32,
+    ] {
+        let out = f(signalling32).to_bits();
+        assert_eq!(out, 0x7fe0_0000, "{out:#x}");
+        assert_eq!(f(-f32::from_bits(0x7fa0_0000)).to_bits(), 0xffe0_0000);
+        assert_eq!(f(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(f(f32::INFINITY), f32::INFINITY);
+    }
+    let signalling64 = f64::from_bits(0x7ff4_0000_0000_0000);
+    for f in [
+        wafer_rt_floor_f64,
+        wafer_rt_ceil_f64,
+        wafer_rt_trunc_f64,
+        wafer_rt_nearest_f64,
+    ] {
+        assert_eq!(f(signalling64).to_bits(), 0x7ffc_0000_0000_0000);
+        assert_eq!(f(f64::NEG_INFINITY), f64::NEG_INFINITY);
+    }
+    assert_eq!(wafer_rt_floor_f32(-0.5), -1.0);
+    assert_eq!(wafer_rt_ceil_f64(-0.5).to_bits(), (-0.0f64).to_bits());
+    assert_eq!(wafer_rt_trunc_f32(-1.75), -1.0);
+    assert_eq!(wafer_rt_nearest_f32(2.5), 2.0);
+    assert_eq!(wafer_rt_nearest_f32(3.5), 4.0);
+    assert_eq!(wafer_rt_nearest_f64(-2.5), -2.0);
+    assert_eq!(wafer_rt_nearest_f64(-0.5).to_bits(), (-0.0f64).to_bits());
+}

@@ -265,6 +265,18 @@ pub fn lookup_trap_site(pc: usize) -> Option<(TrapKind, u32, &'static ModuleDesc
     None
 }
 
+/// Whether `pc` is in the code of a wasm function of a registered module.
+fn in_wasm_code(pc: usize) -> bool {
+    let mut node = HEAD.load(Ordering::Acquire) as *const Node;
+    while let Some(n) = unsafe { node.as_ref() } {
+        if function_at(n.desc, pc).is_some() {
+            return true;
+        }
+        node = n.next;
+    }
+    false
+}
+
 fn lookup_in_module(desc: &ModuleDescriptor, pc: usize) -> Option<(TrapKind, u32)> {
     let func = function_at(desc, pc)?;
     let offset = pc - func.start as usize;
@@ -375,16 +387,24 @@ extern "C" fn handle_fault(signal: i32, _info: *mut libc::siginfo_t, context: *m
             unsafe { wafer_raise_trap_from_signal(kind as i32, signal) };
         }
     }
-    // Not a wasm trap: a bug in the runtime or the compiler. Report it, then let the signal
-    // kill the process when the faulting instruction runs again.
-    let mut buf = [0u8; 96];
+    // Not a wasm trap: a bug in the runtime or the compiler, or (an illegal instruction in
+    // wasm code) an executable built for CPU features this CPU lacks. Report it, then let the
+    // signal kill the process when the faulting instruction runs again.
+    let place: &[u8] = if !in_wasm_code(pc) {
+        b" outside wasm code\n"
+    } else if signal == libc::SIGILL {
+        b" in wasm code: an instruction this CPU lacks (the executable was built for other CPU features: wafer build --board, --cpu-features)\n"
+    } else {
+        b" in wasm code\n"
+    };
+    let mut buf = [0u8; 256];
     let mut len = 0;
     for part in [
         &b"wafer: fatal signal "[..],
         decimal(signal as u64, &mut [0u8; 20]),
         b" at pc 0x",
         hex(pc as u64, &mut [0u8; 16]),
-        b" outside wasm code\n",
+        place,
     ] {
         buf[len..len + part.len()].copy_from_slice(part);
         len += part.len();

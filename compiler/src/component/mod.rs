@@ -99,6 +99,9 @@ pub struct Summary {
     pub host_functions: Vec<(HostImport, Option<bool>)>,
     /// Why the component cannot be built as it is, if it cannot.
     pub refusal: Option<String>,
+    /// Each core module that needs what `wafer build` refuses, with what that is
+    /// ([`crate::unsupported_features`]).
+    pub unsupported: Vec<(usize, String)>,
 }
 
 /// Reads a component's WIT-level interface and the bindings `wafer build` would make.
@@ -146,6 +149,9 @@ pub fn summarize(wasm: &[u8]) -> Result<Summary> {
         }
     }
     let mut modules = Vec::new();
+    let unsupported = (parsed.modules.iter().enumerate())
+        .filter_map(|(i, m)| Some((i, crate::unsupported_features(m)?)))
+        .collect();
     for m in &parsed.modules {
         let imports = inline::module_imports(m)?.len();
         let exports = wasmparser::Parser::new(0)
@@ -181,6 +187,7 @@ pub fn summarize(wasm: &[u8]) -> Result<Summary> {
         modules,
         host_functions,
         refusal,
+        unsupported,
     })
 }
 

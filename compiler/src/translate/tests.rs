@@ -6,8 +6,7 @@ use std::str::FromStr;
 
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, UserExternalName};
-use cranelift_codegen::isa::{self, OwnedTargetIsa, TargetIsa};
-use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::{verify_function, Context};
 use target_lexicon::Triple;
 use wafer_abi::BoundsChecks;
@@ -18,32 +17,24 @@ use crate::error::CompileError;
 use crate::module_info::ModuleInfo;
 use wafer_abi::libcall::ALL as LIBCALLS;
 
+/// The ISA `compile` builds for `triple` (its baseline CPU), with Cranelift's verifier on.
 pub(super) fn make_isa(triple: &str) -> OwnedTargetIsa {
     make_isa_with(triple, &[])
 }
 
-/// [`make_isa`] with some more shared Cranelift settings.
+/// [`make_isa`] with some more Cranelift settings (shared or of the target).
 pub(super) fn make_isa_with(triple: &str, settings: &[(&str, &str)]) -> OwnedTargetIsa {
-    let mut shared = settings::builder();
-    for (name, value) in settings {
-        shared.set(name, value).unwrap();
-    }
-    shared.set("opt_level", "speed").unwrap();
-    shared.set("is_pic", "true").unwrap();
-    shared
-        .set("enable_multi_ret_implicit_sret", "true")
-        .unwrap();
-    shared.set("enable_probestack", "false").unwrap();
-    shared.set("enable_verifier", "true").unwrap();
     let triple = Triple::from_str(triple).unwrap();
-    let mut target = isa::lookup(triple.clone()).unwrap();
+    let mut flags = vec![("enable_verifier".to_string(), "true".to_string())];
     if triple.architecture == target_lexicon::Architecture::X86_64 {
-        // As `crate::isa` sets: without SSSE3, Cranelift calls out for `pshufb` (swizzles).
-        target.enable("has_ssse3").unwrap();
-        target.enable("has_sse41").unwrap();
-        target.enable("has_popcnt").unwrap();
+        // The in-process harness links no runtime: without SSSE3 and SSE4.1, Cranelift would
+        // call the runtime for `pshufb` (swizzles) and for rounding.
+        for flag in ["has_ssse3", "has_sse41"] {
+            flags.push((flag.to_string(), "true".to_string()));
+        }
     }
-    target.finish(settings::Flags::new(shared)).unwrap()
+    flags.extend(settings.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+    crate::isa::make_isa(&triple, &flags).unwrap()
 }
 
 fn isas() -> Vec<OwnedTargetIsa> {

@@ -159,6 +159,30 @@ pub mod libcall {
     pub const WALI_DELIVER_SIGNALS: &str = "wafer_rt_wali_deliver_signals";
 
     /// Every libcall.
+    /// f32/f64 `floor`, `ceil`, `trunc` and `nearest` for x86_64 code without SSE4.1, which
+    /// Cranelift lowers to a call: `(x) -> x rounded`, by wasm's rules (nearest: half to even;
+    /// a NaN comes back quiet, which the C library's versions do not all guarantee: glibc's
+    /// `floorf` returns a signalling NaN as it came). The object writer names Cranelift's
+    /// rounding calls so; the compiler declares no import for them itself.
+    pub const ROUNDING: [&str; 8] = [
+        FLOOR_F32,
+        FLOOR_F64,
+        CEIL_F32,
+        CEIL_F64,
+        TRUNC_F32,
+        TRUNC_F64,
+        NEAREST_F32,
+        NEAREST_F64,
+    ];
+    pub const FLOOR_F32: &str = "wafer_rt_floor_f32";
+    pub const FLOOR_F64: &str = "wafer_rt_floor_f64";
+    pub const CEIL_F32: &str = "wafer_rt_ceil_f32";
+    pub const CEIL_F64: &str = "wafer_rt_ceil_f64";
+    pub const TRUNC_F32: &str = "wafer_rt_trunc_f32";
+    pub const TRUNC_F64: &str = "wafer_rt_trunc_f64";
+    pub const NEAREST_F32: &str = "wafer_rt_nearest_f32";
+    pub const NEAREST_F64: &str = "wafer_rt_nearest_f64";
+
     pub const ALL: [&str; 16] = [
         MEMORY_GROW,
         MEMORY_FILL,
