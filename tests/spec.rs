@@ -4,13 +4,14 @@
 //! - `WAFER_TESTSUITE`: the suite directory (default `<workspace>/../shared/testsuite`);
 //! - `WAFER_SPEC_MODES`: comma-separated bounds-check modes (`guard,explicit`, the default);
 //! - `WAFER_SPEC_TARGETS`: comma-separated targets or boards (default
-//!   `x86_64,aarch64,riscv64,visionfive2`). Executables for another architecture than the
-//!   host's run under qemu-user; a board's build runs under qemu emulating the board's CPU.
-//!   visionfive2 is in the default set because its Zba/Zbb flags change the code for integer
-//!   bit operations; the Raspberry Pi profiles (`rpi4`, `rpi5`) build the same code as
-//!   `aarch64` for everything wafer supports today (their extra features serve atomics, SIMD
-//!   and half-precision floats), so they run on request, as do `spacemit-k1` and the x86_64
-//!   CPU levels `x86-64-v2` and `x86-64-v3` (under `qemu-x86_64 -cpu` their level's CPU);
+//!   `x86_64,aarch64,riscv64,visionfive2,x86-64-v3,spacemit-k1`). Executables for another
+//!   architecture than the host's run under qemu-user; a board's build runs under qemu
+//!   emulating the board's CPU. Besides the three baselines (x86_64 is SSE2 only; riscv64
+//!   without V takes the scalar SIMD lowering), the default set has the boards whose code
+//!   differs: visionfive2 (Zba/Zbb change integer bit operations), x86-64-v3 (AVX2, FMA and
+//!   BMI change vector and scalar code; under `qemu-x86_64 -cpu` of that level) and
+//!   spacemit-k1 (RVV: vector SIMD on riscv64). The Raspberry Pi profiles (`rpi4`, `rpi5`)
+//!   and `x86-64-v2` run on request;
 //! - `WAFER_SPEC_FILTER`: only scripts whose path contains this substring;
 //! - `WAFER_SPEC_JOBS`: worker threads (default: available cores);
 //! - `WAFER_SPEC_TIMEOUT`: seconds per executable run (default 120);
@@ -68,7 +69,7 @@ impl Backend for Wafer {
 }
 
 /// Targets and boards run when `WAFER_SPEC_TARGETS` is not set (see the module docs).
-const DEFAULT_TARGETS: &str = "x86_64,aarch64,riscv64,visionfive2";
+const DEFAULT_TARGETS: &str = "x86_64,aarch64,riscv64,visionfive2,x86-64-v3,spacemit-k1";
 
 struct Config {
     targets: Vec<Target>,
