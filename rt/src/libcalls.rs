@@ -284,9 +284,15 @@ pub extern "C" fn __cranelift_x86_pshufb(
     table: core::arch::x86_64::__m128i,
     index: core::arch::x86_64::__m128i,
 ) -> core::arch::x86_64::__m128i {
+    use core::arch::x86_64::__m128i;
+    use core::mem::transmute;
     // SAFETY: `__m128i` is 16 plain bytes.
-    let (t, i): ([u8; 16], [u8; 16]) =
-        unsafe { (core::mem::transmute(table), core::mem::transmute(index)) };
+    let (t, i) = unsafe {
+        (
+            transmute::<__m128i, [u8; 16]>(table),
+            transmute::<__m128i, [u8; 16]>(index),
+        )
+    };
     let out: [u8; 16] = core::array::from_fn(|k| {
         if i[k] & 0x80 != 0 {
             0
@@ -295,7 +301,7 @@ pub extern "C" fn __cranelift_x86_pshufb(
         }
     });
     // SAFETY: as above.
-    unsafe { core::mem::transmute(out) }
+    unsafe { transmute::<[u8; 16], __m128i>(out) }
 }
 
 /// wasm's rounding for code that calls it (`wafer_abi::libcall::ROUNDING`): Rust's operation,
