@@ -321,10 +321,17 @@ fn elf_machine(name: &str) -> u16 {
 
 /// The C example from examples/hello, built to wasm with clang (scripts/setup.sh).
 fn c_hello_wasm(dir: &Path) -> PathBuf {
-    let wasm = dir.join("hello.wasm");
+    c_wasm(dir, "examples/hello/hello.c", &[])
+}
+
+/// A C source of the repository built to wasm with clang `-O2` and `flags`.
+fn c_wasm(dir: &Path, source: &str, flags: &[&str]) -> PathBuf {
+    let name = Path::new(source).file_stem().unwrap();
+    let wasm = dir.join(name).with_extension("wasm");
     let clang = Command::new("clang")
         .args(["--target=wasm32-wasi", "-O2"])
-        .arg(root().join("examples/hello/hello.c"))
+        .args(flags)
+        .arg(root().join(source))
         .arg("-o")
         .arg(&wasm)
         .output();
@@ -765,21 +772,6 @@ fn rpi5_atomics_use_lse_instructions() {
     }
 }
 
-/// tests/guests/simd/simd.c, built to wasm with SIMD by clang (scripts/setup.sh).
-fn c_simd_wasm(dir: &Path) -> PathBuf {
-    let wasm = dir.join("simd.wasm");
-    let clang = Command::new("clang")
-        .args(["--target=wasm32-wasi", "-O2", "-msimd128"])
-        .arg(root().join("tests/guests/simd/simd.c"))
-        .arg("-o")
-        .arg(&wasm)
-        .output();
-    match clang {
-        Ok(out) if out.status.success() => wasm,
-        _ => panic!("clang for wasm32-wasi is missing: run scripts/setup.sh"),
-    }
-}
-
 /// A C program of SIMD intrinsics checks itself against plain C on every target and board:
 /// vector code on x86_64, aarch64 and boards with a vector unit, the scalar lowering on
 /// riscv64 without V (the default riscv64 build and the VisionFive 2), under qemu emulating
@@ -787,7 +779,7 @@ fn c_simd_wasm(dir: &Path) -> PathBuf {
 #[test]
 fn simd_c_program_agrees_with_itself_on_every_target_and_board() {
     let dir = scratch();
-    let wasm = c_simd_wasm(dir.path());
+    let wasm = c_wasm(dir.path(), "tests/guests/simd/simd.c", &["-msimd128"]);
     let mut summaries = Vec::new();
     for name in TARGETS.iter().chain(BOARDS.iter()) {
         let exe = dir.path().join(format!("simd-{name}"));

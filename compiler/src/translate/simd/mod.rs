@@ -21,7 +21,7 @@ use cranelift_frontend::FunctionBuilder;
 use target_lexicon::Architecture;
 use wasmparser::{MemArg, Operator};
 
-use super::FuncTranslator;
+use super::{memory, FuncTranslator};
 use crate::error::Result;
 
 /// The Cranelift type of a `v128` on `isa`: `i8x16` where Cranelift emits vector code for
@@ -120,6 +120,17 @@ pub(crate) fn translate_shared<L: Lanes>(t: &mut FuncTranslator, op: &Operator) 
     use Operator as O;
     use Shape::*;
     match *op {
+        // A whole `v128` is one load or constant of the lowering's type.
+        O::V128Load { ref memarg } => {
+            let (addr, offset) = memory::address(t, memarg, 16)?;
+            let ty = t.info.v128_type;
+            let v = t.builder.ins().load(ty, memory::heap_flags(), addr, offset);
+            t.push(v);
+        }
+        O::V128Const { ref value } => {
+            let v = v128_const(&mut t.builder, t.info.v128_type, value.i128() as u128);
+            t.push(v);
+        }
         O::V128Load8Splat { ref memarg } => L::load_splat(t, memarg, I8x16)?,
         O::V128Load16Splat { ref memarg } => L::load_splat(t, memarg, I16x8)?,
         O::V128Load32Splat { ref memarg } => L::load_splat(t, memarg, I32x4)?,

@@ -39,14 +39,6 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
     use Operator as O;
     match *op {
         // ---- memory ----------------------------------------------------------------------
-        O::V128Load { ref memarg } => {
-            let (addr, offset) = address(t, memarg, 16)?;
-            let v = t
-                .builder
-                .ins()
-                .load(types::I128, heap_flags(), addr, offset);
-            t.push(v);
-        }
         O::V128Store { ref memarg } => store(t, memarg)?,
         O::V128Load8x8S { ref memarg } => extending_load(t, memarg, I8x16, true)?,
         O::V128Load8x8U { ref memarg } => extending_load(t, memarg, I8x16, false)?,
@@ -56,10 +48,6 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
         O::V128Load32x2U { ref memarg } => extending_load(t, memarg, I32x4, false)?,
 
         // ---- constants, lanes, shuffles --------------------------------------------------
-        O::V128Const { ref value } => {
-            let v = super::v128_const(&mut t.builder, types::I128, value.i128() as u128);
-            t.push(v);
-        }
         O::I8x16Shuffle { ref lanes } => {
             let (x, y) = t.pop2()?;
             let v = shuffle(&mut t.builder, x, y, lanes)?;

@@ -35,14 +35,6 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
     use Operator as O;
     match *op {
         // ---- memory ----------------------------------------------------------------------
-        O::V128Load { ref memarg } => {
-            let (addr, offset) = address(t, memarg, 16)?;
-            let v = t
-                .builder
-                .ins()
-                .load(types::I8X16, heap_flags(), addr, offset);
-            t.push(v);
-        }
         O::V128Store { ref memarg } => {
             let value = t.pop()?;
             let (addr, offset) = address(t, memarg, 16)?;
@@ -68,10 +60,6 @@ pub(crate) fn translate(t: &mut FuncTranslator, op: &Operator) -> Result<bool> {
         }
 
         // ---- constants, lanes, shuffles --------------------------------------------------
-        O::V128Const { ref value } => {
-            let v = super::v128_const(&mut t.builder, types::I8X16, value.i128() as u128);
-            t.push(v);
-        }
         O::I8x16Shuffle { lanes } => {
             let (a, b) = t.pop2()?;
             let mask = t.builder.func.dfg.immediates.push(lanes.as_slice().into());
