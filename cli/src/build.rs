@@ -23,6 +23,9 @@ pub struct BuildOptions {
     pub signal_safe_points: bool,
     /// The call a library-style module's executable makes (`crate::invoke`).
     pub invoke: Option<String>,
+    /// Link the app with wafer's WASI module over WALI instead of the native WASI host
+    /// (`crate::wasi_over_wali`).
+    pub wasi_over_wali: bool,
 }
 
 impl Default for BuildOptions {
@@ -36,6 +39,7 @@ impl Default for BuildOptions {
             wasm_stack: None,
             signal_safe_points: true,
             invoke: None,
+            wasi_over_wali: false,
         }
     }
 }
@@ -92,7 +96,30 @@ pub fn compile_driver(wasm: &[u8], opts: &BuildOptions) -> Result<Vec<Vec<u8>>> 
                 "--invoke calls an export of a core module; a component runs its wasi:cli/run export"
             );
         }
+        if opts.wasi_over_wali {
+            anyhow::bail!(
+                "--wasi-over-wali links a preview1 core module with wafer's WASI module; a \
+                 component uses WASI 0.2, which the runtime provides"
+            );
+        }
         return compile_component(wasm, opts);
+    }
+    if opts.wasi_over_wali {
+        if opts.invoke.is_some() {
+            anyhow::bail!(
+                "--wasi-over-wali builds a command (its _start); --invoke is for libraries"
+            );
+        }
+        // The app's own verdict first, so its errors read as they do without the flag.
+        let linked = crate::wasi_over_wali::link(wasm)?;
+        let modules = [crate::wasi_over_wali::WASI_MODULE, wasm];
+        return compile_plan(&modules, &linked.host_imports, &linked.plan, opts, |i| {
+            if i == 0 {
+                "wafer's WASI module".to_string()
+            } else {
+                "the app".to_string()
+            }
+        });
     }
     let compile = opts.compile_options(wafer_abi::DRIVER_PREFIX, true)?;
     let object = wafer_compiler::compile(wasm, &compile)?;
@@ -195,21 +222,35 @@ fn compile_component(wasm: &[u8], opts: &BuildOptions) -> Result<Vec<Vec<u8>>> {
             (h.module.as_str(), h.name.as_str()) == (wafer_abi::WORLD_ROOT, I2C_BUS_GETTER)
         });
     check_bus_getter(imports_getter, opts)?;
-    let prefixes: Vec<String> = (0..lowered.modules.len())
+    compile_plan(
+        &lowered.modules,
+        &lowered.host_imports,
+        &lowered.plan,
+        opts,
+        |i| format!("core module {i} of the component"),
+    )
+}
+
+/// The objects of an executable of several core modules: each compiled with prefix
+/// `wafer_c<i>` and the host bindings given for its imports (the plan links the others), and
+/// an entry holding the plan. `place` says where module `i` sits, for errors.
+fn compile_plan(
+    modules: &[&[u8]],
+    host_imports: &[Vec<Option<wafer_compiler::component::HostImport>>],
+    plan: &wafer_abi::component::Plan,
+    opts: &BuildOptions,
+    place: impl Fn(usize) -> String,
+) -> Result<Vec<Vec<u8>>> {
+    let prefixes: Vec<String> = (0..modules.len())
         .map(|i| format!("{}_c{i}", wafer_abi::DRIVER_PREFIX))
         .collect();
-    let mut objects = Vec::with_capacity(lowered.modules.len() + 1);
-    for (i, (module, hosts)) in lowered
-        .modules
-        .iter()
-        .zip(&lowered.host_imports)
-        .enumerate()
-    {
+    let mut objects = Vec::with_capacity(modules.len() + 1);
+    for (i, (module, hosts)) in modules.iter().zip(host_imports).enumerate() {
         let mut compile = opts.compile_options(&prefixes[i], false)?;
         compile.import_bindings = Some(hosts.clone());
         objects.push(wafer_compiler::compile(module, &compile).map_err(|e| {
             // The error already names the module's import or feature; say where it sits.
-            anyhow::anyhow!("{e} (core module {i} of the component)")
+            anyhow::anyhow!("{e} ({})", place(i))
         })?);
     }
     let capabilities = wafer_abi::capabilities::encode(&opts.capabilities)
@@ -219,7 +260,7 @@ fn compile_component(wasm: &[u8], opts: &BuildOptions) -> Result<Vec<Vec<u8>>> {
         &opts.target.isa_flags,
         &prefixes,
         &capabilities,
-        &lowered.plan,
+        plan,
     )?);
     Ok(objects)
 }

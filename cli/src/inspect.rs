@@ -43,7 +43,31 @@ pub fn describe_executable(elf: &[u8]) -> Result<String> {
     let arch = object::File::parse(elf)
         .map(|f| format!("{:?}", f.architecture()).to_lowercase())
         .unwrap_or_default();
-    Ok(format_capabilities(&arch, &caps))
+    let mut out = format_capabilities(&arch, &caps);
+    let _ = writeln!(out, "WASI: {}", wasi_implementation(elf)?);
+    Ok(out)
+}
+
+/// Which WASI implementation an executable carries, from its plan (a `--wasi-over-wali`
+/// build's names the channel's client).
+fn wasi_implementation(elf: &[u8]) -> Result<&'static str> {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(elf).context("malformed executable")?;
+    let Some(section) = file.section_by_name(wafer_abi::component::SECTION) else {
+        return Ok("preview1 by the runtime's native host functions");
+    };
+    let data = section.data().context("reading the plan section")?;
+    // A driver's entry pads its empty plan to one NUL byte.
+    if data == [0] {
+        return Ok("preview1 by the runtime's native host functions");
+    }
+    let plan = wafer_abi::component::Plan::decode(data).map_err(anyhow::Error::msg)?;
+    Ok(if plan.channel_client.is_some() {
+        "preview1 by wafer's WASI module, wasm over WALI (--wasi-over-wali): no native WASI host \
+         functions, and the kernel sandbox of a WALI program applies"
+    } else {
+        "0.2 by the runtime's native host functions (a component)"
+    })
 }
 
 fn format_capabilities(arch: &str, caps: &Capabilities) -> String {
@@ -412,7 +436,7 @@ fn describe_component(wasm: &[u8]) -> Result<String> {
 }
 
 /// A function type as the contract's value-type codes (`u8::MAX` for what has none).
-fn type_codes(ty: &wasmparser::FuncType) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn type_codes(ty: &wasmparser::FuncType) -> (Vec<u8>, Vec<u8>) {
     let code = |v: &wasmparser::ValType| match v {
         wasmparser::ValType::I32 => wafer_abi::valtype::I32,
         wasmparser::ValType::I64 => wafer_abi::valtype::I64,

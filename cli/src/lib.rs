@@ -7,6 +7,7 @@ pub mod invoke;
 pub mod link;
 pub mod runtime;
 pub mod target;
+pub mod wasi_over_wali;
 
 pub use build::{
     build_executable, build_spec_executable, build_spec_executable_with_host, check_module,

@@ -114,6 +114,12 @@ struct BuildArgs {
     /// name. The executable prints the result in WAVE syntax.
     #[arg(long, value_name = "CALL")]
     invoke: Option<String>,
+    /// Link wafer's WASI module, WASI preview1 written in wasm over WALI, into the
+    /// executable instead of the runtime's native WASI host: the trusted host shrinks to the
+    /// syscall layer, and the kernel sandbox of a WALI program applies underneath. Same grants,
+    /// same behaviour (see README, "WASI over WALI").
+    #[arg(long)]
+    wasi_over_wali: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -146,6 +152,7 @@ impl BuildArgs {
             wasm_stack: self.stack_kib.map(|k| k * 1024),
             signal_safe_points: !self.no_signal_safe_points,
             invoke: self.invoke.clone(),
+            wasi_over_wali: self.wasi_over_wali,
         })
     }
 

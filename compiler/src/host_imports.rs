@@ -29,23 +29,8 @@ pub fn resolve(info: &mut ModuleInfo, shapes: &Shapes) -> Result<()> {
         let ty = info.func_type(import.index);
         let (params, results) = signature_codes(ty)?;
         if import.module == wali::MODULE {
-            let target = match wali::bind(&import.field, &params, &results) {
-                Ok(wali::Binding::Aux(symbol)) => HostTarget::Symbol(symbol),
-                Ok(wali::Binding::Syscall { index, drop_result }) => {
-                    HostTarget::WaliSyscall { index, drop_result }
-                }
-                Ok(wali::Binding::Enosys) => HostTarget::Enosys,
-                Err(wali::BindError::Unknown) => return Err(unknown()),
-                Err(wali::BindError::Signature { expected }) => {
-                    return Err(CompileError::ImportSignature {
-                        module: import.module.clone(),
-                        field: import.field.clone(),
-                        expected: describe(expected.0, expected.1),
-                        found: describe(&params, &results),
-                    })
-                }
-            };
-            info.imports[i].host = Some(target);
+            info.imports[i].host =
+                Some(bind_wali(&import.module, &import.field, &params, &results)?);
             continue;
         }
         let shape = shapes.get(&(import.module.clone(), import.field.clone()));
@@ -63,9 +48,33 @@ pub fn resolve(info: &mut ModuleInfo, shapes: &Shapes) -> Result<()> {
     Ok(())
 }
 
-/// For a core module of a component: binds each import that `bindings` names to that host
-/// function, with the same signature check as [`resolve`]; the others stay unbound, for the
-/// component plan to link.
+/// The binding of a `wali` import: a syscall adapter, an auxiliary function, or the `-ENOSYS`
+/// stub; an unknown name or a wrong signature is an error naming the import.
+fn bind_wali(module: &str, field: &str, params: &[u8], results: &[u8]) -> Result<HostTarget> {
+    match wali::bind(field, params, results) {
+        Ok(wali::Binding::Aux(symbol)) => Ok(HostTarget::Symbol(symbol)),
+        Ok(wali::Binding::Syscall { index, drop_result }) => {
+            Ok(HostTarget::WaliSyscall { index, drop_result })
+        }
+        Ok(wali::Binding::Enosys) => Ok(HostTarget::Enosys),
+        Err(wali::BindError::Unknown) => Err(CompileError::UnknownImport {
+            module: module.to_string(),
+            field: field.to_string(),
+        }),
+        Err(wali::BindError::Signature { expected }) => Err(CompileError::ImportSignature {
+            module: module.to_string(),
+            field: field.to_string(),
+            expected: describe(expected.0, expected.1),
+            found: describe(params, results),
+        }),
+    }
+}
+
+/// For a core module of a multi-module executable (a component's, or the WASI module of a
+/// `--wasi-over-wali` build): binds each import that `bindings` names to that host function,
+/// with the same signature check as [`resolve`]; the others stay unbound, for the plan to
+/// link. Only here do `wali` imports of such a module and the reserved
+/// `wafer:wasi-over-wali` channel bind.
 pub fn resolve_given(info: &mut ModuleInfo, bindings: &[Option<HostImport>]) -> Result<()> {
     if bindings.len() != info.imports.len() {
         return Err(CompileError::Invalid(format!(
@@ -100,7 +109,15 @@ pub fn resolve_given(info: &mut ModuleInfo, bindings: &[Option<HostImport>]) -> 
             continue;
         }
         let (params, results) = signature_codes(info.func_type(import.index))?;
-        let host = shaped(module, name, shape.as_ref())?.ok_or_else(unknown)?;
+        if module == wali::MODULE {
+            info.imports[i].host = Some(bind_wali(module, name, &params, &results)?);
+            continue;
+        }
+        let host = if module == wafer_abi::wasi_over_wali::CHANNEL_MODULE {
+            wafer_abi::wasi_over_wali::channel_func(name).ok_or_else(unknown)?
+        } else {
+            shaped(module, name, shape.as_ref())?.ok_or_else(unknown)?
+        };
         if params != host.params || results != host.results {
             return Err(CompileError::ImportSignature {
                 module: module.clone(),
@@ -158,7 +175,7 @@ pub fn signature_codes(ty: &FuncType) -> Result<(Vec<u8>, Vec<u8>)> {
 }
 
 /// `(i32, i64) -> (i32)`, the way the error message shows a signature.
-fn describe(params: &[u8], results: &[u8]) -> String {
+pub fn describe(params: &[u8], results: &[u8]) -> String {
     let list = |codes: &[u8]| {
         codes
             .iter()

@@ -22,7 +22,9 @@ mod trampoline;
 pub mod translate;
 
 pub use error::{CompileError, Result};
-pub use host_imports::{shaped as host_func_shaped, shapes_of as import_shapes, Shapes};
+pub use host_imports::{
+    describe as describe_signature, shaped as host_func_shaped, shapes_of as import_shapes, Shapes,
+};
 pub use isa::{enabled_isa_flags, host_isa_flags, make_isa};
 
 /// What `wafer build` refuses in a core module, by name: the WebAssembly proposals it needs

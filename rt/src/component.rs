@@ -17,7 +17,7 @@ pub(crate) mod values;
 
 use std::sync::Arc;
 
-use wafer_abi::component::{Binding, HostContext, Plan};
+use wafer_abi::component::{Binding, HostContext, Plan, RunKind};
 use wafer_abi::{extern_kind, valtype, ModuleDescriptor, TRAP_EXIT_STATUS};
 
 use crate::entry::{prepare_host, report_trap};
@@ -64,7 +64,23 @@ fn run_plan(
     plan: &[u8],
 ) -> Result<i32, Failure> {
     let plan = Plan::decode(plan).map_err(|e| format!("the executable's component plan: {e}"))?;
-    prepare_host(capabilities, args)?;
+    // A core module making WALI syscalls (the WASI module of a `--wasi-over-wali` build)
+    // runs in the kernel sandbox of a WALI program, entered before any guest code runs.
+    let wali = plan
+        .instances
+        .iter()
+        .filter_map(|core| modules.get(core.module as usize).copied())
+        .find(|desc| crate::wali::sandbox::applies(desc));
+    if wali.is_some() {
+        crate::wali::set_args(args.clone());
+    }
+    let caps = prepare_host(capabilities, args)?;
+    if let Some(desc) = wali {
+        crate::wali::sandbox::enter(desc, &caps)?;
+    }
+    if plan.channel_client.is_some() {
+        crate::wasi_over_wali::take_grants();
+    }
     adapter::init(plan.adapters.len());
     let host_state = Arc::new(HostState::default());
     let mut instances: Vec<&'static Instance> = Vec::with_capacity(plan.instances.len());
@@ -141,14 +157,35 @@ fn run_plan(
                 return Err(format!("cannot instantiate core instance {number}: {msg}").into())
             }
         };
+        if plan.channel_client == Some(number as u32) {
+            crate::wasi_over_wali::set_client(instance);
+        }
         instances.push(instance);
     }
     let run = &plan.run;
-    call_run(
-        instances[run.instance as usize],
-        &run.name,
-        run.post_return.as_deref(),
-    )
+    let instance = instances[run.instance as usize];
+    match run.kind {
+        RunKind::CliRun => call_run(instance, &run.name, run.post_return.as_deref()),
+        RunKind::Start => call_start(instance, &run.name),
+    }
+}
+
+/// Calls a preview1 command's `_start` (`() -> ()`): exit status 0 when it returns.
+fn call_start(instance: &Instance, name: &str) -> Result<i32, Failure> {
+    let func = instance
+        .export(name.as_bytes())
+        .filter(|e| e.kind == extern_kind::FUNC)
+        .ok_or_else(|| format!("the entry point {name:?} is not exported"))?;
+    let nullary = instance
+        .func_type(func.index)
+        .is_some_and(|t| t.params.len == 0 && t.results.len == 0);
+    if !nullary {
+        return Err(
+            format!("the exported {name} must take no parameters and return nothing").into(),
+        );
+    }
+    call(instance, func.index, &mut [0; 1], name)?;
+    Ok(0)
 }
 
 /// The context a host function with canonical options `ctx` is called with: that of the

@@ -29,6 +29,14 @@ impl GuestMemory {
         let def = unsafe {
             *((vmctx as *const u8).add(VmctxLayout::MEMORY as usize) as *const *const MemoryDef)
         };
+        unsafe { Self::from_def(def) }
+    }
+
+    /// The memory `def` describes (null: `EFAULT`).
+    ///
+    /// # Safety
+    /// `def` must be null or a live memory's definition.
+    pub unsafe fn from_def(def: *const MemoryDef) -> Result<GuestMemory, Errno> {
         if def.is_null() {
             return Err(errno::FAULT);
         }
@@ -179,6 +187,11 @@ pub(crate) mod tests {
             let mut g = FakeGuest::new(0);
             g.vmctx[VmctxLayout::MEMORY as usize / 8] = 0;
             g
+        }
+
+        /// The memory's definition, as an instance's context points at it.
+        pub fn memory_def(&mut self) -> *mut MemoryDef {
+            &mut *self.def
         }
 
         pub fn vmctx(&mut self) -> *mut VmCtx {

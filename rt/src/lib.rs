@@ -22,6 +22,7 @@ pub mod trap;
 pub mod usb;
 pub mod wali;
 pub mod wasi;
+pub mod wasi_over_wali;
 pub mod wasi_p2;
 
 #[cfg(test)]

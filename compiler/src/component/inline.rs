@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use wafer_abi::component::{
-    Adapter, Binding, CoreInstance, CoreRef, FuncType, HostContext, Plan, RunExport, ADAPTER_MODULE,
+    Adapter, Binding, CoreInstance, CoreRef, FuncType, HostContext, Plan, RunExport, RunKind,
+    ADAPTER_MODULE,
 };
 use wasmparser::{
     CanonicalFunction, CanonicalOption, ComponentAlias, ComponentExternalKind, ComponentInstance,
@@ -218,6 +219,7 @@ impl<'p, 'a> Inliner<'p, 'a> {
                 }
                 None => None,
             },
+            kind: RunKind::CliRun,
         };
         Ok(Inlined {
             plan: self.plan,

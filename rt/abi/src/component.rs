@@ -28,7 +28,7 @@ use crate::wire::{put_opt, put_str, put_u32, Reader};
 pub const SECTION: &str = ".wafer.component";
 
 /// First bytes of an encoded plan; a plan of another version is refused.
-const MAGIC: &[u8; 8] = b"wafer-c1";
+const MAGIC: &[u8; 8] = b"wafer-c2";
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Plan {
@@ -39,6 +39,9 @@ pub struct Plan {
     /// Calls from one component's core code into a lifted function, by [`Binding::Adapter`]
     /// index.
     pub adapters: Vec<Adapter>,
+    /// The core instance whose memory the `wafer:wasi-over-wali` channel reaches (the app of
+    /// an executable built `--wasi-over-wali`; see [`crate::wasi_over_wali`]).
+    pub channel_client: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -338,12 +341,25 @@ pub struct HostContext {
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct RunExport {
-    /// The core instance exporting the lifted function.
+    /// The core instance exporting the function.
     pub instance: u32,
-    /// Its core export: `() -> i32`, the flat `result` (0 ok, 1 err).
+    /// Its core export: for [`RunKind::CliRun`] `() -> i32`, the flat `result` (0 ok, 1 err);
+    /// for [`RunKind::Start`] a preview1 command's `() -> ()`.
     pub name: String,
     /// The `post-return` option's export of the same instance, if any.
     pub post_return: Option<String>,
+    pub kind: RunKind,
+}
+
+/// How the executable runs its [`RunExport`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RunKind {
+    /// A lifted `wasi:cli/run#run`: exit 0 for ok, 1 for err.
+    #[default]
+    CliRun,
+    /// A core module's `_start`: exit 0 when it returns (the command ends earlier through
+    /// `proc_exit` otherwise).
+    Start,
 }
 
 impl Plan {
@@ -387,6 +403,11 @@ impl Plan {
         put_u32(&mut out, self.run.instance);
         put_str(&mut out, &self.run.name);
         put_opt_str(&mut out, self.run.post_return.as_deref());
+        out.push(match self.run.kind {
+            RunKind::CliRun => 0,
+            RunKind::Start => 1,
+        });
+        put_opt(&mut out, self.channel_client, put_u32);
         put_u32(&mut out, self.adapters.len() as u32);
         for a in &self.adapters {
             put_str(&mut out, &a.name);
@@ -463,10 +484,23 @@ impl Plan {
             instance: r.u32()?,
             name: r.string()?,
             post_return: r.opt_string()?,
+            kind: match r.u8()? {
+                0 => RunKind::CliRun,
+                1 => RunKind::Start,
+                _ => return Err("unknown run kind in the component plan"),
+            },
         };
         if run.instance >= count {
             return Err("the run export names a core instance that does not exist");
         }
+        let channel_client = match r.u8()? {
+            0 => None,
+            1 => match r.u32()? {
+                i if i < count => Some(i),
+                _ => return Err("the channel names a core instance that does not exist"),
+            },
+            _ => return Err("bad channel client in the component plan"),
+        };
         let known = |(i, name): CoreRef| {
             if i < count {
                 Ok((i, name))
@@ -517,6 +551,7 @@ impl Plan {
             instances,
             run,
             adapters,
+            channel_client,
         })
     }
 }
@@ -714,7 +749,9 @@ mod tests {
                 instance: 1,
                 name: "wasi:cli/run@0.2.0#run".to_string(),
                 post_return: None,
+                kind: RunKind::Start,
             },
+            channel_client: Some(1),
             adapters: vec![Adapter {
                 name: "read".to_string(),
                 ty: FuncType {

@@ -891,6 +891,8 @@ macro_rules! host_funcs {
     };
 }
 
+pub mod wasi_over_wali;
+pub mod wasi_p1;
 pub mod wasi_p2;
 mod wit_table;
 pub use wit_table::{WIT_FUNCS, WIT_MODULES};

@@ -260,19 +260,19 @@ fn replace(ctx: WasiCtx) {
     drop(old);
 }
 
+/// Empties the context, closing every descriptor it holds: for an executable whose WASI is
+/// wafer's WASI module (`crate::wasi_over_wali`), once the kernel sandbox has been built from
+/// the granted directories the context opened.
+pub fn release() {
+    replace(WasiCtx::default());
+}
+
 /// Sets the arguments the guest sees.
 pub fn set_args(args: Vec<Vec<u8>>) {
     with(|c| c.args = args);
 }
 
-/// Rights of a preopened directory and of what is opened beneath it.
-pub fn preopen_rights(read_only: bool) -> (u64, u64) {
-    if read_only {
-        (rights::DIR_READ, rights::DIR_READ | rights::FILE_READ)
-    } else {
-        (rights::DIR, rights::DIR | rights::FILE)
-    }
-}
+pub use wafer_abi::wasi_p1::preopen_rights;
 
 /// Builds the context from the executable's encoded capabilities: decodes them, applies
 /// `WAFER_DIR_MAP`, opens every granted directory and collects the granted variables. Every
@@ -286,7 +286,16 @@ pub fn init(encoded: &[u8], args: Vec<Vec<u8>>) -> Result<(), String> {
         capabilities::apply_dir_map(&mut caps, &map).map_err(|e| e.to_string())?;
     }
     replace(build(&caps, args)?);
+    let _ = GRANTED_DIRS.set(caps.dirs);
     Ok(())
+}
+
+static GRANTED_DIRS: std::sync::OnceLock<Vec<capabilities::DirGrant>> = std::sync::OnceLock::new();
+
+/// The granted directories as [`init`] opened them (deploy-time re-pointing applied), in
+/// grant order; empty before [`init`].
+pub fn granted_dirs() -> &'static [capabilities::DirGrant] {
+    GRANTED_DIRS.get().map_or(&[], Vec::as_slice)
 }
 
 fn build(caps: &Capabilities, args: Vec<Vec<u8>>) -> Result<WasiCtx, String> {

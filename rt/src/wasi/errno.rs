@@ -1,101 +1,13 @@
-//! WASI errno values (`wasi_snapshot_preview1` `errno`, numbered as the witx defines them) and
-//! the mapping from the host's.
+//! WASI errno values (`wafer_abi::wasi_p1::errno`, shared with wafer's WASI module over WALI)
+//! and the host calls' error handling.
 
-pub type Errno = i32;
+pub use wafer_abi::wasi_p1::errno::*;
 
-macro_rules! errnos {
-    ($( $name:ident = $value:literal, $host:ident; )*) => {
-        $( pub const $name: Errno = $value; )*
-
-        /// Maps a host `errno` to WASI's numbering; anything without a WASI counterpart is
-        /// `EIO`.
-        pub fn from_host(e: i32) -> Errno {
-            $( if e == libc::$host { return $name; } )*
-            IO
-        }
-    };
+/// Maps a host `errno` to WASI's numbering (Linux numbers its errors alike on every target
+/// wafer supports); anything without a WASI counterpart is `EIO`.
+pub fn from_host(e: i32) -> Errno {
+    from_linux(e)
 }
-
-pub const SUCCESS: Errno = 0;
-errnos! {
-    TOOBIG = 1, E2BIG;
-    ACCES = 2, EACCES;
-    ADDRINUSE = 3, EADDRINUSE;
-    ADDRNOTAVAIL = 4, EADDRNOTAVAIL;
-    AFNOSUPPORT = 5, EAFNOSUPPORT;
-    AGAIN = 6, EAGAIN;
-    ALREADY = 7, EALREADY;
-    BADF = 8, EBADF;
-    BADMSG = 9, EBADMSG;
-    BUSY = 10, EBUSY;
-    CANCELED = 11, ECANCELED;
-    CHILD = 12, ECHILD;
-    CONNABORTED = 13, ECONNABORTED;
-    CONNREFUSED = 14, ECONNREFUSED;
-    CONNRESET = 15, ECONNRESET;
-    DEADLK = 16, EDEADLK;
-    DESTADDRREQ = 17, EDESTADDRREQ;
-    DOM = 18, EDOM;
-    DQUOT = 19, EDQUOT;
-    EXIST = 20, EEXIST;
-    FAULT = 21, EFAULT;
-    FBIG = 22, EFBIG;
-    HOSTUNREACH = 23, EHOSTUNREACH;
-    IDRM = 24, EIDRM;
-    ILSEQ = 25, EILSEQ;
-    INPROGRESS = 26, EINPROGRESS;
-    INTR = 27, EINTR;
-    INVAL = 28, EINVAL;
-    IO = 29, EIO;
-    ISCONN = 30, EISCONN;
-    ISDIR = 31, EISDIR;
-    LOOP = 32, ELOOP;
-    MFILE = 33, EMFILE;
-    MLINK = 34, EMLINK;
-    MSGSIZE = 35, EMSGSIZE;
-    MULTIHOP = 36, EMULTIHOP;
-    NAMETOOLONG = 37, ENAMETOOLONG;
-    NETDOWN = 38, ENETDOWN;
-    NETRESET = 39, ENETRESET;
-    NETUNREACH = 40, ENETUNREACH;
-    NFILE = 41, ENFILE;
-    NOBUFS = 42, ENOBUFS;
-    NODEV = 43, ENODEV;
-    NOENT = 44, ENOENT;
-    NOEXEC = 45, ENOEXEC;
-    NOLCK = 46, ENOLCK;
-    NOLINK = 47, ENOLINK;
-    NOMEM = 48, ENOMEM;
-    NOMSG = 49, ENOMSG;
-    NOPROTOOPT = 50, ENOPROTOOPT;
-    NOSPC = 51, ENOSPC;
-    NOSYS = 52, ENOSYS;
-    NOTCONN = 53, ENOTCONN;
-    NOTDIR = 54, ENOTDIR;
-    NOTEMPTY = 55, ENOTEMPTY;
-    NOTRECOVERABLE = 56, ENOTRECOVERABLE;
-    NOTSOCK = 57, ENOTSOCK;
-    NOTSUP = 58, EOPNOTSUPP;
-    NOTTY = 59, ENOTTY;
-    NXIO = 60, ENXIO;
-    OVERFLOW = 61, EOVERFLOW;
-    OWNERDEAD = 62, EOWNERDEAD;
-    PERM = 63, EPERM;
-    PIPE = 64, EPIPE;
-    PROTO = 65, EPROTO;
-    PROTONOSUPPORT = 66, EPROTONOSUPPORT;
-    PROTOTYPE = 67, EPROTOTYPE;
-    RANGE = 68, ERANGE;
-    ROFS = 69, EROFS;
-    SPIPE = 70, ESPIPE;
-    SRCH = 71, ESRCH;
-    STALE = 72, ESTALE;
-    TIMEDOUT = 73, ETIMEDOUT;
-    TXTBSY = 74, ETXTBSY;
-    XDEV = 75, EXDEV;
-}
-/// The descriptor lacks the right the call needs, or a path leaves its directory.
-pub const NOTCAPABLE: Errno = 76;
 
 /// The last host error, in WASI's numbering.
 pub fn last_host() -> Errno {
@@ -127,5 +39,97 @@ pub fn retry<T: Copy + PartialOrd + Default>(mut call: impl FnMut() -> T) -> Res
         if e != libc::EINTR {
             return Err(from_host(e));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_numbers_its_errors_as_the_shared_table_expects() {
+        let pairs = [
+            (libc::E2BIG, TOOBIG),
+            (libc::EACCES, ACCES),
+            (libc::EADDRINUSE, ADDRINUSE),
+            (libc::EADDRNOTAVAIL, ADDRNOTAVAIL),
+            (libc::EAFNOSUPPORT, AFNOSUPPORT),
+            (libc::EAGAIN, AGAIN),
+            (libc::EALREADY, ALREADY),
+            (libc::EBADF, BADF),
+            (libc::EBADMSG, BADMSG),
+            (libc::EBUSY, BUSY),
+            (libc::ECANCELED, CANCELED),
+            (libc::ECHILD, CHILD),
+            (libc::ECONNABORTED, CONNABORTED),
+            (libc::ECONNREFUSED, CONNREFUSED),
+            (libc::ECONNRESET, CONNRESET),
+            (libc::EDEADLK, DEADLK),
+            (libc::EDESTADDRREQ, DESTADDRREQ),
+            (libc::EDOM, DOM),
+            (libc::EDQUOT, DQUOT),
+            (libc::EEXIST, EXIST),
+            (libc::EFAULT, FAULT),
+            (libc::EFBIG, FBIG),
+            (libc::EHOSTUNREACH, HOSTUNREACH),
+            (libc::EIDRM, IDRM),
+            (libc::EILSEQ, ILSEQ),
+            (libc::EINPROGRESS, INPROGRESS),
+            (libc::EINTR, INTR),
+            (libc::EINVAL, INVAL),
+            (libc::EIO, IO),
+            (libc::EISCONN, ISCONN),
+            (libc::EISDIR, ISDIR),
+            (libc::ELOOP, LOOP),
+            (libc::EMFILE, MFILE),
+            (libc::EMLINK, MLINK),
+            (libc::EMSGSIZE, MSGSIZE),
+            (libc::EMULTIHOP, MULTIHOP),
+            (libc::ENAMETOOLONG, NAMETOOLONG),
+            (libc::ENETDOWN, NETDOWN),
+            (libc::ENETRESET, NETRESET),
+            (libc::ENETUNREACH, NETUNREACH),
+            (libc::ENFILE, NFILE),
+            (libc::ENOBUFS, NOBUFS),
+            (libc::ENODEV, NODEV),
+            (libc::ENOENT, NOENT),
+            (libc::ENOEXEC, NOEXEC),
+            (libc::ENOLCK, NOLCK),
+            (libc::ENOLINK, NOLINK),
+            (libc::ENOMEM, NOMEM),
+            (libc::ENOMSG, NOMSG),
+            (libc::ENOPROTOOPT, NOPROTOOPT),
+            (libc::ENOSPC, NOSPC),
+            (libc::ENOSYS, NOSYS),
+            (libc::ENOTCONN, NOTCONN),
+            (libc::ENOTDIR, NOTDIR),
+            (libc::ENOTEMPTY, NOTEMPTY),
+            (libc::ENOTRECOVERABLE, NOTRECOVERABLE),
+            (libc::ENOTSOCK, NOTSOCK),
+            (libc::EOPNOTSUPP, NOTSUP),
+            (libc::ENOTTY, NOTTY),
+            (libc::ENXIO, NXIO),
+            (libc::EOVERFLOW, OVERFLOW),
+            (libc::EOWNERDEAD, OWNERDEAD),
+            (libc::EPERM, PERM),
+            (libc::EPIPE, PIPE),
+            (libc::EPROTO, PROTO),
+            (libc::EPROTONOSUPPORT, PROTONOSUPPORT),
+            (libc::EPROTOTYPE, PROTOTYPE),
+            (libc::ERANGE, RANGE),
+            (libc::EROFS, ROFS),
+            (libc::ESPIPE, SPIPE),
+            (libc::ESRCH, SRCH),
+            (libc::ESTALE, STALE),
+            (libc::ETIMEDOUT, TIMEDOUT),
+            (libc::ETXTBSY, TXTBSY),
+            (libc::EXDEV, XDEV),
+        ];
+        for (host, wasi) in pairs {
+            assert_eq!(from_host(host), wasi, "host errno {host}");
+        }
+        assert_eq!(from_host(libc::ENOTSUP), NOTSUP);
+        assert_eq!(from_host(libc::EWOULDBLOCK), AGAIN);
+        assert_eq!(from_host(4095), IO);
     }
 }
