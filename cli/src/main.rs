@@ -115,8 +115,9 @@ struct BuildArgs {
     #[arg(long, value_name = "CALL")]
     invoke: Option<String>,
     /// Link wafer's WASI module, WASI preview1 written in wasm over WALI, into the
-    /// executable instead of the runtime's native WASI host: the trusted host shrinks to the
-    /// syscall layer, and the kernel sandbox of a WALI program applies underneath. Same grants,
+    /// executable instead of the runtime's native WASI host: WASI's logic (descriptors,
+    /// rights, path resolution) then runs sandboxed as wasm, the runtime serves it only
+    /// syscalls, and the kernel sandbox of a WALI program applies underneath. Same grants,
     /// same behaviour (see README, "WASI over WALI").
     #[arg(long)]
     wasi_over_wali: bool,

@@ -267,7 +267,7 @@ pub const fn preopen_rights(read_only: bool) -> (u64, u64) {
 }
 
 /// Linux's `S_IFMT` file types and `d_type` values (the same on every Linux target).
-mod linux_types {
+pub mod linux_types {
     pub const S_IFMT: u32 = 0o170000;
     pub const S_IFSOCK: u32 = 0o140000;
     pub const S_IFLNK: u32 = 0o120000;
@@ -275,6 +275,8 @@ mod linux_types {
     pub const S_IFBLK: u32 = 0o060000;
     pub const S_IFDIR: u32 = 0o040000;
     pub const S_IFCHR: u32 = 0o020000;
+    pub const S_IFIFO: u32 = 0o010000;
+    pub const DT_UNKNOWN: u8 = 0;
     pub const DT_FIFO: u8 = 1;
     pub const DT_CHR: u8 = 2;
     pub const DT_DIR: u8 = 4;

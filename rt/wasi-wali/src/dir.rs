@@ -69,7 +69,9 @@ fn list(dir: i32) -> Result<Vec<Listing>, Errno> {
                 .position(|&b| b == 0)
                 .unwrap_or(raw_name.len())];
             at += reclen;
-            if name == b"." || name == b".." {
+            let ino = u64::from_le_bytes(ino);
+            // glibc's readdir, which the native host reads with, skips deleted (0) entries.
+            if ino == 0 || name == b"." || name == b".." {
                 continue;
             }
             let kind = filetype::from_dirent(d_type).unwrap_or_else(|| {
@@ -79,7 +81,7 @@ fn list(dir: i32) -> Result<Vec<Listing>, Errno> {
             });
             out.push(Listing {
                 name: name.to_vec(),
-                ino: u64::from_le_bytes(ino),
+                ino,
                 filetype: kind,
             });
         }

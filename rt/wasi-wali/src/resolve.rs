@@ -136,11 +136,8 @@ impl Walk {
     }
 
     /// Enters the directory `name` of the current one, open at `fd`.
-    fn push(&mut self, name: &[u8], fd: Fd) {
-        self.held.push(Level {
-            name: name.to_vec(),
-            fd: Some(fd),
-        });
+    fn push(&mut self, name: Vec<u8>, fd: Fd) {
+        self.held.push(Level { name, fd: Some(fd) });
         if let Some(i) = self.held.len().checked_sub(HOLD + 1) {
             self.held[i].fd = None;
         }
@@ -230,8 +227,7 @@ impl Walk {
         }
         match open_one(self.cur(), name, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0) {
             Ok(fd) => {
-                let name = name.to_vec();
-                self.push(&name, fd);
+                self.push(name.to_vec(), fd);
                 Ok(true)
             }
             // A symlink is no directory to an O_NOFOLLOW open.
