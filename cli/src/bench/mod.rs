@@ -59,6 +59,9 @@ pub fn measure_all(wasm: &[u8], opts: &BuildOptions, cfg: &Config) -> Result<Rep
         .prefix("wafer-bench-")
         .tempdir()
         .context("creating a scratch directory")?;
+    if let Some(remote) = &cfg.ssh {
+        ssh::reachable(remote)?;
+    }
     let exe = work.path().join("driver");
     crate::build_executable(wasm, &exe, opts)?;
     let module = work.path().join("module.wasm");

@@ -155,6 +155,12 @@ fn words(argv: &[String]) -> String {
         .join(" ")
 }
 
+/// Checks that the board answers, before anything is measured here.
+pub fn reachable(remote: &Remote) -> Result<()> {
+    remote.check("true", None, "logging in")?;
+    Ok(())
+}
+
 /// Measures on the board; the section is labelled with the board's host name.
 pub fn bench(remote: &Remote, plan: &Plan) -> Result<Section> {
     let dir = remote.dir();
