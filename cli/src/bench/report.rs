@@ -292,7 +292,9 @@ pub fn chart(report: &Report) -> String {
     const BARS: f64 = 440.0;
     const BAR: f64 = 14.0;
     let width = LABEL + BARS + 110.0;
-    let mut rows: Vec<(String, Option<(&Stats, Option<&Stats>)>)> = Vec::new();
+    // A section heading (no figures) or a runtime's two measurements.
+    type ChartRow<'a> = (String, Option<(&'a Stats, Option<&'a Stats>)>);
+    let mut rows: Vec<ChartRow> = Vec::new();
     for section in &report.sections {
         rows.push((
             format!(
