@@ -45,7 +45,8 @@ enum Command {
     /// in interleaved rounds. Two figures per runtime: exec to exit, and exec to first output,
     /// the time until the first byte arrives on the child's stdout pipe, taken by this process
     /// whatever the runtime; for a driver whose first host call writes, that is exec to its
-    /// first host call, the cold path of a driver that starts, talks to a device and reports.
+    /// first host call: the I2C cold path (start, one device call, exit) that the NOMS 2025
+    /// WASI-USB paper measured and found dominated by runtime initialisation.
     /// With --target/--board for another architecture the executable runs under qemu-user;
     /// with --ssh it is also timed on the board, by a small helper running there.
     Bench {
