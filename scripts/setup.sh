@@ -6,7 +6,8 @@
 # and for the aarch64 and riscv64 targets the cross gcc, their C libraries, qemu-user (the tests
 # run those executables under it) and the Rust standard library the runtime is built with,
 # wasmtime's CLI (from PyPI) that the WASI tests compare against, and wasm-tools (from PyPI)
-# that the composition test composes components with.
+# that the composition test composes components with, and openssh-server, whose sshd the
+# `wafer bench --ssh` test logs in to on 127.0.0.1.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -16,6 +17,7 @@ packages=(
     gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
     qemu-user
     python3-pip
+    openssh-server
 )
 missing=()
 for p in "${packages[@]}"; do

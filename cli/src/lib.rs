@@ -1,6 +1,7 @@
 //! The `wafer` command as a library: building executables from wasm modules (used by the CLI
 //! and by the integration tests, so both exercise the same path).
 
+pub mod bench;
 pub mod build;
 pub mod inspect;
 pub mod invoke;

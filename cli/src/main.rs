@@ -37,6 +37,28 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Measure a driver's startup beside the other WebAssembly runtimes found here.
+    ///
+    /// Builds the driver as `wafer build` does, checks that every other runtime (wasmtime on
+    /// the .wasm and on a precompiled .cwasm; WAMR's iwasm, also on wamrc AOT code; node's WASI
+    /// for preview1 core modules) prints the same stdout and exit status, then times them all
+    /// in interleaved rounds. Two figures per runtime: exec to exit, and exec to first output,
+    /// the time until the first byte arrives on the child's stdout pipe, taken by this process
+    /// whatever the runtime; for a driver whose first host call writes, that is exec to its
+    /// first host call: the I2C cold path (start, one device call, exit) that the NOMS 2025
+    /// WASI-USB paper measured and found dominated by runtime initialisation.
+    /// With --target/--board for another architecture the executable runs under qemu-user;
+    /// with --ssh it is also timed on the board, by a small helper running there.
+    Bench {
+        input: PathBuf,
+        #[command(flatten)]
+        options: BuildArgs,
+        #[command(flatten)]
+        bench: BenchArgs,
+        /// The guest's arguments.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// Show a module's imports (and whether wafer provides them), exports, memories and
     /// tables, or the capabilities a built executable was granted.
     Inspect { input: PathBuf },
@@ -121,6 +143,42 @@ struct BuildArgs {
     /// same behaviour (see README, "WASI over WALI").
     #[arg(long)]
     wasi_over_wali: bool,
+}
+
+#[derive(Args, Clone)]
+struct BenchArgs {
+    /// Timed runs per runtime.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    /// Untimed runs per runtime first.
+    #[arg(long, default_value_t = 10)]
+    warmup: u32,
+    /// Print the results as JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Also draw both measurements as bars in an SVG file.
+    #[arg(long, value_name = "OUT.svg")]
+    chart: Option<PathBuf>,
+    /// The runtimes to set beside wafer, comma-separated (default: all of wasmtime,
+    /// wasmtime-precompiled, iwasm, iwasm-aot, node).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    runtimes: Vec<String>,
+    /// Also measure on a board over ssh: copies the executable there and times it (and
+    /// wasmtime, if the board has it) with the board's clock.
+    #[arg(long, value_name = "USER@HOST")]
+    ssh: Option<String>,
+    /// The board's ssh port.
+    #[arg(long, requires = "ssh")]
+    ssh_port: Option<u16>,
+    /// The directory on the board the files go to (default /tmp/wafer-bench).
+    #[arg(long, requires = "ssh", value_name = "DIR")]
+    ssh_dir: Option<String>,
+    /// The private key ssh logs in with.
+    #[arg(long, requires = "ssh", value_name = "FILE")]
+    ssh_identity: Option<PathBuf>,
+    /// An ssh option (`-o`), such as StrictHostKeyChecking=no; repeatable.
+    #[arg(long = "ssh-option", requires = "ssh", value_name = "OPTION")]
+    ssh_options: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -247,6 +305,32 @@ fn run(cli: Cli) -> Result<i32> {
             let opts = options.options()?;
             let exe = cached_build(&wasm, &opts)?;
             exec(&exe, &input, &opts.target, &args)
+        }
+        Command::Bench {
+            input,
+            options,
+            bench,
+            args,
+        } => {
+            let wasm = wafer::load_module(&input)?;
+            options.check_wali_grants(&wasm)?;
+            let config = wafer::bench::Config {
+                input,
+                runs: bench.runs as usize,
+                warmup: bench.warmup as usize,
+                json: bench.json,
+                chart: bench.chart,
+                runtimes: bench.runtimes,
+                ssh: bench.ssh.map(|dest| wafer::bench::ssh::Remote {
+                    dest,
+                    port: bench.ssh_port,
+                    dir: bench.ssh_dir,
+                    identity: bench.ssh_identity,
+                    options: bench.ssh_options,
+                }),
+                args,
+            };
+            wafer::bench::run(&wasm, &options.options()?, &config)
         }
         Command::Inspect { input } => {
             print!("{}", wafer::inspect::describe_file(&input)?);
