@@ -6,8 +6,9 @@
 # and for the aarch64 and riscv64 targets the cross gcc, their C libraries, qemu-user (the tests
 # run those executables under it) and the Rust standard library the runtime is built with,
 # wasmtime's CLI (from PyPI) that the WASI tests compare against, and wasm-tools (from PyPI)
-# that the composition test composes components with, and openssh-server, whose sshd the
-# `wafer bench --ssh` test logs in to on 127.0.0.1.
+# that the composition test composes components with, openssh-server, whose sshd the
+# `wafer bench --ssh` test logs in to on 127.0.0.1, and nodejs, one of the runtimes
+# `wafer bench` compares with.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -18,6 +19,7 @@ packages=(
     qemu-user
     python3-pip
     openssh-server
+    nodejs
 )
 missing=()
 for p in "${packages[@]}"; do

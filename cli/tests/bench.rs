@@ -244,15 +244,12 @@ fn a_runtime_printing_something_else_is_a_mismatch_not_a_time() {
 
 #[test]
 fn node_runs_a_preview1_module_with_its_grants() {
-    if Command::new("sh")
+    let found = Command::new("sh")
         .args(["-c", "command -v node"])
         .stdout(Stdio::null())
         .status()
-        .is_ok_and(|s| !s.success())
-    {
-        eprintln!("node is not installed: nothing to compare against");
-        return;
-    }
+        .is_ok_and(|s| s.success());
+    assert!(found, "node is missing: run scripts/setup.sh (Debian package nodejs)");
     let dir = scratch();
     let wasm = hello_wasm(dir.path());
     let out = bench(&[
