@@ -89,8 +89,10 @@ pub fn link(
             cmd.args(["-static", "-no-pie", "-nostdlib", "-nostartfiles"]);
             cmd.args(["crt1.o", "crti.o", "crtbegin.o"].map(|f| musl.join(f)));
             cmd.args(objects);
-            cmd.arg(runtime);
+            // The runtime is in the group: its compiler builtins give libc.a what libgcc
+            // gives it in a gcc build (aarch64's 128-bit long double arithmetic for printf).
             cmd.arg("-Wl,--start-group");
+            cmd.arg(runtime);
             cmd.args(["libunwind.a", "libc.a"].map(|f| musl.join(f)));
             cmd.arg("-Wl,--end-group");
             cmd.args(["crtend.o", "crtn.o"].map(|f| musl.join(f)));
