@@ -595,6 +595,29 @@ mod tests {
         assert_eq!(baseline("riscv64"), set(&["zca", "zcd"]));
     }
 
+    /// `--libc musl` builds the runtime for the target's Rust musl sibling, kept apart from
+    /// glibc's; the triple the code is compiled for stays the target's.
+    #[test]
+    fn musl_builds_use_the_musl_rust_target_for_the_runtime() {
+        for target in Target::all() {
+            assert_eq!(target.libc, Libc::Glibc, "{}", target.short);
+            assert_eq!(target.runtime_triple(), target.triple);
+            let musl = target.clone().with_libc(Libc::Musl);
+            assert_eq!(
+                musl.runtime_triple(),
+                target.triple.replace("-gnu", "-musl"),
+                "{}",
+                target.short
+            );
+            assert_eq!(musl.triple, target.triple);
+            assert!(musl.musl_zig_target.ends_with("-linux-musl"));
+        }
+        assert_eq!("musl".parse::<Libc>().unwrap(), Libc::Musl);
+        assert_eq!("glibc".parse::<Libc>().unwrap(), Libc::Glibc);
+        let err = "uclibc".parse::<Libc>().unwrap_err().to_string();
+        assert!(err.contains("glibc, musl"), "{err}");
+    }
+
     #[test]
     fn boards_have_what_their_cpus_have() {
         let features = |b: &str| Target::resolve(b).unwrap().enabled_features().unwrap();
