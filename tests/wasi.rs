@@ -22,6 +22,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use wafer::target::Libc;
 use wafer::BuildOptions;
 use wafer_abi::capabilities::{Capabilities, DirGrant, EnvGrant};
 
@@ -146,31 +147,51 @@ struct Build {
     target: &'static str,
     /// `--wasi-over-wali`: wafer's WASI module over WALI instead of the native host.
     over_wali: bool,
+    /// `--libc`: the C library the runtime is built and linked with.
+    libc: Libc,
 }
 
 /// The native WASI host on this machine (WASI 0.2 components have only that).
 const HOST: Build = Build {
     target: "x86_64",
     over_wali: false,
+    libc: Libc::Glibc,
 };
 
-/// Every build a preview1 program runs in: both WASI implementations, on each target.
-const PREVIEW1_BUILDS: [Build; 6] = [
+/// Every build a preview1 program runs in: both WASI implementations, on each target, and
+/// both on this machine with musl (`--libc musl`) instead of glibc.
+const PREVIEW1_BUILDS: [Build; 8] = [
     Build::new("x86_64", false),
     Build::new("x86_64", true),
     Build::new("aarch64", false),
     Build::new("aarch64", true),
     Build::new("riscv64", false),
     Build::new("riscv64", true),
+    Build::musl("x86_64", false),
+    Build::musl("x86_64", true),
 ];
 
 impl Build {
     const fn new(target: &'static str, over_wali: bool) -> Build {
-        Build { target, over_wali }
+        Build {
+            target,
+            over_wali,
+            libc: Libc::Glibc,
+        }
+    }
+
+    const fn musl(target: &'static str, over_wali: bool) -> Build {
+        Build {
+            target,
+            over_wali,
+            libc: Libc::Musl,
+        }
     }
 
     fn target(&self) -> wafer::Target {
-        wafer::Target::find(self.target).unwrap()
+        wafer::Target::find(self.target)
+            .unwrap()
+            .with_libc(self.libc)
     }
 
     /// A command running `exe` as `arg0` (under qemu-user off the host) with an empty

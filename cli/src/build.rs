@@ -332,7 +332,14 @@ fn link_objects(objects: &[Vec<u8>], out: &Path, opts: &BuildOptions) -> Result<
         paths.push(path);
     }
     let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
-    link::link(&linker, &refs, &runtime, out, opts.static_link)
+    link::link(
+        &opts.target,
+        &linker,
+        &refs,
+        &runtime,
+        out,
+        opts.static_link,
+    )
 }
 
 /// The WAT parser's message with its location, without the quoted source lines.

@@ -1,7 +1,8 @@
 //! Linking compiled objects with the runtime into an executable, using the target's C
 //! compiler driver (which knows the C library, start files and linker of the target).
 
-use crate::target::Target;
+use crate::runtime;
+use crate::target::{Libc, Target};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::path::PathBuf;
@@ -10,7 +11,8 @@ use std::sync::Mutex;
 
 /// The target's linker as found on `PATH`, or an error naming the package that provides it.
 /// Also checks once per process that the linker has the target's C library, whose absence
-/// would otherwise surface as a page of "cannot find crt1.o".
+/// would otherwise surface as a page of "cannot find crt1.o" (for glibc; a musl build brings
+/// its own, see [`link`]).
 pub fn find_linker(target: &Target) -> Result<PathBuf> {
     let linker = target.linker();
     let (linker_package, libc_package) = target.toolchain_packages();
@@ -27,7 +29,7 @@ pub fn find_linker(target: &Target) -> Result<PathBuf> {
     };
     static CHECKED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
-    if !checked.contains(&path) {
+    if target.libc == Libc::Glibc && !checked.contains(&path) {
         if !has_c_library(&path) {
             bail!(
                 "the C library for {} is missing (`{linker}` cannot find libc.a): install the Debian package `{libc_package}` (apt-get install {libc_package})",
@@ -53,8 +55,9 @@ fn has_c_library(linker: &Path) -> bool {
 }
 
 /// Links `objects` and the runtime library `runtime` into `output` with `linker` (from
-/// [`find_linker`]).
+/// [`find_linker`]), against the target's C library ([`Target::libc`]).
 pub fn link(
+    target: &Target,
     linker: &Path,
     objects: &[&Path],
     runtime: &Path,
@@ -63,23 +66,42 @@ pub fn link(
 ) -> Result<()> {
     let mut cmd = Command::new(linker);
     cmd.arg("-o").arg(output);
-    cmd.args(objects);
-    cmd.arg(runtime);
-    if static_link {
-        // A static executable carries its C library, so it runs on a board whatever C library
-        // version (or none) the board's system has.
-        cmd.arg("-static");
+    match target.libc {
+        Libc::Glibc => {
+            cmd.args(objects);
+            cmd.arg(runtime);
+            if static_link {
+                // A static executable carries its C library, so it runs on a board whatever C
+                // library version (or none) the board's system has.
+                cmd.arg("-static");
+            }
+            cmd.args(["-lpthread", "-ldl", "-lm"]);
+        }
+        Libc::Musl => {
+            if !static_link {
+                bail!("--libc musl links statically only: drop --dynamic");
+            }
+            // gcc is only the linker driver here: none of its start files or libraries (they are
+            // glibc's), musl's from the Rust musl target instead, in the order rustc itself
+            // links a static musl executable. libunwind is the one the musl standard library
+            // was built against; libc.a holds libm, libpthread and libdl as well.
+            let musl = runtime::musl_sysroot(target)?;
+            cmd.args(["-static", "-no-pie", "-nostdlib", "-nostartfiles"]);
+            cmd.args(["crt1.o", "crti.o", "crtbegin.o"].map(|f| musl.join(f)));
+            cmd.args(objects);
+            // The runtime is in the group: its compiler builtins give libc.a what libgcc
+            // gives it in a gcc build (aarch64's 128-bit long double arithmetic for printf).
+            cmd.arg("-Wl,--start-group");
+            cmd.arg(runtime);
+            cmd.args(["libunwind.a", "libc.a"].map(|f| musl.join(f)));
+            cmd.arg("-Wl,--end-group");
+            cmd.args(["crtend.o", "crtn.o"].map(|f| musl.join(f)));
+        }
     }
     // Drop whatever the driver does not reach (unused host functions, the spec-script mode),
     // and the debug info of the runtime's standard library: the wasm code has none, and a board
     // has little storage. The symbol table stays, for profilers.
-    cmd.args([
-        "-Wl,--gc-sections",
-        "-Wl,--strip-debug",
-        "-lpthread",
-        "-ldl",
-        "-lm",
-    ]);
+    cmd.args(["-Wl,--gc-sections", "-Wl,--strip-debug"]);
     let out = cmd
         .output()
         .with_context(|| format!("running the linker {}", linker.display()))?;

@@ -73,8 +73,16 @@ pub struct Target {
     pub runner: Vec<String>,
     /// The Debian package that provides `runner`.
     pub runner_package: String,
+    /// The Rust target the runtime is built for with `--libc musl`.
+    pub musl_rust_triple: String,
+    /// zig's name of the target (`zig cc -target`), which compiles the runtime's C part for
+    /// musl.
+    pub musl_zig_target: String,
     /// The CPU features a build may be told to use, each with the features it needs.
     pub features: BTreeMap<String, Vec<String>>,
+    /// The C library executables are linked with (see [`Target::with_libc`]).
+    #[serde(skip)]
+    pub libc: Libc,
     /// Cranelift ISA flags on top of the triple's baseline: a board's or `--cpu-features`'
     /// choice of features (see [`Target::set_features`]).
     #[serde(skip)]
@@ -82,6 +90,37 @@ pub struct Target {
     /// The board this target was narrowed to (see [`Board::target`]).
     #[serde(skip)]
     pub board: Option<String>,
+}
+
+/// The C library an executable carries (static) or needs (`--dynamic`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Libc {
+    /// GNU libc, from the target's gcc (the default).
+    #[default]
+    Glibc,
+    /// musl, from Rust's musl target: static executables only.
+    Musl,
+}
+
+impl Libc {
+    pub fn name(self) -> &'static str {
+        match self {
+            Libc::Glibc => "glibc",
+            Libc::Musl => "musl",
+        }
+    }
+}
+
+impl FromStr for Libc {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Libc> {
+        match s {
+            "glibc" | "gnu" => Ok(Libc::Glibc),
+            "musl" => Ok(Libc::Musl),
+            _ => bail!("unknown C library `{s}`; known: glibc, musl"),
+        }
+    }
 }
 
 impl Target {
@@ -131,6 +170,21 @@ impl Target {
         Triple::from_str(&self.triple)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("target triple {}", self.triple))
+    }
+
+    /// This target linked with `libc`.
+    pub fn with_libc(mut self, libc: Libc) -> Target {
+        self.libc = libc;
+        self
+    }
+
+    /// The Rust target the runtime is built for: the target's own triple for glibc, its musl
+    /// sibling for musl. Runtime libraries are kept apart by it.
+    pub fn runtime_triple(&self) -> &str {
+        match self.libc {
+            Libc::Glibc => &self.triple,
+            Libc::Musl => &self.musl_rust_triple,
+        }
     }
 
     pub fn is_host(&self) -> bool {
@@ -383,6 +437,10 @@ pub fn listing() -> String {
     for t in &targets {
         let host = if t.is_host() { "  (host)" } else { "" };
         out += &format!("  {:<12} {}{host}\n", t.short, t.triple);
+        out += &format!(
+            "  {:<12}   --libc musl: runtime built for {}\n",
+            "", t.musl_rust_triple
+        );
     }
     out += "boards and CPU profiles (--board):\n";
     for b in Board::all() {
@@ -535,6 +593,29 @@ mod tests {
         assert_eq!(baseline("x86_64"), set(&[]));
         assert_eq!(baseline("aarch64"), set(&[]));
         assert_eq!(baseline("riscv64"), set(&["zca", "zcd"]));
+    }
+
+    /// `--libc musl` builds the runtime for the target's Rust musl sibling, kept apart from
+    /// glibc's; the triple the code is compiled for stays the target's.
+    #[test]
+    fn musl_builds_use_the_musl_rust_target_for_the_runtime() {
+        for target in Target::all() {
+            assert_eq!(target.libc, Libc::Glibc, "{}", target.short);
+            assert_eq!(target.runtime_triple(), target.triple);
+            let musl = target.clone().with_libc(Libc::Musl);
+            assert_eq!(
+                musl.runtime_triple(),
+                target.triple.replace("-gnu", "-musl"),
+                "{}",
+                target.short
+            );
+            assert_eq!(musl.triple, target.triple);
+            assert!(musl.musl_zig_target.ends_with("-linux-musl"));
+        }
+        assert_eq!("musl".parse::<Libc>().unwrap(), Libc::Musl);
+        assert_eq!("glibc".parse::<Libc>().unwrap(), Libc::Glibc);
+        let err = "uclibc".parse::<Libc>().unwrap_err().to_string();
+        assert!(err.contains("glibc, musl"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! compiled module(s) from their descriptors, provides linear memory, tables, traps and host
 //! functions, and runs the guest (see `wafer_abi` for the contract with compiled code).
 
+// The libc crate marks musl's `time_t` deprecated (it plans to follow musl 1.2's 64-bit time_t
+// on 32-bit targets); every wafer target is 64-bit, where it already is 64 bits. glibc builds
+// still report every other deprecation.
+#![cfg_attr(target_env = "musl", allow(deprecated))]
+
 pub mod canon;
 pub mod component;
 pub mod entry;

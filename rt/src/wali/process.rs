@@ -116,14 +116,18 @@ pub(super) fn required(call: &Call, ptr: u64, len: u64) -> Result<*mut u8, Errno
     call.mem.range(ptr, len)
 }
 
-/// `struct rusage`: the same 144 bytes on every 64-bit Linux.
+/// `struct rusage`: the same 144 bytes on every 64-bit Linux. musl's struct is larger (it
+/// reserves room after the kernel's fields), so only the kernel's bytes reach the guest.
 pub const RUSAGE_SIZE: usize = 144;
-const _: () = assert!(std::mem::size_of::<libc::rusage>() == RUSAGE_SIZE);
+const _: () = assert!(std::mem::size_of::<libc::rusage>() >= RUSAGE_SIZE);
 
-/// The bytes of a plain C struct the kernel filled (for copying to the guest).
-fn bytes_of<T>(value: &T) -> &[u8] {
-    // SAFETY: `T` is a plain C struct; every byte of it is initialised (zeroed, then filled).
-    unsafe { std::slice::from_raw_parts(value as *const T as *const u8, std::mem::size_of::<T>()) }
+/// The first `len` bytes (the kernel's struct) of a plain C struct the kernel filled, for
+/// copying to the guest.
+fn bytes_of<T>(value: &T, len: usize) -> &[u8] {
+    assert!(len <= std::mem::size_of::<T>());
+    // SAFETY: `T` is a plain C struct; every byte of it is initialised (zeroed, then filled),
+    // and `len` is within it.
+    unsafe { std::slice::from_raw_parts(value as *const T as *const u8, len) }
 }
 
 fn wait4(call: &Call, args: &Args) -> SysResult {
@@ -148,7 +152,8 @@ fn wait4(call: &Call, args: &Args) -> SysResult {
             call.mem.write_u32(status_ptr, status as u32)?;
         }
         if usage_ptr != 0 {
-            call.mem.write_bytes(usage_ptr, bytes_of(&usage))?;
+            call.mem
+                .write_bytes(usage_ptr, bytes_of(&usage, RUSAGE_SIZE))?;
         }
     }
     Ok(r)

@@ -10,11 +10,11 @@ use std::ffi::CString;
 
 use super::bus::{Bus, ErrorCode, NackSource, Op};
 
-// <linux/i2c-dev.h>, <linux/i2c.h>
-const I2C_SLAVE: libc::c_ulong = 0x0703;
-const I2C_FUNCS: libc::c_ulong = 0x0705;
-const I2C_RDWR: libc::c_ulong = 0x0707;
-const I2C_SMBUS: libc::c_ulong = 0x0720;
+// <linux/i2c-dev.h>, <linux/i2c.h>; the request type is C library-specific (musl: int).
+const I2C_SLAVE: libc::Ioctl = 0x0703;
+const I2C_FUNCS: libc::Ioctl = 0x0705;
+const I2C_RDWR: libc::Ioctl = 0x0707;
+const I2C_SMBUS: libc::Ioctl = 0x0720;
 const I2C_M_RD: u16 = 0x0001;
 const I2C_SMBUS_READ: u8 = 1;
 const I2C_SMBUS_WRITE: u8 = 0;

@@ -18,9 +18,9 @@ use super::{bytes_of, required, RUSAGE_SIZE};
 
 /// `struct rlimit`: two u64, the same everywhere.
 const RLIMIT_SIZE: u64 = 16;
-/// `struct sysinfo` on 64-bit Linux.
+/// `struct sysinfo` on 64-bit Linux (musl's reserves more room after it).
 const SYSINFO_SIZE: usize = 112;
-const _: () = assert!(std::mem::size_of::<libc::sysinfo>() == SYSINFO_SIZE);
+const _: () = assert!(std::mem::size_of::<libc::sysinfo>() >= SYSINFO_SIZE);
 /// `struct utsname`: six fields of 65 bytes.
 const UTSNAME_SIZE: usize = 390;
 const _: () = assert!(std::mem::size_of::<libc::utsname>() == UTSNAME_SIZE);
@@ -126,7 +126,8 @@ fn getrusage(call: &Call, args: &Args) -> SysResult {
         libc::SYS_getrusage,
         [args[0], &mut usage as *mut libc::rusage as u64, 0, 0, 0, 0],
     )?;
-    call.mem.write_bytes(args[1], bytes_of(&usage))?;
+    call.mem
+        .write_bytes(args[1], bytes_of(&usage, RUSAGE_SIZE))?;
     Ok(0)
 }
 
@@ -135,7 +136,8 @@ fn sysinfo(call: &Call, args: &Args) -> SysResult {
     // SAFETY: zero is a valid sysinfo, which the kernel fills.
     let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
     check(unsafe { libc::sysinfo(&mut info) } as libc::c_long)?;
-    call.mem.write_bytes(args[0], bytes_of(&info))?;
+    call.mem
+        .write_bytes(args[0], bytes_of(&info, SYSINFO_SIZE))?;
     Ok(0)
 }
 
@@ -144,7 +146,8 @@ fn uname(call: &Call, args: &Args) -> SysResult {
     // SAFETY: zero is a valid utsname, which the kernel fills.
     let mut name: libc::utsname = unsafe { std::mem::zeroed() };
     check(unsafe { libc::uname(&mut name) } as libc::c_long)?;
-    call.mem.write_bytes(args[0], bytes_of(&name))?;
+    call.mem
+        .write_bytes(args[0], bytes_of(&name, UTSNAME_SIZE))?;
     Ok(0)
 }
 
