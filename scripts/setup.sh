@@ -38,7 +38,7 @@ fi
 
 installed=$(rustup target list --installed)
 # riscv64gc-unknown-linux-musl is not here: rustup ships no standard library for it with this
-# toolchain (see MUSL-NOTES.md), so `--libc musl` covers x86_64 and aarch64.
+# toolchain, so `--libc musl` covers x86_64 and aarch64.
 for target in wasm32-unknown-unknown wasm32-wasip1 wasm32-wasip1-threads wasm32-wasip2 aarch64-unknown-linux-gnu \
     riscv64gc-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
     if ! grep -qx "$target" <<<"$installed"; then

@@ -249,7 +249,10 @@ fn node_runs_a_preview1_module_with_its_grants() {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(found, "node is missing: run scripts/setup.sh (Debian package nodejs)");
+    assert!(
+        found,
+        "node is missing: run scripts/setup.sh (Debian package nodejs)"
+    );
     let dir = scratch();
     let wasm = hello_wasm(dir.path());
     let out = bench(&[

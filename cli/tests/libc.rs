@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The targets whose musl build is tested: those whose Rust musl standard library rustup
-/// ships for this toolchain (riscv64gc-unknown-linux-musl has none; see MUSL-NOTES.md).
+/// ships for this toolchain (riscv64gc-unknown-linux-musl has none).
 const TARGETS: [&str; 2] = ["x86_64", "aarch64"];
 
 /// examples/hello built to wasm with clang (scripts/setup.sh).
