@@ -13,8 +13,8 @@ use cranelift_module::{DataDescription, FuncId, Linkage, Module};
 use cranelift_object::ObjectModule;
 use wafer_abi::EntryMode;
 
-/// `main(argc, argv)` calling
-/// `wafer_rt_main(argc, argv, modules, count, mode, caps, caps_len, plan, plan_len)`, where
+/// `main(argc, argv)` calling the runtime's entry for `mode` (`EntryMode::rt_main`):
+/// `wafer_rt_main_<mode>(argc, argv, modules, count, mode, caps, caps_len, plan, plan_len)`, where
 /// `modules` is an array of the descriptors named by `prefixes`, in order, `caps` the encoded
 /// capabilities and `plan` a component's encoded plan or an invocation (empty for other modes), each kept in a
 /// section of its own so `wafer inspect` finds them in an executable (stripped or not)
@@ -88,7 +88,7 @@ pub fn emit(
     ]);
     rt_sig.returns.push(AbiParam::new(types::I32));
     let rt_main = module
-        .declare_function(wafer_abi::SYM_RT_MAIN, Linkage::Import, &rt_sig)
+        .declare_function(mode.rt_main(), Linkage::Import, &rt_sig)
         .map_err(module_error)?;
 
     let mut main_sig = Signature::new(call_conv);

@@ -181,7 +181,8 @@ fn check_memory_cap(info: &module_info::ModuleInfo, cap_pages: u32) -> Result<()
     }
 }
 
-/// An object that defines `main`, calling wafer_rt_main(argc, argv, &[descriptors], count, mode,
+/// An object that defines `main`, calling the runtime entry of `mode` (`EntryMode::rt_main`) with
+/// (argc, argv, &[descriptors], count, mode,
 /// capabilities, capabilities_len, plan, plan_len). `capabilities` is
 /// `wafer_abi::capabilities::encode`'s output (empty for none), stored in section
 /// `wafer_abi::capabilities::SECTION`; `plan` is what the mode reads (for

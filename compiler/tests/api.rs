@@ -186,7 +186,7 @@ fn entry_object_defines_main() {
     )
     .unwrap();
     assert!(has_defined(&obj, "main"));
-    assert!(has_undefined(&obj, "wafer_rt_main"));
+    assert!(has_undefined(&obj, "wafer_rt_main_spec"));
     assert!(has_undefined(&obj, "m0_module"));
     assert!(has_undefined(&obj, "m1_module"));
 }

@@ -1,5 +1,6 @@
-//! `wafer_rt_main`: the entry point that the compiler's `main` calls. It prepares the process
-//! (trap handling, stack limit) and runs the driver module, or the spec-script interpreter.
+//! `wafer_rt_main_<mode>`: the entry points that the compiler's `main` calls, one per
+//! `EntryMode`. Each prepares the process (trap handling, stack limit) and runs its mode: a
+//! driver module, a component or linked modules, an invocation, or the spec-script interpreter.
 
 use std::ffi::{c_char, CStr};
 use std::io::Write;
@@ -11,21 +12,30 @@ use crate::memory::LinearMemory;
 use crate::trap::Trap;
 use crate::{limits, spec, trap, wasi};
 
+/// What every entry prepares before it runs its mode: the command line, the descriptors, the
+/// grants and the plan, with trap handling and the stack limit set up.
+struct Start {
+    args: Vec<Vec<u8>>,
+    descriptors: Vec<&'static ModuleDescriptor>,
+    capabilities: &'static [u8],
+    plan: &'static [u8],
+}
+
 /// # Safety
-/// Called once, by the generated `main`, with the process's `argv`, `count` descriptor
-/// pointers, and the executable's encoded capabilities (`capabilities_len` bytes).
-#[no_mangle]
-pub unsafe extern "C" fn wafer_rt_main(
+/// The arguments of a `wafer_rt_main_*` entry: the process's `argv`, `count` descriptor
+/// pointers, and the executable's static capabilities and plan.
+#[allow(clippy::too_many_arguments)] // the entry's own parameters
+unsafe fn start(
     argc: i32,
     argv: *const *const c_char,
     modules: *const *const ModuleDescriptor,
     count: usize,
-    mode: u32,
+    mode: EntryMode,
     capabilities: *const u8,
     capabilities_len: usize,
     plan: *const u8,
     plan_len: usize,
-) -> i32 {
+) -> Start {
     limits::mark_stack_top();
     trap::install_handlers();
     trap::ensure_alt_stack();
@@ -41,8 +51,7 @@ pub unsafe extern "C" fn wafer_rt_main(
     // The driver's build chose its stack; spec scripts get the default.
     let wasm_stack = match descriptors.first() {
         Some(d)
-            if (mode == EntryMode::Driver as u32 || mode == EntryMode::Invoke as u32)
-                && d.wasm_stack_bytes > 0 =>
+            if matches!(mode, EntryMode::Driver | EntryMode::Invoke) && d.wasm_stack_bytes > 0 =>
         {
             d.wasm_stack_bytes
         }
@@ -50,47 +59,92 @@ pub unsafe extern "C" fn wafer_rt_main(
     };
     // SAFETY: no wasm code runs yet.
     unsafe { limits::set_stack_limit(limits::compute_stack_limit(wasm_stack)) };
-    let capabilities = if capabilities.is_null() || capabilities_len == 0 {
-        &[][..]
-    } else {
-        // SAFETY: static data of the executable, `capabilities_len` bytes long.
-        unsafe { std::slice::from_raw_parts(capabilities, capabilities_len) }
-    };
-    if mode == EntryMode::Driver as u32 {
-        // Ended here rather than by returning, so that a guest thread calling proc_exit at
-        // the same moment cannot run the C library's exit concurrently.
-        crate::threads::exit_process(run_driver(args, &descriptors, capabilities))
-    } else if mode == EntryMode::Component as u32 || mode == EntryMode::Invoke as u32 {
-        let plan = if plan.is_null() || plan_len == 0 {
+    // SAFETY: static data of the executable, of the lengths given.
+    let bytes = |p: *const u8, len: usize| {
+        if p.is_null() || len == 0 {
             &[][..]
         } else {
-            // SAFETY: static data of the executable, `plan_len` bytes long.
-            unsafe { std::slice::from_raw_parts(plan, plan_len) }
-        };
-        if mode == EntryMode::Invoke as u32 {
-            let status = crate::invoke::run(args, &descriptors, capabilities, plan);
-            crate::threads::exit_process(status)
+            unsafe { std::slice::from_raw_parts(p, len) }
         }
-        crate::threads::exit_process(crate::component::run(
-            args,
-            &descriptors,
-            capabilities,
-            plan,
-        ))
-    } else if mode == EntryMode::SpecScript as u32 {
-        // Scripts whose modules call host functions (the fuzzer's) get their grants.
-        if !capabilities.is_empty() {
-            if let Err(msg) = prepare_host(capabilities, args.clone()) {
-                eprintln!("wafer: {msg}");
-                return 1;
-            }
-        }
-        spec::run(&args, &descriptors)
-    } else {
-        eprintln!("wafer: unknown entry mode {mode}");
-        1
+    };
+    Start {
+        args,
+        descriptors,
+        capabilities: bytes(capabilities, capabilities_len),
+        plan: bytes(plan, plan_len),
     }
 }
+
+/// Defines the runtime entry of one [`EntryMode`], named as `EntryMode::rt_main` says: it
+/// prepares the process ([`start`]) and runs that mode. Each mode has its own symbol, so an
+/// executable links only its own mode's code.
+macro_rules! entry {
+    ($name:ident, $mode:expr, |$s:ident| $run:expr) => {
+        /// # Safety
+        /// Called once, by the generated `main`, with the process's `argv`, `count`
+        /// descriptor pointers, and the executable's encoded capabilities and plan.
+        #[no_mangle]
+        #[allow(clippy::too_many_arguments)] // the contract's shape
+        pub unsafe extern "C" fn $name(
+            argc: i32,
+            argv: *const *const c_char,
+            modules: *const *const ModuleDescriptor,
+            count: usize,
+            _mode: u32,
+            capabilities: *const u8,
+            capabilities_len: usize,
+            plan: *const u8,
+            plan_len: usize,
+        ) -> i32 {
+            let $s = unsafe {
+                start(
+                    argc,
+                    argv,
+                    modules,
+                    count,
+                    $mode,
+                    capabilities,
+                    capabilities_len,
+                    plan,
+                    plan_len,
+                )
+            };
+            $run
+        }
+    };
+}
+
+// Ended by `exit_process` rather than by returning, so that a guest thread calling proc_exit
+// at the same moment cannot run the C library's exit concurrently.
+entry!(wafer_rt_main_driver, EntryMode::Driver, |s| {
+    crate::threads::exit_process(run_driver(s.args, &s.descriptors, s.capabilities))
+});
+entry!(wafer_rt_main_component, EntryMode::Component, |s| {
+    crate::threads::exit_process(crate::component::run(
+        s.args,
+        &s.descriptors,
+        s.capabilities,
+        s.plan,
+    ))
+});
+entry!(wafer_rt_main_invoke, EntryMode::Invoke, |s| {
+    crate::threads::exit_process(crate::invoke::run(
+        s.args,
+        &s.descriptors,
+        s.capabilities,
+        s.plan,
+    ))
+});
+entry!(wafer_rt_main_spec, EntryMode::SpecScript, |s| {
+    // Scripts whose modules call host functions (the fuzzer's) get their grants.
+    if !s.capabilities.is_empty() {
+        if let Err(msg) = prepare_host(s.capabilities, s.args.clone()) {
+            eprintln!("wafer: {msg}");
+            return 1;
+        }
+    }
+    spec::run(&s.args, &s.descriptors)
+});
 
 unsafe fn collect_args(argc: i32, argv: *const *const c_char) -> Vec<Vec<u8>> {
     if argv.is_null() {

@@ -2,7 +2,7 @@
 //!
 //! `wafer build --dir/--ro-dir/--env/--i2c/--usb/--net` turns its options into a [`Capabilities`] value; the CLI
 //! [`encode`]s it, the compiler places the bytes in the executable (section
-//! [`SECTION`], passed to `wafer_rt_main` as pointer and length), the runtime [`decode`]s them
+//! [`SECTION`], passed to the runtime entry as pointer and length), the runtime [`decode`]s them
 //! at startup, and `wafer inspect` decodes them from a built executable. Nothing else is
 //! visible to a guest: no preopened directory and an empty environment unless granted.
 //!

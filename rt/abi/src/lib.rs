@@ -67,13 +67,15 @@ pub const TRAP_EXIT_STATUS: i32 = 134;
 // ---------------------------------------------------------------------------------------------
 
 /// The runtime's entry point, called by the `main` function that the compiler emits:
+/// The runtime's entry for an executable of each [`EntryMode`] (see [`EntryMode::rt_main`]):
 /// `extern "C" fn(argc: i32, argv: *const *const c_char, modules: *const *const
 /// ModuleDescriptor, module_count: usize, mode: u32, capabilities: *const u8,
-/// capabilities_len: usize) -> i32` where `mode` is an [`EntryMode`] and `capabilities` points
-/// at the [`capabilities::encode`]d grants of the executable (placed in section
-/// [`capabilities::SECTION`]; length 0 is the empty set, which spec-script executables pass).
-/// ABI version 2 added the last two parameters.
-pub const SYM_RT_MAIN: &str = "wafer_rt_main";
+/// capabilities_len: usize, plan: *const u8, plan_len: usize) -> i32`, where `mode` is the
+/// [`EntryMode`] again, `capabilities` points at the [`capabilities::encode`]d grants of the
+/// executable (placed in section [`capabilities::SECTION`]; length 0 is the empty set, which
+/// spec-script executables pass) and `plan` at a component plan or an invocation. One symbol per
+/// mode, so that an executable links only the runtime code of its own mode.
+pub const SYM_RT_MAIN_PREFIX: &str = "wafer_rt_main_";
 /// The C entry point the compiler emits for an executable.
 pub const SYM_MAIN: &str = "main";
 /// The runtime function every component adapter trampoline calls (see
@@ -89,7 +91,7 @@ pub fn descriptor_symbol(prefix: &str) -> alloc_free::Name {
 /// Symbol prefix of a driver's only module.
 pub const DRIVER_PREFIX: &str = "wafer";
 
-/// How `wafer_rt_main` treats the modules it is given.
+/// How the runtime entry (`EntryMode::rt_main`) treats the modules it is given.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryMode {
@@ -105,6 +107,18 @@ pub enum EntryMode {
     /// One module without an entry point: instantiate it like a driver, then make the call
     /// the executable's [`invoke::Invoke`] describes and print its result.
     Invoke = 3,
+}
+
+impl EntryMode {
+    /// The runtime entry an executable of this mode calls (prefix [`SYM_RT_MAIN_PREFIX`]).
+    pub const fn rt_main(self) -> &'static str {
+        match self {
+            EntryMode::Driver => "wafer_rt_main_driver",
+            EntryMode::SpecScript => "wafer_rt_main_spec",
+            EntryMode::Component => "wafer_rt_main_component",
+            EntryMode::Invoke => "wafer_rt_main_invoke",
+        }
+    }
 }
 
 /// Runtime functions called by compiled code. All take the caller's `vmctx` first; indices
