@@ -33,7 +33,13 @@ pub fn run(
     capabilities: &[u8],
     plan: &[u8],
 ) -> i32 {
-    match run_plan(args, modules, capabilities, plan) {
+    exit_status(run_plan(args, modules, capabilities, plan))
+}
+
+/// The exit status of a run: its own, or for a failure the trap's (reported) or 1 (with the
+/// message on stderr).
+fn exit_status(result: Result<i32, Failure>) -> i32 {
+    match result {
         Ok(status) => status,
         Err(Failure::Trap(trap)) => {
             report_trap(&trap);
@@ -79,7 +85,7 @@ fn run_plan(
         crate::wali::sandbox::enter(desc, &caps)?;
     }
     if plan.channel_client.is_some() {
-        crate::wasi_over_wali::take_grants();
+        crate::wasi_over_wali::take_grants(&caps);
     }
     adapter::init(plan.adapters.len());
     let host_state = Arc::new(HostState::default());
@@ -258,17 +264,14 @@ fn set_realloc(owner: &Instance, realloc: &str) -> Result<(), Failure> {
 /// Runs a command's `wasi:cli/run` function `name` (an export of `instance`) with its
 /// post-return; the exit status: 0 for ok, 1 for err (as wasmtime gives), or the trap's.
 pub fn run_export(instance: &Instance, name: &str, post_return: Option<&str>) -> i32 {
-    match call_run(instance, name, post_return) {
-        Ok(status) => status,
-        Err(Failure::Trap(trap)) => {
-            report_trap(&trap);
-            TRAP_EXIT_STATUS
-        }
-        Err(Failure::Message(msg)) => {
-            eprintln!("wafer: {msg}");
-            1
-        }
-    }
+    exit_status(call_run(instance, name, post_return))
+}
+
+/// Runs a preview1 command's entry point `name` (an export of `instance`); the exit status:
+/// 0 when it returns (it ends the process itself through `proc_exit` otherwise), or the
+/// trap's.
+pub fn run_start(instance: &Instance, name: &str) -> i32 {
+    exit_status(call_start(instance, name))
 }
 
 /// Calls the lifted `run` (core type `() -> i32`, the flat `result`: 0 ok, 1 err) and its

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use wafer_abi::{extern_kind, EntryMode, ModuleDescriptor, TRAP_EXIT_STATUS};
 
-use crate::instance::{host_binding, import_name, CallError, Extern, Instance, InstantiateError};
+use crate::instance::{host_binding, import_name, Extern, Instance, InstantiateError};
 use crate::memory::LinearMemory;
 use crate::trap::Trap;
 use crate::{limits, spec, trap, wasi};
@@ -202,9 +202,7 @@ pub fn prepare_host(
     capabilities: &[u8],
     args: Vec<Vec<u8>>,
 ) -> Result<wafer_abi::capabilities::Capabilities, String> {
-    wasi::init(capabilities, args)?;
-    // Decoded (and checked) once more by wasi::init above; an error there already returned.
-    let caps = wafer_abi::capabilities::decode(capabilities).map_err(|e| e.to_string())?;
+    let caps = wasi::init(capabilities, args)?;
     wafer_devices::i2c::grant::set_grants(wafer_devices::i2c::grant::from_capabilities(&caps));
     wafer_devices::usb::grant::set_grants(caps.usb.clone());
     Ok(caps)
@@ -219,35 +217,17 @@ fn run_driver(
         Ok(instance) => instance,
         Err(status) => return status,
     };
-    let desc = instance.descriptor();
-    let Some(start) = instance
+    let has_start = instance
         .export(b"_start")
-        .filter(|e| e.kind == extern_kind::FUNC)
-    else {
-        // A WASI 0.2 command built as a core module (a reactor with a run export).
-        return match command_run_export(desc) {
-            Some(name) => crate::component::run_export(instance, name, None),
-            None => {
-                eprintln!("wafer: the module exports neither _start nor wasi:cli/run#run");
-                1
-            }
-        };
-    };
-    let is_nullary = instance
-        .func_type(start.index)
-        .is_some_and(|t| t.params.len == 0 && t.results.len == 0);
-    if !is_nullary {
-        eprintln!("wafer: the exported _start must take no parameters and return nothing");
-        return 1;
+        .is_some_and(|e| e.kind == extern_kind::FUNC);
+    if has_start {
+        return crate::component::run_start(instance, "_start");
     }
-    match instance.call_scalars(start.index, &mut [0; 1]) {
-        Ok(()) => 0,
-        Err(CallError::Trap(trap)) => {
-            report_trap(&trap);
-            TRAP_EXIT_STATUS
-        }
-        Err(CallError::Invalid(msg)) => {
-            eprintln!("wafer: cannot call _start: {msg}");
+    // A WASI 0.2 command built as a core module (a reactor with a run export).
+    match command_run_export(instance.descriptor()) {
+        Some(name) => crate::component::run_export(instance, name, None),
+        None => {
+            eprintln!("wafer: the module exports neither _start nor wasi:cli/run#run");
             1
         }
     }
