@@ -15,6 +15,7 @@
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
+use wafer_abi::capabilities::Capabilities;
 use wafer_abi::wasi_over_wali::{encode_grants, Preopen, FAULT};
 use wafer_abi::{MemoryDef, VmCtx};
 
@@ -85,13 +86,14 @@ pub unsafe extern "C" fn wafer_wow_app_write(
 static GRANTS: OnceLock<Vec<u8>> = OnceLock::new();
 
 /// Takes the grants over from the native WASI context, which the runtime set up as for any
-/// driver (it checked the granted directories, applied `WAFER_DIR_MAP` and resolved the
-/// environment, and the kernel sandbox was built from its descriptors), then releases that
-/// context: the WASI module opens its own descriptors, and the process's numbers 0 to 2 are
-/// again what it was started with.
-pub fn take_grants() {
+/// driver (it checked the granted directories and resolved the environment, and the kernel
+/// sandbox was built from its descriptors), then releases that context: the WASI module opens
+/// its own descriptors, and the process's numbers 0 to 2 are again what it was started with.
+/// `caps` are the grants as they apply here (`WAFER_DIR_MAP` applied).
+pub fn take_grants(caps: &Capabilities) {
     let env = crate::wasi::ctx::with(|c| c.env.clone());
-    let dirs: Vec<Preopen> = crate::wasi::ctx::granted_dirs()
+    let dirs: Vec<Preopen> = caps
+        .dirs
         .iter()
         .map(|d| Preopen {
             guest: &d.guest,

@@ -275,10 +275,10 @@ pub fn set_args(args: Vec<Vec<u8>>) {
 pub use wafer_abi::wasi_p1::preopen_rights;
 
 /// Builds the context from the executable's encoded capabilities: decodes them, applies
-/// `WAFER_DIR_MAP`, opens every granted directory and collects the granted variables. Every
-/// failure is a message for the user: the driver must not start with less (or more) than it
-/// was built for.
-pub fn init(encoded: &[u8], args: Vec<Vec<u8>>) -> Result<(), String> {
+/// `WAFER_DIR_MAP`, opens every granted directory and collects the granted variables; returns
+/// the grants as they apply here (re-pointing applied). Every failure is a message for the
+/// user: the driver must not start with less (or more) than it was built for.
+pub fn init(encoded: &[u8], args: Vec<Vec<u8>>) -> Result<Capabilities, String> {
     let mut caps = capabilities::decode(encoded).map_err(|e| e.to_string())?;
     if let Some(map) = std::env::var_os(capabilities::DIR_MAP_ENV) {
         use std::os::unix::ffi::OsStrExt;
@@ -286,16 +286,7 @@ pub fn init(encoded: &[u8], args: Vec<Vec<u8>>) -> Result<(), String> {
         capabilities::apply_dir_map(&mut caps, &map).map_err(|e| e.to_string())?;
     }
     replace(build(&caps, args)?);
-    let _ = GRANTED_DIRS.set(caps.dirs);
-    Ok(())
-}
-
-static GRANTED_DIRS: std::sync::OnceLock<Vec<capabilities::DirGrant>> = std::sync::OnceLock::new();
-
-/// The granted directories as [`init`] opened them (deploy-time re-pointing applied), in
-/// grant order; empty before [`init`].
-pub fn granted_dirs() -> &'static [capabilities::DirGrant] {
-    GRANTED_DIRS.get().map_or(&[], Vec::as_slice)
+    Ok(caps)
 }
 
 fn build(caps: &Capabilities, args: Vec<Vec<u8>>) -> Result<WasiCtx, String> {
