@@ -110,8 +110,9 @@ pub fn compile_driver(wasm: &[u8], opts: &BuildOptions) -> Result<Vec<Vec<u8>>> 
                 "--wasi-over-wali builds a command (its _start); --invoke is for libraries"
             );
         }
-        // The app's own verdict first, so its errors read as they do without the flag.
+        // What this mode cannot run is refused before anything is compiled.
         let linked = crate::wasi_over_wali::link(wasm)?;
+        check_bus_getter(exports_and_getter(wasm).1, opts)?;
         let modules = [crate::wasi_over_wali::WASI_MODULE, wasm];
         return compile_plan(&modules, &linked.host_imports, &linked.plan, opts, |i| {
             if i == 0 {
