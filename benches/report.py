@@ -28,12 +28,18 @@ def main():
     table = "\n".join(lines) + f"\n\n{note}; medians of hyperfine runs measured side by side.\n"
     open(out_path, "w").write(table)
 
+    replace_section(readme_path, name, table)
+
+
+def replace_section(readme_path, name, text):
+    """Puts `text` between the README's `<!-- bench:NAME:begin -->` and `:end -->` markers, if
+    it has them."""
     readme = open(readme_path).read()
     begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
     if begin in readme and end in readme:
         readme = re.sub(
             re.escape(begin) + ".*?" + re.escape(end),
-            lambda _: begin + "\n" + table + end,
+            lambda _: begin + "\n" + text + end,
             readme,
             flags=re.S,
         )

@@ -4,11 +4,12 @@ code of each build; written to a results file and to the README's marked section
     python3 wasi_over_wali.py <root> <work> <rounds> <out.md> <README.md>"""
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from report import replace_section
 
 
 def code_lines(paths):
@@ -101,12 +102,7 @@ def main():
     ]
     table = "\n".join(lines) + "\n"
     open(out_path, "w").write(table)
-    readme = open(readme_path).read()
-    begin, end = "<!-- bench:wasi-over-wali:begin -->", "<!-- bench:wasi-over-wali:end -->"
-    if begin in readme and end in readme:
-        readme = re.sub(re.escape(begin) + ".*?" + re.escape(end),
-                        lambda _: begin + "\n" + table + end, readme, flags=re.S)
-        open(readme_path, "w").write(readme)
+    replace_section(readme_path, "wasi-over-wali", table)
 
 
 if __name__ == "__main__":
